@@ -1,0 +1,113 @@
+"""Saliency methods, as thin configurable wrappers around Captum.
+
+Every method maps a network (model input → logits), model inputs ``z``
+``(B, C, H, W)`` and target classes ``(B,)`` to attributions ``(B, C', H, W)``
+with respect to ``z`` (``C' = C``, or 1 for Grad-CAM). Methods are chosen in
+``configs/attribution/*.yaml`` by ``_target_``.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+import torch.nn as nn
+from captum.attr import InputXGradient as _IxG
+from captum.attr import IntegratedGradients as _IG
+from captum.attr import LayerAttribution, LayerGradCam
+from captum.attr import Saliency as _Saliency
+
+from harness.errors import UserError
+
+
+class Method:
+    """Base class: a saliency method with its configuration."""
+
+    #: Whether :meth:`attribute` takes a baseline (in model input space).
+    needs_baseline = False
+
+    def attribute(
+        self, network: nn.Module, z: torch.Tensor, target: torch.Tensor, baseline: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        raise NotImplementedError
+
+
+class Saliency(Method):
+    """Vanilla gradient ∂f_t/∂z, signed (Simonyan et al. 2014, https://arxiv.org/abs/1312.6034)."""
+
+    def attribute(self, network, z, target, baseline=None):
+        return _Saliency(network).attribute(z, target=target, abs=False)
+
+
+class InputXGradient(Method):
+    """Input × Gradient, ``z ⊙ ∂f_t/∂z`` (Shrikumar et al. 2016, https://arxiv.org/abs/1605.01713)."""
+
+    def attribute(self, network, z, target, baseline=None):
+        return _IxG(network).attribute(z, target=target)
+
+
+class IntegratedGradients(Method):
+    """Integrated Gradients (Sundararajan et al. 2017, https://arxiv.org/abs/1703.01365).
+
+    Args:
+        baseline: Pixel-space baseline factory ``images (B, C, H, W) -> (B, C, H, W)``,
+            see :mod:`harness.attribution.baselines`.
+        n_steps: Quadrature points along the straight path.
+        method: Captum's quadrature rule (``gausslegendre``, ``riemann_trapezoid``, ...).
+        internal_batch_size: Inputs per forward pass (None: all at once).
+    """
+
+    needs_baseline = True
+
+    def __init__(
+        self, baseline: Callable[[torch.Tensor], torch.Tensor], n_steps: int = 16,
+        method: str = "gausslegendre", internal_batch_size: int | None = None,
+    ) -> None:
+        if n_steps < 1:
+            raise UserError(f"n_steps must be >= 1, got {n_steps}")
+        self.baseline = baseline
+        self.n_steps = n_steps
+        self.method = method
+        self.internal_batch_size = internal_batch_size
+
+    def attribute(self, network, z, target, baseline=None):
+        if baseline is None:
+            raise ValueError("IntegratedGradients needs a baseline in model input space")
+        return _IG(network).attribute(
+            z, baselines=baseline, target=target, n_steps=self.n_steps, method=self.method,
+            internal_batch_size=self.internal_batch_size,
+        )
+
+
+class GradCAM(Method):
+    """Grad-CAM on a convolutional layer, upsampled to the input size.
+
+    Selvaraju et al. 2017, https://arxiv.org/abs/1610.02391. ReLU of the
+    gradient-weighted sum of the layer's activation maps.
+
+    Args:
+        layer: Module name in the network (``None``: the last ``nn.Conv2d``).
+        interpolate_mode: Upsampling mode for ``torch.nn.functional.interpolate``.
+    """
+
+    def __init__(self, layer: str | None = None, interpolate_mode: str = "bilinear") -> None:
+        self.layer = layer
+        self.interpolate_mode = interpolate_mode
+
+    def attribute(self, network, z, target, baseline=None):
+        cam = LayerGradCam(network, resolve_layer(network, self.layer)).attribute(
+            z, target=target, relu_attributions=True
+        )
+        return LayerAttribution.interpolate(cam, tuple(z.shape[-2:]), self.interpolate_mode)
+
+
+def resolve_layer(network: nn.Module, name: str | None) -> nn.Module:
+    """The module called ``name`` (``None`` or ``"auto"``: the last convolution)."""
+    convs = [n for n, m in network.named_modules() if isinstance(m, nn.Conv2d)]
+    if name in (None, "auto"):
+        if not convs:
+            raise UserError("Grad-CAM needs a convolutional layer, and the network has none")
+        name = convs[-1]
+    modules = dict(network.named_modules())
+    if name not in modules:
+        raise UserError(f"no layer '{name}' for Grad-CAM; convolutional layers: {', '.join(convs)}")
+    return modules[name]

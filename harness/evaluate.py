@@ -1,0 +1,135 @@
+"""The experiment loop: clean and perturbed maps for every image and condition, scored.
+
+For each chunk of test images: predict, explain the predicted class on the clean
+input, then for every condition explain the same class on the perturbed input
+(with the original or the compensated network) and score each map against its
+clean counterpart. Maps stay on the device; only per-image scores and a few
+example maps are moved to the CPU.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn as nn
+from tqdm.auto import tqdm
+
+from harness.attribution.engine import attribute_all
+from harness.attribution.methods import Method
+from harness.data.base import ImageSet
+from harness.errors import CompensationError
+from harness.metrics.scorer import MapScorer
+from harness.models.classifier import EncodedClassifier, predict
+from harness.perturbations.base import Condition
+from harness.perturbations.compensate import compensate
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Evaluation:
+    """Everything the report needs: tidy score rows and a few example maps."""
+
+    rows: list[dict] = field(default_factory=list)
+    examples: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+def networks_for(model: EncodedClassifier, conditions: Sequence[Condition], input_chw) -> list[nn.Module]:
+    """The network each condition is evaluated with (a compensated copy, or the original)."""
+    return [compensate(model.network, c.amap, input_chw) if c.compensated else model.network for c in conditions]
+
+
+def check_compensation(
+    model: EncodedClassifier, conditions: Sequence[Condition], networks: Sequence[nn.Module],
+    images: torch.Tensor, tolerance: float,
+) -> dict[str, float]:
+    """Max |logit difference| per compensated condition; raises if one exceeds ``tolerance × max|logit|``."""
+    z = model.encode(images)
+    logits = predict(model.network, z)
+    scale = logits.abs().max().item()
+    out = {}
+    for cond, net in zip(conditions, networks):
+        if not cond.compensated:
+            continue
+        diff = (predict(net, cond.amap(z)) - logits).abs().max().item()
+        out[cond.key] = diff
+        if not diff <= tolerance * scale:
+            raise CompensationError(
+                f"compensated model for {cond.key} changes the logits by {diff:.3g} (> {tolerance:g} × logit "
+                f"scale {scale:.3g}); the first layer cannot be folded exactly for this network"
+            )
+    log.info("compensation check: max logit diff %s (logit scale %.3g)", out, scale)
+    return out
+
+
+def evaluate(
+    model: EncodedClassifier, data: ImageSet, conditions: Sequence[Condition], methods: Mapping[str, Method],
+    scorer: MapScorer, follows: Sequence[bool], reduction: str, batch_size: int, device: torch.device,
+    n_examples: int = 3, tolerance: float = 1e-4,
+) -> Evaluation:
+    """Score every (image, method, condition); see the module docstring."""
+    networks = networks_for(model, conditions, tuple(data.images.shape[1:]))
+    for net in networks:
+        net.eval().requires_grad_(False)
+    check_compensation(model, conditions, networks, data.images.to(device), tolerance)
+    result = Evaluation()
+    steps = (len(conditions) + 1) * -(-len(data) // batch_size)
+    with tqdm(total=steps, desc="attribution", unit="condition") as bar:
+        for start in range(0, len(data), batch_size):
+            chunk = ImageSet(data.images[start:start + batch_size], data.labels[start:start + batch_size])
+            _chunk(model, chunk, start, conditions, networks, methods, scorer, follows, reduction,
+                   device, n_examples, result, bar)
+    return result
+
+
+def _chunk(model, chunk, start, conditions, networks, methods, scorer, follows, reduction, device,
+           n_examples, result, bar) -> None:
+    x = chunk.images.to(device)
+    z = model.encode(x)
+    logits = predict(model.network, z)
+    target = logits.argmax(1)
+    baselines = {n: model.encode(m.baseline(x)) for n, m in methods.items() if m.needs_baseline}
+    clean = attribute_all(methods, model.network, z, target, baselines, None, follows, reduction)
+    bar.update()
+    keep = max(0, min(n_examples - start, len(x)))
+    _keep_examples(result.examples, "clean", x, clean, keep, start)
+    for cond, net in zip(conditions, networks):
+        zp = cond.amap(z)
+        logits_p = predict(net, zp)
+        maps = attribute_all(methods, net, zp, target, baselines, cond.amap, follows, reduction)
+        result.rows += _rows(chunk, start, cond, logits, logits_p, target, clean, maps, scorer)
+        _keep_examples(result.examples, cond.key, model.encoding.decode(zp), maps, keep, start)
+        bar.update()
+
+
+def _rows(chunk, start, cond, logits, logits_p, target, clean, maps, scorer) -> list[dict]:
+    pred_p = logits_p.argmax(1).cpu().numpy()
+    idx = target.unsqueeze(1)
+    change = (logits_p.gather(1, idx) - logits.gather(1, idx)).squeeze(1).cpu().numpy()
+    max_diff = (logits_p - logits).abs().amax(1).cpu().numpy()
+    rows = []
+    for (method, follows), m in maps.items():
+        scores = scorer.score(clean[(method, follows)].cpu().numpy(), m.cpu().numpy())
+        for i, s in enumerate(scores):
+            rows.append({
+                "image_id": start + i, "label": int(chunk.labels[i]), "pred": int(target[i]),
+                "pred_perturbed": int(pred_p[i]), "pred_agrees": bool(pred_p[i] == int(target[i])),
+                "method": method, "baseline_follows_perturbation": follows, "perturbation": cond.perturbation,
+                "magnitude": cond.magnitude, "compensated": cond.compensated, **s,
+                "target_logit_change": float(change[i]), "max_logit_diff": float(max_diff[i]),
+            })
+    return rows
+
+
+def _keep_examples(store: dict, key: str, x: torch.Tensor, maps: dict, keep: int, start: int) -> None:
+    """Append the first ``keep`` images and maps of this chunk to the example store."""
+    if keep <= 0:
+        return
+    parts = {f"{key}/image": x[:keep]}
+    parts.update({f"{key}/{m}/{f}": t[:keep] for (m, f), t in maps.items()})
+    for name, t in parts.items():
+        arr = t.detach().float().cpu().numpy()
+        store[name] = arr if start == 0 else np.concatenate([store[name], arr])

@@ -1,0 +1,74 @@
+"""Similarity between two saliency maps ``(H, W)``: pure functions on numpy arrays.
+
+Each returns a float, or NaN when the score is undefined (a constant map has
+no ranks and no min-max normalisation); :func:`undefined_reason` says why.
+The reference implementations are used directly, so the numbers are exactly
+``skimage.metrics.structural_similarity`` and ``scipy.stats``.
+"""
+from __future__ import annotations
+
+import numpy as np
+from scipy import stats
+from skimage.metrics import structural_similarity
+
+
+def undefined_reason(a: np.ndarray, b: np.ndarray) -> str | None:
+    """Why a similarity of ``a`` and ``b`` is undefined, or None if it is defined."""
+    for name, m in (("clean", a), ("perturbed", b)):
+        if not np.all(np.isfinite(m)):
+            return f"non-finite values in {name} map"
+        if np.ptp(m) == 0:
+            return f"constant {name} map"
+    return None
+
+
+def minmax(m: np.ndarray) -> np.ndarray:
+    """Rescale ``m`` to ``[0, 1]`` (NaN everywhere if it is constant)."""
+    lo, span = m.min(), np.ptp(m)
+    return (m - lo) / span if span > 0 else np.full_like(m, np.nan, dtype=float)
+
+
+def ssim(a: np.ndarray, b: np.ndarray) -> float:
+    """SSIM of min-max-normalised maps (Wang et al. 2004, https://doi.org/10.1109/TIP.2003.819861).
+
+    Exactly ``skimage.metrics.structural_similarity(minmax(a), minmax(b), data_range=1.0)``
+    with scikit-image's defaults (7×7 uniform window, K1=0.01, K2=0.03).
+    """
+    if undefined_reason(a, b):
+        return float("nan")
+    return float(structural_similarity(minmax(a).astype(np.float64), minmax(b).astype(np.float64), data_range=1.0))
+
+
+def spearman(a: np.ndarray, b: np.ndarray) -> float:
+    """Spearman rank correlation of the pixel values (``scipy.stats.spearmanr``, average ranks for ties)."""
+    if undefined_reason(a, b):
+        return float("nan")
+    return float(stats.spearmanr(a.ravel(), b.ravel()).statistic)
+
+
+def spearman_abs(a: np.ndarray, b: np.ndarray) -> float:
+    """Spearman rank correlation of ``|a|`` and ``|b|`` (Adebayo et al. 2018, https://arxiv.org/abs/1810.03292)."""
+    return spearman(np.abs(a), np.abs(b))
+
+
+def kendall(a: np.ndarray, b: np.ndarray) -> float:
+    """Kendall's tau-b (``scipy.stats.kendalltau``, ties accounted for)."""
+    if undefined_reason(a, b):
+        return float("nan")
+    return float(stats.kendalltau(a.ravel(), b.ravel(), variant="b").statistic)
+
+
+def top_k(m: np.ndarray, fraction: float) -> np.ndarray:
+    """Flat indices of the ``ceil(fraction · size)`` pixels with the largest ``|m|`` (stable ties)."""
+    k = max(1, int(np.ceil(fraction * m.size)))
+    return np.argsort(-np.abs(m).ravel(), kind="stable")[:k]
+
+
+def topk_intersection(a: np.ndarray, b: np.ndarray, fraction: float = 0.1) -> float:
+    """Fraction of the top-``fraction`` pixels (by ``|·|``) of ``a`` that are also top pixels of ``b``."""
+    if not 0 < fraction <= 1:
+        raise ValueError(f"top-k fraction must be in (0, 1], got {fraction}")
+    if undefined_reason(a, b):
+        return float("nan")
+    ia, ib = top_k(a, fraction), top_k(b, fraction)
+    return len(np.intersect1d(ia, ib, assume_unique=True)) / len(ia)

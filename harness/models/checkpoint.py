@@ -1,0 +1,84 @@
+"""Checkpoints: saving, safe loading and the config-keyed cache.
+
+A checkpoint is a plain dict (tensors, strings, numbers) so that it loads with
+``torch.load(weights_only=True)``. It carries the encoding name with the weights.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn as nn
+
+from harness.errors import UserError
+
+
+def config_key(*parts: Any) -> str:
+    """Stable 16-hex-digit hash of JSON-serialisable config parts."""
+    blob = json.dumps(parts, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def file_sha256(path: str | Path) -> str:
+    """SHA-256 of a file's bytes."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def save(path: str | Path, network: nn.Module, encoding: str, meta: dict[str, Any]) -> None:
+    """Write a checkpoint atomically (temporary file, then rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu().contiguous() for k, v in network.state_dict().items()}
+    payload = {"state_dict": state, "encoding": encoding, "meta": json.dumps(meta, sort_keys=True)}
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    os.close(fd)
+    try:
+        torch.save(payload, tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def load(path: str | Path) -> dict[str, Any]:
+    """Read a checkpoint with ``weights_only=True``; returns state_dict, encoding, meta."""
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise UserError(f"checkpoint not found: {path} (set model.checkpoint to an existing file, or null to train)")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - any unpickling failure is a bad file
+        raise UserError(f"cannot read checkpoint {path}: {exc.__class__.__name__}: {exc}") from exc
+    if not isinstance(payload, dict) or "state_dict" not in payload:
+        raise UserError(f"{path} is not a harness checkpoint (no 'state_dict'); save one with harness")
+    payload["meta"] = json.loads(payload.get("meta", "{}"))
+    payload.setdefault("encoding", None)
+    return payload
+
+
+def load_weights(network: nn.Module, state_dict: dict[str, torch.Tensor], source: str) -> None:
+    """Load ``state_dict`` into ``network``; a shape mismatch is one clear line naming both shapes."""
+    own = network.state_dict()
+    missing = sorted(set(own) - set(state_dict))
+    unexpected = sorted(set(state_dict) - set(own))
+    if missing or unexpected:
+        raise UserError(
+            f"checkpoint {source} does not match the model config: missing {missing[:3]}, unexpected "
+            f"{unexpected[:3]}; use the model config it was trained with"
+        )
+    for name, tensor in state_dict.items():
+        if own[name].shape != tensor.shape:
+            raise UserError(
+                f"checkpoint {source} does not match the model config: '{name}' is {tuple(tensor.shape)} in the "
+                f"checkpoint but {tuple(own[name].shape)} in the model; use the model config it was trained with"
+            )
+    network.load_state_dict(state_dict)

@@ -1,0 +1,67 @@
+"""Figures rebuilt from saved results (never from recomputed attributions)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+
+def _columns(examples: dict[str, np.ndarray]) -> list[tuple[str, str]]:
+    """(method, follows) pairs present for the clean input, in saved order."""
+    cols = []
+    for key in examples:
+        parts = key.split("/")
+        if parts[0] == "clean" and len(parts) == 3:
+            cols.append((parts[1], parts[2]))
+    return cols
+
+
+def _label(method: str, follows: str) -> str:
+    if follows == "None":
+        return method
+    return f"{method}\n(baseline {'shifted' if follows == 'True' else 'fixed'})"
+
+
+def _show_map(ax, m: np.ndarray) -> None:
+    lo, hi = float(np.min(m)), float(np.max(m))
+    ax.imshow((m - lo) / (hi - lo) if hi > lo else np.zeros_like(m), cmap="inferno", vmin=0, vmax=1)
+
+
+def grid(examples: dict[str, np.ndarray], conditions: list[str], path: str | Path, title: str = "") -> Path:
+    """The seed blog's figure: rows = images (clean, then each condition), columns = input and methods.
+
+    Args:
+        examples: Arrays saved by the run (``examples.npz``): ``<condition>/image`` ``(N, C, H, W)``
+            and ``<condition>/<method>/<follows>`` ``(N, H, W)``, with condition ``clean`` first.
+        conditions: Condition keys to show under each clean row.
+        path: Output PNG (a PDF is written beside it).
+        title: Figure title.
+    """
+    cols = _columns(examples)
+    n = len(examples["clean/image"])
+    row_keys = [(i, c) for i in range(n) for c in ["clean", *conditions]]
+    fig, axes = plt.subplots(len(row_keys), len(cols) + 1, squeeze=False,
+                             figsize=(1.25 * (len(cols) + 1), 1.3 * len(row_keys)))
+    for r, (i, cond) in enumerate(row_keys):
+        img = examples[f"{cond}/image"][i].transpose(1, 2, 0)
+        axes[r, 0].imshow(np.clip(img, 0, 1))
+        axes[r, 0].set_ylabel(f"#{i} {cond}".replace("_", " ").replace("brightness shift", "δ"), fontsize=6)
+        for c, (method, follows) in enumerate(cols, start=1):
+            _show_map(axes[r, c], examples[f"{cond}/{method}/{follows}"][i])
+    for c, (method, follows) in enumerate([("input", "None"), *cols]):
+        axes[0, c].set_title(_label(method, follows), fontsize=6)
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.suptitle(title or "Saliency maps, clean vs perturbed (each map min-max scaled)", fontsize=8)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=150)
+    fig.savefig(path.with_suffix(".pdf"))
+    plt.close(fig)
+    return path

@@ -1,0 +1,98 @@
+"""``run(cfg)``: the whole experiment, stage by stage (the layout of the package)."""
+from __future__ import annotations
+
+import logging
+import platform
+import random
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from harness.attribution.methods import Method
+from harness.errors import UserError
+from harness.evaluate import evaluate
+from harness.models.prepare import prepare_model
+from harness.perturbations.base import as_list
+from harness.report.build import build_report, save_raw
+from harness.report.tables import to_markdown
+
+log = logging.getLogger(__name__)
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` → CUDA when available, else CPU; anything else is passed to ``torch.device``."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if str(name).startswith("cuda") and not torch.cuda.is_available():
+        raise UserError(f"device={name} but CUDA is not available; use device=auto or device=cpu")
+    return torch.device(name)
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and PyTorch; deterministic kernels where PyTorch has them."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+
+
+def build_methods(cfg: DictConfig) -> dict[str, Method]:
+    """Instantiate the methods named in ``cfg.include`` from the ``cfg.methods`` registry."""
+    known = list(cfg.methods)
+    unknown = [m for m in cfg.include if m not in known]
+    if unknown:
+        raise UserError(f"unknown method(s) {unknown} in attribution.include; valid choices: {', '.join(known)}")
+    if not cfg.include:
+        raise UserError(f"attribution.include is empty; choose from: {', '.join(known)}")
+    return {name: instantiate(cfg.methods[name]) for name in cfg.include}
+
+
+def run(cfg: DictConfig, run_dir: str | Path) -> Any:
+    """Data → model → perturbations → attribution → metrics → report, into ``run_dir``."""
+    device = resolve_device(cfg.device)
+    seed_everything(cfg.seed)
+    splits = instantiate(cfg.data)
+    model, model_info = prepare_model(cfg.model, cfg.train, cfg.data, splits, device, cfg.cache_dir)
+    perturbation = instantiate(cfg.perturbation)
+    conditions = perturbation.conditions(model.encoding)
+    methods = build_methods(cfg.attribution)
+    follows = [bool(v) for v in as_list(cfg.attribution.baseline_follows_perturbation,
+                                        "attribution.baseline_follows_perturbation")]
+    explained = splits.test.head(cfg.attribution.n_images)
+    log.info("explaining %d test images: %d methods × %d conditions on %s",
+             len(explained), len(methods), len(conditions), device)
+    result = evaluate(
+        model, explained, conditions, methods, instantiate(cfg.metrics), follows,
+        cfg.attribution.reduction, cfg.attribution.batch_size, device,
+        n_examples=cfg.report.n_examples, tolerance=perturbation.tolerance,
+    )
+    info = _run_info(cfg, device, asdict(model_info), len(explained))
+    for row in result.rows:
+        row["encoding"] = model_info.encoding
+    save_raw(run_dir, result.rows, result.examples, info)
+    summary = build_report(run_dir)
+    print(to_markdown(summary))
+    log.info("results in %s", run_dir)
+    return summary
+
+
+def _run_info(cfg: DictConfig, device: torch.device, model_info: dict, n_images: int) -> dict[str, Any]:
+    import captum
+    import hydra
+    import scipy
+    import skimage
+
+    return {
+        "seed": cfg.seed, "device": str(device), "n_images": n_images, "model": model_info,
+        "versions": {
+            "python": platform.python_version(), "torch": torch.__version__, "captum": captum.__version__,
+            "hydra": hydra.__version__, "numpy": np.__version__, "scipy": scipy.__version__,
+            "scikit-image": skimage.__version__,
+        },
+        "config": OmegaConf.to_container(cfg, resolve=True),
+    }
