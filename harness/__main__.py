@@ -10,7 +10,7 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-from harness.errors import CompensationError, UserError
+from harness.errors import find_user_error
 
 CONFIG_DIR = str(Path(__file__).resolve().parent.parent / "configs")
 log = logging.getLogger("harness")
@@ -23,11 +23,12 @@ def main(cfg: DictConfig) -> None:
 
     try:
         run(cfg, HydraConfig.get().runtime.output_dir)
-    except (UserError, CompensationError) as exc:
-        if os.environ.get("HYDRA_FULL_ERROR") == "1":
+    except Exception as exc:
+        problem = find_user_error(exc)
+        if problem is None or os.environ.get("HYDRA_FULL_ERROR") == "1":
             raise
-        log.error("%s", exc)
-        print(f"error: {exc}", file=sys.stderr)
+        log.error("%s", problem)
+        print(f"error: {problem}", file=sys.stderr)
         sys.exit(2)
 
 

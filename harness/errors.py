@@ -12,3 +12,18 @@ class UserError(Exception):
 
 class CompensationError(RuntimeError):
     """A compensated model does not reproduce the original logits within tolerance."""
+
+
+def find_user_error(exc: BaseException) -> Exception | None:
+    """The :class:`UserError` or :class:`CompensationError` behind ``exc``, if any.
+
+    Hydra's ``instantiate`` wraps exceptions raised by constructors, so the
+    cause chain is searched.
+    """
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, (UserError, CompensationError)):
+            return exc
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return None

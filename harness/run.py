@@ -56,18 +56,20 @@ def run(cfg: DictConfig, run_dir: str | Path) -> Any:
     """Data → model → perturbations → attribution → metrics → report, into ``run_dir``."""
     device = resolve_device(cfg.device)
     seed_everything(cfg.seed)
-    splits = instantiate(cfg.data)
-    model, model_info = prepare_model(cfg.model, cfg.train, cfg.data, splits, device, cfg.cache_dir)
+    # configuration mistakes surface here, before any data is generated or model trained
     perturbation = instantiate(cfg.perturbation)
-    conditions = perturbation.conditions(model.encoding)
     methods = build_methods(cfg.attribution)
+    scorer = instantiate(cfg.metrics)
     follows = [bool(v) for v in as_list(cfg.attribution.baseline_follows_perturbation,
                                         "attribution.baseline_follows_perturbation")]
+    splits = instantiate(cfg.data)
+    model, model_info = prepare_model(cfg.model, cfg.train, cfg.data, splits, device, cfg.cache_dir)
+    conditions = perturbation.conditions(model.encoding)
     explained = splits.test.head(cfg.attribution.n_images)
     log.info("explaining %d test images: %d methods × %d conditions on %s",
              len(explained), len(methods), len(conditions), device)
     result = evaluate(
-        model, explained, conditions, methods, instantiate(cfg.metrics), follows,
+        model, explained, conditions, methods, scorer, follows,
         cfg.attribution.reduction, cfg.attribution.batch_size, device,
         n_examples=cfg.report.n_examples, tolerance=perturbation.tolerance,
     )

@@ -78,8 +78,16 @@ def _epoch(model, data: ImageSet, opt, batch_size, gen, device, desc: str) -> fl
 
 
 def init_weights(network: nn.Module, seed: int) -> None:
-    """Re-initialise every layer from ``seed`` (PyTorch's default init, made reproducible)."""
+    """Re-initialise from ``seed``: He (Kaiming) normal weights and zero biases for conv / linear layers.
+
+    He et al. 2015 (https://arxiv.org/abs/1502.01852). A deep plain ReLU network with PyTorch's default
+    init starts with almost constant outputs and can sit at chance for many epochs; He init does not.
+    """
     torch.manual_seed(seed)
     for m in network.modules():
-        if hasattr(m, "reset_parameters"):
+        if isinstance(m, (nn.Conv2d, nn.Linear)):
+            nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif hasattr(m, "reset_parameters"):
             m.reset_parameters()

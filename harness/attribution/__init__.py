@@ -1,0 +1,1 @@
+"""Saliency methods (Captum), IG baselines, and channel reduction to ``(B, H, W)`` maps."""

@@ -1,0 +1,1 @@
+"""Similarity of clean vs perturbed saliency maps (SSIM, rank correlations, top-k overlap)."""

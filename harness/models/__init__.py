@@ -1,0 +1,1 @@
+"""Networks, input encodings, training, checkpoints and the checkpoint cache."""

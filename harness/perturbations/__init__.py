@@ -1,0 +1,1 @@
+"""Perturbations of the model input and the exact compensation of a network for them."""

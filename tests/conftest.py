@@ -1,0 +1,59 @@
+"""Shared fixtures: config composition and a small trained classifier."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from hydra import compose, initialize_config_dir
+
+from harness.data.synthetic_rps import make_splits
+from harness.models.classifier import EncodedClassifier
+from harness.models.encoding import Encoding
+from harness.models.rps_cnn import build_rps_cnn
+from harness.models.train import TrainConfig, accuracy, fit, init_weights
+
+CONFIG_DIR = str(Path(__file__).resolve().parent.parent / "configs")
+
+#: overrides that make the app run in seconds
+TINY = [
+    "data.n_train=60", "data.n_val=30", "data.n_test=30", "data.image_size=32",
+    "train.epochs=1", "attribution.n_images=3", "attribution.n_steps=4", "attribution.batch_size=2",
+    "model.network.width=0.25", "perturbation.magnitudes=[0.5]",
+]
+
+
+def _compose_config(overrides: list[str] | None = None):
+    with initialize_config_dir(version_base="1.3", config_dir=CONFIG_DIR):
+        return compose(config_name="config", overrides=overrides or [])
+
+
+@pytest.fixture
+def compose_config():
+    """``compose_config(overrides)``: the app's config, as ``python -m harness`` would compose it."""
+    return _compose_config
+
+
+@pytest.fixture
+def tiny():
+    """Overrides that make the app run in seconds."""
+    return list(TINY)
+
+
+@pytest.fixture(scope="session")
+def small_splits():
+    """Synthetic RPS at 32×32, enough to train a usable small model in seconds."""
+    return make_splits(n_train=600, n_val=60, n_test=60, image_size=32, seed=0)
+
+
+@pytest.fixture(scope="session")
+def trained_model(small_splits):
+    """A small RPS CNN trained for a few epochs (the default architecture at width 0.25, 32×32)."""
+    torch.manual_seed(0)
+    net = build_rps_cnn(image_size=32, width=0.25)
+    init_weights(net, 0)
+    model = EncodedClassifier(net, Encoding.named("unit"))
+    fit(model, small_splits.train, small_splits.val, TrainConfig(epochs=4, batch_size=32, lr=2e-3), torch.device("cpu"))
+    model.eval()
+    model.test_accuracy = accuracy(model, small_splits.test, torch.device("cpu"))
+    return model
