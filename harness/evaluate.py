@@ -35,6 +35,8 @@ class Evaluation:
 
     rows: list[dict] = field(default_factory=list)
     examples: dict[str, np.ndarray] = field(default_factory=dict)
+    #: max |logit difference| measured per compensated condition
+    compensation: dict[str, float] = field(default_factory=dict)
 
 
 def networks_for(model: EncodedClassifier, conditions: Sequence[Condition], input_chw) -> list[nn.Module]:
@@ -74,8 +76,7 @@ def evaluate(
     networks = networks_for(model, conditions, tuple(data.images.shape[1:]))
     for net in networks:
         net.eval().requires_grad_(False)
-    check_compensation(model, conditions, networks, data.images.to(device), tolerance)
-    result = Evaluation()
+    result = Evaluation(compensation=check_compensation(model, conditions, networks, data.images.to(device), tolerance))
     steps = (len(conditions) + 1) * -(-len(data) // batch_size)
     with tqdm(total=steps, desc="attribution", unit="condition") as bar:
         for start in range(0, len(data), batch_size):
@@ -95,13 +96,13 @@ def _chunk(model, chunk, start, conditions, networks, methods, scorer, follows, 
     clean = attribute_all(methods, model.network, z, target, baselines, None, follows, reduction)
     bar.update()
     keep = max(0, min(n_examples - start, len(x)))
-    _keep_examples(result.examples, "clean", x, clean, keep, start)
+    _keep_examples(result.examples, "clean", x, target, clean, keep, start)
     for cond, net in zip(conditions, networks):
         zp = cond.amap(z)
         logits_p = predict(net, zp)
         maps = attribute_all(methods, net, zp, target, baselines, cond.amap, follows, reduction)
         result.rows += _rows(chunk, start, cond, logits, logits_p, target, clean, maps, scorer)
-        _keep_examples(result.examples, cond.key, model.encoding.decode(zp), maps, keep, start)
+        _keep_examples(result.examples, cond.key, model.encoding.decode(zp), logits_p.argmax(1), maps, keep, start)
         bar.update()
 
 
@@ -124,12 +125,13 @@ def _rows(chunk, start, cond, logits, logits_p, target, clean, maps, scorer) -> 
     return rows
 
 
-def _keep_examples(store: dict, key: str, x: torch.Tensor, maps: dict, keep: int, start: int) -> None:
-    """Append the first ``keep`` images and maps of this chunk to the example store."""
+def _keep_examples(store: dict, key: str, x: torch.Tensor, pred: torch.Tensor, maps: dict, keep: int,
+                   start: int) -> None:
+    """Append the first ``keep`` images (pixel space), predictions and maps of this chunk to the store."""
     if keep <= 0:
         return
-    parts = {f"{key}/image": x[:keep]}
+    parts = {f"{key}/image": x[:keep], f"{key}/pred": pred[:keep]}
     parts.update({f"{key}/{m}/{f}": t[:keep] for (m, f), t in maps.items()})
     for name, t in parts.items():
-        arr = t.detach().float().cpu().numpy()
+        arr = t.detach().cpu().numpy()
         store[name] = arr if start == 0 else np.concatenate([store[name], arr])

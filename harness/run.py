@@ -73,7 +73,8 @@ def run(cfg: DictConfig, run_dir: str | Path) -> Any:
         cfg.attribution.reduction, cfg.attribution.batch_size, device,
         n_examples=cfg.report.n_examples, tolerance=perturbation.tolerance,
     )
-    info = _run_info(cfg, device, asdict(model_info), len(explained))
+    info = _run_info(cfg, device, asdict(model_info), len(explained), splits.classes)
+    info["compensation_max_logit_diff"] = result.compensation
     for row in result.rows:
         row["encoding"] = model_info.encoding
     save_raw(run_dir, result.rows, result.examples, info)
@@ -83,7 +84,8 @@ def run(cfg: DictConfig, run_dir: str | Path) -> Any:
     return summary
 
 
-def _run_info(cfg: DictConfig, device: torch.device, model_info: dict, n_images: int) -> dict[str, Any]:
+def _run_info(cfg: DictConfig, device: torch.device, model_info: dict, n_images: int,
+              classes: tuple[str, ...]) -> dict[str, Any]:
     import captum
     import hydra
     import scipy
@@ -91,6 +93,7 @@ def _run_info(cfg: DictConfig, device: torch.device, model_info: dict, n_images:
 
     return {
         "seed": cfg.seed, "device": str(device), "n_images": n_images, "model": model_info,
+        "classes": list(classes),
         "versions": {
             "python": platform.python_version(), "torch": torch.__version__, "captum": captum.__version__,
             "hydra": hydra.__version__, "numpy": np.__version__, "scipy": scipy.__version__,

@@ -53,7 +53,8 @@ class IntegratedGradients(Method):
             see :mod:`harness.attribution.baselines`.
         n_steps: Quadrature points along the straight path.
         method: Captum's quadrature rule (``gausslegendre``, ``riemann_trapezoid``, ...).
-        internal_batch_size: Inputs per forward pass (None: all at once).
+        internal_batch_size: Inputs per forward pass; None: 32 on CPU (small batches are fastest
+            there), all ``B × n_steps`` at once on a GPU.
     """
 
     needs_baseline = True
@@ -74,7 +75,7 @@ class IntegratedGradients(Method):
             raise ValueError("IntegratedGradients needs a baseline in model input space")
         return _IG(network).attribute(
             z, baselines=baseline, target=target, n_steps=self.n_steps, method=self.method,
-            internal_batch_size=self.internal_batch_size,
+            internal_batch_size=self.internal_batch_size or (None if z.is_cuda else 32),
         )
 
 

@@ -60,6 +60,11 @@ def grid_conditions(keys: list[str]) -> list[str]:
     return sorted((c for c in mags if mags[c] == best), key=lambda c: c.endswith("_compensated"))
 
 
+def _classes(run_dir: Path) -> list[str] | None:
+    info = run_dir / "run_info.json"
+    return json.loads(info.read_text()).get("classes") if info.is_file() else None
+
+
 def build_report(run_dir: str | Path) -> pd.DataFrame:
     """Rebuild ``summary.csv``, ``summary.md`` and ``figures/`` from a run's saved files; returns the summary."""
     run_dir = Path(run_dir)
@@ -74,5 +79,6 @@ def build_report(run_dir: str | Path) -> pd.DataFrame:
         with np.load(examples_path) as npz:
             examples = {k: npz[k] for k in npz.files}
         if "clean/image" in examples:
-            figures.grid(examples, grid_conditions(list(examples)), run_dir / "figures" / "grid.png")
+            figures.grid(examples, grid_conditions(list(examples)), run_dir / "figures" / "grid.png",
+                         classes=_classes(run_dir))
     return summary

@@ -31,7 +31,17 @@ def _show_map(ax, m: np.ndarray) -> None:
     ax.imshow((m - lo) / (hi - lo) if hi > lo else np.zeros_like(m), cmap="inferno", vmin=0, vmax=1)
 
 
-def grid(examples: dict[str, np.ndarray], conditions: list[str], path: str | Path, title: str = "") -> Path:
+def _row_label(i: int, cond: str, examples: dict[str, np.ndarray], classes: list[str] | None) -> str:
+    name = "clean" if cond == "clean" else cond.replace("_", " ").replace("brightness shift", "δ")
+    pred = examples.get(f"{cond}/pred")
+    if pred is None:
+        return f"#{i} {name}"
+    k = int(pred[i])
+    return f"#{i} {name}\npred: {classes[k] if classes and k < len(classes) else k}"
+
+
+def grid(examples: dict[str, np.ndarray], conditions: list[str], path: str | Path, title: str = "",
+         classes: list[str] | None = None) -> Path:
     """The seed blog's figure: rows = images (clean, then each condition), columns = input and methods.
 
     Args:
@@ -40,6 +50,7 @@ def grid(examples: dict[str, np.ndarray], conditions: list[str], path: str | Pat
         conditions: Condition keys to show under each clean row.
         path: Output PNG (a PDF is written beside it).
         title: Figure title.
+        classes: Class names for the predictions saved as ``<condition>/pred``.
     """
     cols = _columns(examples)
     n = len(examples["clean/image"])
@@ -49,7 +60,7 @@ def grid(examples: dict[str, np.ndarray], conditions: list[str], path: str | Pat
     for r, (i, cond) in enumerate(row_keys):
         img = examples[f"{cond}/image"][i].transpose(1, 2, 0)
         axes[r, 0].imshow(np.clip(img, 0, 1))
-        axes[r, 0].set_ylabel(f"#{i} {cond}".replace("_", " ").replace("brightness shift", "δ"), fontsize=6)
+        axes[r, 0].set_ylabel(_row_label(i, cond, examples, classes), fontsize=6)
         for c, (method, follows) in enumerate(cols, start=1):
             _show_map(axes[r, c], examples[f"{cond}/{method}/{follows}"][i])
     for c, (method, follows) in enumerate([("input", "None"), *cols]):
@@ -57,11 +68,12 @@ def grid(examples: dict[str, np.ndarray], conditions: list[str], path: str | Pat
     for ax in axes.flat:
         ax.set_xticks([])
         ax.set_yticks([])
-    fig.suptitle(title or "Saliency maps, clean vs perturbed (each map min-max scaled)", fontsize=8)
+    fig.suptitle(title or "Saliency maps of the clean-input prediction, clean vs perturbed input "
+                 "(each map min-max scaled; shifted images shown clipped to [0, 1])", fontsize=8)
     fig.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=150)
+    fig.savefig(path, dpi=100)
     fig.savefig(path.with_suffix(".pdf"))
     plt.close(fig)
     return path
