@@ -93,17 +93,30 @@ def _chunk(model, chunk, start, conditions, networks, methods, scorer, follows, 
     logits = predict(model.network, z)
     target = logits.argmax(1)
     baselines = {n: model.encode(m.baseline(x)) for n, m in methods.items() if m.needs_baseline}
-    clean = attribute_all(methods, model.network, z, target, baselines, None, follows, reduction)
+    clean, clean_err = attribute_all(methods, model.network, z, target, baselines, None, follows, reduction)
     bar.update()
     keep = max(0, min(n_examples - start, len(x)))
-    _keep_examples(result.examples, "clean", x, target, clean, keep, start)
+    _keep_examples(result.examples, "clean", x, logits, clean, keep, start)
     for cond, net in zip(conditions, networks):
         zp = cond.amap(z)
         logits_p = predict(net, zp)
-        maps = attribute_all(methods, net, zp, target, baselines, cond.amap, follows, reduction)
-        result.rows += _rows(chunk, start, cond, logits, logits_p, target, clean, maps, scorer)
-        _keep_examples(result.examples, cond.key, model.encoding.decode(zp), logits_p.argmax(1), maps, keep, start)
+        maps, err = attribute_all(methods, net, zp, target, baselines, cond.amap, follows, reduction)
+        rows = _rows(chunk, start, cond, logits, logits_p, target, clean, maps, scorer)
+        result.rows += _add_method_details(rows, methods, clean_err, err, start)
+        _keep_examples(result.examples, cond.key, model.encoding.decode(zp), logits_p, maps, keep, start)
         bar.update()
+
+
+def _add_method_details(rows: list[dict], methods, clean_err: dict, err: dict, start: int) -> list[dict]:
+    """``n_steps`` and completeness errors (perturbed and clean map) for methods that have them."""
+    per_key = {k: (v.cpu().numpy(), clean_err[k].cpu().numpy()) for k, v in err.items()}
+    for row in rows:
+        i = row["image_id"] - start
+        perturbed, clean = per_key.get((row["method"], row["baseline_follows_perturbation"]), (None, None))
+        row["n_steps"] = getattr(methods[row["method"]], "n_steps", None)
+        row["completeness_error"] = float(perturbed[i]) if perturbed is not None else None
+        row["completeness_error_clean"] = float(clean[i]) if clean is not None else None
+    return rows
 
 
 def _rows(chunk, start, cond, logits, logits_p, target, clean, maps, scorer) -> list[dict]:
@@ -125,12 +138,13 @@ def _rows(chunk, start, cond, logits, logits_p, target, clean, maps, scorer) -> 
     return rows
 
 
-def _keep_examples(store: dict, key: str, x: torch.Tensor, pred: torch.Tensor, maps: dict, keep: int,
+def _keep_examples(store: dict, key: str, x: torch.Tensor, logits: torch.Tensor, maps: dict, keep: int,
                    start: int) -> None:
-    """Append the first ``keep`` images (pixel space), predictions and maps of this chunk to the store."""
+    """Append the first ``keep`` images (pixel space), predictions, confidences and maps to the store."""
     if keep <= 0:
         return
-    parts = {f"{key}/image": x[:keep], f"{key}/pred": pred[:keep]}
+    prob, pred = logits[:keep].softmax(1).max(1)
+    parts = {f"{key}/image": x[:keep], f"{key}/pred": pred, f"{key}/prob": prob}
     parts.update({f"{key}/{m}/{f}": t[:keep] for (m, f), t in maps.items()})
     for name, t in parts.items():
         arr = t.detach().cpu().numpy()

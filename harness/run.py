@@ -19,7 +19,6 @@ from harness.evaluate import evaluate
 from harness.models.prepare import prepare_model
 from harness.perturbations.base import as_list
 from harness.report.build import build_report, save_raw
-from harness.report.tables import to_markdown
 
 log = logging.getLogger(__name__)
 
@@ -78,8 +77,8 @@ def run(cfg: DictConfig, run_dir: str | Path) -> Any:
     for row in result.rows:
         row["encoding"] = model_info.encoding
     save_raw(run_dir, result.rows, result.examples, info)
-    summary = build_report(run_dir)
-    print(to_markdown(summary))
+    summary = build_report(run_dir, seed=cfg.seed, n_resamples=cfg.report.bootstrap_resamples)
+    print((Path(run_dir) / "summary.md").read_text())
     log.info("results in %s", run_dir)
     return summary
 

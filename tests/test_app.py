@@ -41,13 +41,17 @@ def test_app_end_to_end_then_cached(tmp_path, tiny):
     run_dir = tmp_path / "run1"
     proc = _app(tmp_path, "experiment=bias_shift", *tiny, f"hydra.run.dir={run_dir}")
     assert proc.returncode == 0, proc.stderr[-3000:]
-    for name in ["scores.csv", "summary.csv", "summary.md", "run_info.json", "examples.npz", "figures/grid.png",
+    for name in ["scores.csv", "summary.csv", "summary.md", "summary.tex", "comparisons.csv", "run_info.json",
+                 "examples.npz", "figures/grid.png", "figures/grid_uncompensated.png", "figures/grid_compensated.png",
+                 "figures/stability_vs_magnitude.pdf", "figures/distribution.png", "figures/baselines.png",
                  ".hydra/config.yaml", "__main__.log"]:
         assert (run_dir / name).is_file(), name
     scores = pd.read_csv(run_dir / "scores.csv")
     # 3 images × (saliency, ixg, gradcam + 3 IG × 2 baseline treatments) × 1 magnitude × 2 regimes
     assert len(scores) == 3 * 9 * 2
-    assert "| regime | method |" in proc.stdout
+    assert "| regime | method |" in proc.stdout and "Stability ranking" in proc.stdout
+    ig = scores[scores.method.str.startswith("ig_")]
+    assert (ig.n_steps == 4).all() and ig.completeness_error.notna().all()
     info = json.loads((run_dir / "run_info.json").read_text())
     assert info["model"]["trained_now"] is True and len(info["model"]["sha256"]) == 64
     assert "torch" in info["versions"] and info["seed"] == 0

@@ -14,6 +14,19 @@ from harness.perturbations.affine import AffineMap
 MapKey = tuple[str, "bool | None"]
 
 
+@torch.no_grad()
+def completeness_error(network: nn.Module, z: torch.Tensor, target: torch.Tensor, baseline: torch.Tensor,
+                       attr: torch.Tensor) -> torch.Tensor:
+    """``|Σ attr − (F(z) − F(b))| / |F(z) − F(b)|`` per image ``(B,)``: IG's completeness axiom.
+
+    Sundararajan et al. (2017) recommend enough steps to bring this under 5%. NaN when ``F(z) = F(b)``.
+    """
+    idx = target.unsqueeze(1)
+    gap = (network(z).gather(1, idx) - network(baseline).gather(1, idx)).squeeze(1)
+    err = (attr.flatten(1).sum(1) - gap).abs() / gap.abs()
+    return torch.where(torch.isfinite(err), err, torch.full_like(err, float("nan")))
+
+
 def attribute_all(
     methods: Mapping[str, Method],
     network: nn.Module,
@@ -23,8 +36,8 @@ def attribute_all(
     amap: AffineMap | None,
     follows: Sequence[bool],
     reduction: str,
-) -> dict[MapKey, torch.Tensor]:
-    """Maps ``(B, H, W)`` of every method for inputs ``z`` ``(B, C, H, W)``.
+) -> tuple[dict[MapKey, torch.Tensor], dict[MapKey, torch.Tensor]]:
+    """Maps ``(B, H, W)`` of every method for inputs ``z`` ``(B, C, H, W)``, and IG completeness errors.
 
     Args:
         methods: Name → method.
@@ -37,19 +50,24 @@ def attribute_all(
             it for ``follows=True`` and stay as they are for ``False``.
         follows: Which baseline treatments to compute.
         reduction: Channel reduction rule (see :mod:`harness.attribution.reduce`).
+
+    Returns:
+        ``maps`` keyed by (method, baseline treatment), and ``errors``: the completeness error
+        ``(B,)`` of every map that has a baseline.
     """
     maps: dict[MapKey, torch.Tensor] = {}
+    errors: dict[MapKey, torch.Tensor] = {}
     z = z.detach().requires_grad_(True)
     for name, method in methods.items():
         if not method.needs_baseline:
             maps[(name, None)] = reduce_channels(method.attribute(network, z, target), reduction).detach()
             continue
-        base = baselines[name]
-        if amap is None:  # clean input: both treatments share one map
-            clean = reduce_channels(method.attribute(network, z, target, base), reduction).detach()
-            maps.update({(name, f): clean for f in follows})
-            continue
-        for f in follows:
-            b = amap(base) if f else base
-            maps[(name, f)] = reduce_channels(method.attribute(network, z, target, b), reduction).detach()
-    return maps
+        # the clean input has one baseline; both treatments share its map
+        treatments = [(follows, baselines[name])] if amap is None else \
+            [([f], amap(baselines[name]) if f else baselines[name]) for f in follows]
+        for keys, b in treatments:
+            attr = method.attribute(network, z, target, b).detach()
+            err = completeness_error(network, z.detach(), target, b, attr)
+            for f in keys:
+                maps[(name, f)], errors[(name, f)] = reduce_channels(attr, reduction), err
+    return maps, errors

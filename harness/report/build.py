@@ -12,9 +12,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from harness.errors import UserError
-from harness.report import figures
-from harness.report.tables import summarise, to_markdown
+from harness.report import grid, plots
+from harness.report.collect import load_scores
+from harness.report.stats import compare_methods, ranking
+from harness.report.tables import group_columns, normalise, summarise, to_latex, to_markdown
 
 log = logging.getLogger(__name__)
 
@@ -51,8 +52,6 @@ def _savez(path: str, arrays: dict[str, np.ndarray]) -> None:
 def grid_conditions(keys: list[str]) -> list[str]:
     """The conditions shown in the grid figure: the largest positive magnitude (else largest |δ|), every regime."""
     conds = sorted({k.split("/")[0] for k in keys} - {"clean"})
-    if not conds:
-        return []
     mags = {c: float(m.group(1)) for c in conds if (m := _MAGNITUDE.search(c))}
     if not mags:
         return conds
@@ -65,20 +64,57 @@ def _classes(run_dir: Path) -> list[str] | None:
     return json.loads(info.read_text()).get("classes") if info.is_file() else None
 
 
-def build_report(run_dir: str | Path) -> pd.DataFrame:
-    """Rebuild ``summary.csv``, ``summary.md`` and ``figures/`` from a run's saved files; returns the summary."""
-    run_dir = Path(run_dir)
-    scores_path = run_dir / "scores.csv"
-    if not scores_path.is_file():
-        raise UserError(f"no scores.csv in {run_dir}; point to a results folder written by 'python -m harness'")
-    summary = summarise(pd.read_csv(scores_path))
-    _atomic_write(run_dir / "summary.csv", lambda p: summary.to_csv(p, index=False))
-    _atomic_write(run_dir / "summary.md", lambda p: Path(p).write_text(to_markdown(summary)))
-    examples_path = run_dir / "examples.npz"
-    if examples_path.is_file():
-        with np.load(examples_path) as npz:
-            examples = {k: npz[k] for k in npz.files}
-        if "clean/image" in examples:
-            figures.grid(examples, grid_conditions(list(examples)), run_dir / "figures" / "grid.png",
-                         classes=_classes(run_dir))
+def _grids(run_dir: Path, out: Path) -> None:
+    with np.load(run_dir / "examples.npz") as npz:
+        examples = {k: npz[k] for k in npz.files}
+    if "clean/image" not in examples:
+        return
+    conds, classes = grid_conditions(list(examples)), _classes(run_dir)
+    figures_dir = out / "figures"
+    grid.grid(examples, conds, figures_dir / "grid.png", classes=classes)
+    for regime in ("uncompensated", "compensated"):
+        chosen = [c for c in conds if c.endswith(f"_{regime}") and not c.endswith(f"_un{regime}")]
+        if chosen:
+            grid.grid(examples, chosen, figures_dir / f"grid_{regime}.png", classes=classes,
+                      title=f"Saliency maps, clean vs perturbed input, {regime} (each map min-max scaled)")
+
+
+def _comparisons(scores: pd.DataFrame) -> pd.DataFrame:
+    scores = normalise(scores)
+    conditions = [c for c in group_columns(scores) if c not in ("method", "baseline_follows_perturbation")]
+    return compare_methods(scores, conditions, "variant", pair_on=["run", "image_id"])
+
+
+def _ranking(summary: pd.DataFrame) -> list[str]:
+    by = [c for c in group_columns(summary) if c not in ("method", "baseline_follows_perturbation", "magnitude")]
+    lines = ranking(summary, by, "variant", metric="ssim")
+    return [line.replace("compensated=True", "compensated").replace("compensated=False", "uncompensated")
+            for line in lines]
+
+
+def build_report(root: str | Path, out: str | Path | None = None, seed: int = 0,
+                 n_resamples: int = 2000) -> pd.DataFrame:
+    """Tables and figures for one run or a multirun folder, from its saved files alone.
+
+    Writes ``summary.csv``, ``summary.md`` (stability ranking + table), ``summary.tex``, ``comparisons.csv``
+    and ``figures/*.png|pdf`` into ``out`` (default: ``root``). Returns the summary.
+    """
+    root = Path(root)
+    out = Path(out) if out is not None else root
+    scores = load_scores(root)
+    summary = summarise(scores, seed=seed, n_resamples=n_resamples)
+    rank = _ranking(summary)
+    markdown = "Stability ranking (mean SSIM over magnitudes):\n\n" + "".join(f"- {r}\n" for r in rank)
+    markdown += "\n" + to_markdown(summary)
+    _atomic_write(out / "summary.csv", lambda p: summary.to_csv(p, index=False))
+    _atomic_write(out / "summary.md", lambda p: Path(p).write_text(markdown))
+    _atomic_write(out / "summary.tex", lambda p: Path(p).write_text(to_latex(summary)))
+    _atomic_write(out / "comparisons.csv", lambda p: _comparisons(scores).to_csv(p, index=False))
+    figures_dir = out / "figures"
+    plots.stability_vs_magnitude(summary, figures_dir / "stability_vs_magnitude.png")
+    plots.distribution(normalise(scores), figures_dir / "distribution.png")
+    plots.baselines(normalise(scores), figures_dir / "baselines.png")
+    if (root / "examples.npz").is_file():
+        _grids(root, out)
+    log.info("report written to %s", out)
     return summary

@@ -96,8 +96,20 @@ def test_engine_baseline_follows_or_stays():
     methods = {"ig": IntegratedGradients(baseline=None, n_steps=8)}
     amap = AffineMap.translation(torch.tensor([0.5, 0.0, 0.0]))
     base = {"ig": torch.zeros_like(Z)}
-    clean = attribute_all(methods, Toy(), Z, T, base, None, [True, False], "sum")
-    shifted = attribute_all(methods, Toy(), amap(Z), T, base, amap, [True, False], "sum")
-    assert set(clean) == {("ig", True), ("ig", False)}
+    clean, clean_err = attribute_all(methods, Toy(), Z, T, base, None, [True, False], "sum")
+    shifted, err = attribute_all(methods, Toy(), amap(Z), T, base, amap, [True, False], "sum")
+    assert set(clean) == set(clean_err) == {("ig", True), ("ig", False)}
     assert torch.allclose(shifted[("ig", True)], clean[("ig", True)], atol=1e-5)
     assert not torch.allclose(shifted[("ig", False)], clean[("ig", False)], atol=1e-2)
+    # 8 Gauss-Legendre steps integrate this smooth toy almost exactly: completeness holds
+    assert max(e.max().item() for e in [*clean_err.values(), *err.values()]) < 1e-3
+
+
+def test_completeness_error_known_answer():
+    from harness.attribution.engine import completeness_error
+
+    b = torch.zeros_like(Z)
+    gap = Toy()(Z)[:, 0] - Toy()(b)[:, 0]
+    attr = torch.zeros_like(Z)
+    attr[:, 0, 0, 0] = gap * 1.1  # sums to 110% of F(x) - F(b): a 10% error
+    assert torch.allclose(completeness_error(Toy(), Z, T, b, attr), torch.full((2,), 0.1), atol=1e-5)

@@ -1,28 +1,22 @@
 import numpy as np
 import pandas as pd
 import pytest
-from scipy import stats
 
-from harness.report.tables import describe, summarise, to_markdown
+from harness.report.tables import group_columns, normalise, summarise, to_latex, to_markdown
 
 
 def _scores():
     rows = []
     for i, v in enumerate([0.2, 0.4, 0.6, np.nan]):
-        rows.append({"method": "ixg", "baseline_follows_perturbation": None, "perturbation": "brightness_shift",
-                     "magnitude": 0.5, "compensated": True, "ssim": v, "spearman": 1.0, "pred_agrees": True})
-        rows.append({"method": "ig_black", "baseline_follows_perturbation": True, "perturbation": "brightness_shift",
-                     "magnitude": 0.5, "compensated": True, "ssim": 1.0, "spearman": 1.0, "pred_agrees": True})
+        rows.append({"image_id": i, "method": "ixg", "baseline_follows_perturbation": None,
+                     "perturbation": "brightness_shift", "magnitude": 0.5, "compensated": True, "ssim": v,
+                     "spearman": 1.0, "pred_agrees": True, "nan_reason": "" if v == v else "constant clean map",
+                     "n_steps": None, "completeness_error": None})
+        rows.append({"image_id": i, "method": "ig_black", "baseline_follows_perturbation": True,
+                     "perturbation": "brightness_shift", "magnitude": 0.5, "compensated": True, "ssim": 1.0,
+                     "spearman": 1.0, "pred_agrees": True, "nan_reason": "", "n_steps": 16,
+                     "completeness_error": 0.01 * i})
     return pd.DataFrame(rows)
-
-
-def test_describe_known_values():
-    d = describe(pd.Series([0.2, 0.4, 0.6, np.nan]))
-    assert d["mean"] == pytest.approx(0.4)
-    assert d["std"] == pytest.approx(0.2)
-    half = stats.t.ppf(0.975, 2) * 0.2 / np.sqrt(3)
-    assert (d["ci95_low"], d["ci95_high"]) == pytest.approx((0.4 - half, 0.4 + half))
-    assert (d["n"], d["n_nan"]) == (3, 1)
 
 
 def test_summary_same_from_memory_and_csv(tmp_path):
@@ -30,12 +24,29 @@ def test_summary_same_from_memory_and_csv(tmp_path):
     df.to_csv(tmp_path / "s.csv", index=False)
     a, b = summarise(df), summarise(pd.read_csv(tmp_path / "s.csv"))
     pd.testing.assert_frame_equal(a, b, check_dtype=False)
-    ixg = a[(a.method == "ixg") & (a.metric == "ssim")].iloc[0]
-    assert ixg.baseline_follows_perturbation == "" and ixg.n == 3 and ixg.n_nan == 1
 
 
-def test_markdown_has_one_line_per_condition():
-    md = to_markdown(summarise(_scores()))
-    lines = md.strip().splitlines()
-    assert len(lines) == 2 + 2
-    assert "| compensated | ixg |  | +0.5 | 0.400 ±" in md
+def test_summary_values_and_applicability():
+    s = summarise(_scores())
+    ixg = s[(s.method == "ixg") & (s.metric == "ssim")].iloc[0]
+    assert ixg.baseline_follows_perturbation == "" and ixg.variant == "ixg"
+    assert (ixg.n, ixg.n_nan, ixg.nan_reasons) == (3, 1, "constant clean map: 1")
+    assert ixg["mean"] == pytest.approx(0.4) and ixg["std"] == pytest.approx(0.2)
+    assert "completeness_error" not in set(s[s.method == "ixg"].metric)  # not applicable, not "NaN"
+    ig = s[(s.method == "ig_black") & (s.metric == "completeness_error")].iloc[0]
+    assert ig["mean"] == pytest.approx(0.015) and ig.variant == "ig_black (shifted baseline)"
+
+
+def test_group_columns_ignore_missing_values_but_keep_varying_ones():
+    df = normalise(_scores())
+    assert "n_steps" not in group_columns(df)  # 16 for IG, missing elsewhere: one value
+    df.loc[df.method == "ig_black", "n_steps"] = [8, 16, 8, 16]
+    assert "n_steps" in group_columns(df)
+
+
+def test_markdown_and_latex_have_one_line_per_condition():
+    s = summarise(_scores())
+    md = to_markdown(s).strip().splitlines()
+    assert len(md) == 2 + 2 and "| compensated | ixg | +0.5 | 0.400 ±" in "\n".join(md)
+    tex = to_latex(s)
+    assert tex.startswith(r"\begin{tabular}") and tex.count(r"\\") == 3 and r"ig\_black" in tex

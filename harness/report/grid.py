@@ -1,13 +1,12 @@
-"""Figures rebuilt from saved results (never from recomputed attributions)."""
+"""The grid figure of the seed blog post, drawn from saved example maps (``examples.npz``)."""
 from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+from harness.report import style
 
 
 def _columns(examples: dict[str, np.ndarray]) -> list[tuple[str, str]]:
@@ -37,7 +36,9 @@ def _row_label(i: int, cond: str, examples: dict[str, np.ndarray], classes: list
     if pred is None:
         return f"#{i} {name}"
     k = int(pred[i])
-    return f"#{i} {name}\npred: {classes[k] if classes and k < len(classes) else k}"
+    prob = examples.get(f"{cond}/prob")
+    conf = f" ({float(prob[i]):.2f})" if prob is not None else ""
+    return f"#{i} {name}\npred: {classes[k] if classes and k < len(classes) else k}{conf}"
 
 
 def grid(examples: dict[str, np.ndarray], conditions: list[str], path: str | Path, title: str = "",
@@ -55,7 +56,7 @@ def grid(examples: dict[str, np.ndarray], conditions: list[str], path: str | Pat
     cols = _columns(examples)
     n = len(examples["clean/image"])
     row_keys = [(i, c) for i in range(n) for c in ["clean", *conditions]]
-    fig, axes = plt.subplots(len(row_keys), len(cols) + 1, squeeze=False,
+    fig, axes = style.figure(len(row_keys), len(cols) + 1, squeeze=False,
                              figsize=(1.25 * (len(cols) + 1), 1.3 * len(row_keys)))
     for r, (i, cond) in enumerate(row_keys):
         img = examples[f"{cond}/image"][i].transpose(1, 2, 0)
@@ -71,9 +72,4 @@ def grid(examples: dict[str, np.ndarray], conditions: list[str], path: str | Pat
     fig.suptitle(title or "Saliency maps of the clean-input prediction, clean vs perturbed input "
                  "(each map min-max scaled; shifted images shown clipped to [0, 1])", fontsize=8)
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    fig.savefig(path.with_suffix(".pdf"))
-    plt.close(fig)
-    return path
+    return style.save(fig, path, dpi=100)

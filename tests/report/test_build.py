@@ -1,0 +1,83 @@
+"""The report command on synthetic results: files, idempotence, multirun = concatenation."""
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from harness.report.build import build_report
+
+RNG = np.random.default_rng(0)
+
+
+def _write_run(folder, magnitudes, offset=0.0):
+    rows = []
+    for mag in magnitudes:
+        for comp in (False, True):
+            for i in range(6):
+                for method, follows in (("saliency", None), ("ig_black", True), ("ig_black", False)):
+                    ssim = 1.0 if comp and method == "saliency" else float(np.clip(RNG.random() - offset, 0, 1))
+                    rows.append({"image_id": i, "label": 0, "pred": 0, "pred_perturbed": 0, "pred_agrees": True,
+                                 "method": method, "baseline_follows_perturbation": follows,
+                                 "perturbation": "brightness_shift", "magnitude": mag, "compensated": comp,
+                                 "ssim": ssim, "spearman": ssim, "spearman_abs": ssim, "kendall": ssim,
+                                 "topk_intersection": ssim, "nan_reason": "", "max_logit_diff": 0.0,
+                                 "n_steps": 16 if follows is not None else None,
+                                 "completeness_error": 0.02 if follows is not None else None})
+    folder.mkdir(parents=True)
+    pd.DataFrame(rows).to_csv(folder / "scores.csv", index=False)
+
+
+def _files(folder):
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*")
+            if p.is_file() and p.suffix in (".csv", ".md", ".tex")}
+
+
+def test_single_run_report_files_and_idempotence(tmp_path):
+    _write_run(tmp_path / "run", [-0.5, 0.5])
+    build_report(tmp_path / "run")
+    first = _files(tmp_path / "run")
+    for name in ["summary.csv", "summary.md", "summary.tex", "comparisons.csv"]:
+        assert name in first
+    for fig in ["stability_vs_magnitude", "distribution", "baselines"]:
+        for ext in ("png", "pdf"):
+            assert (tmp_path / "run" / "figures" / f"{fig}.{ext}").stat().st_size > 1000
+    build_report(tmp_path / "run")
+    assert _files(tmp_path / "run") == first
+
+
+def test_multirun_report_equals_report_of_concatenated_runs(tmp_path):
+    _write_run(tmp_path / "multi" / "0", [0.25])
+    _write_run(tmp_path / "multi" / "1", [0.5], offset=0.2)
+    build_report(tmp_path / "multi")
+    concat = pd.concat([pd.read_csv(tmp_path / "multi" / r / "scores.csv") for r in ("0", "1")])
+    (tmp_path / "flat").mkdir()
+    concat.to_csv(tmp_path / "flat" / "scores.csv", index=False)
+    build_report(tmp_path / "flat")
+    for name in ["summary.csv", "summary.md", "summary.tex"]:
+        assert (tmp_path / "multi" / name).read_bytes() == (tmp_path / "flat" / name).read_bytes(), name
+
+
+def test_sweep_overrides_become_condition_columns(tmp_path):
+    for job, steps in (("0", 8), ("1", 32)):
+        _write_run(tmp_path / "m" / job, [0.5])
+        (tmp_path / "m" / job / ".hydra").mkdir()
+        (tmp_path / "m" / job / ".hydra" / "overrides.yaml").write_text(
+            f"- experiment=bias_shift\n- attribution.n_steps={steps}\n- hydra.run.dir=x\n")
+    summary = build_report(tmp_path / "m")
+    assert set(summary["cfg:attribution.n_steps"].astype(str)) == {"8", "32"}
+    assert "cfg:hydra.run.dir" not in summary.columns
+
+
+def test_out_folder_and_cli_errors(tmp_path):
+    _write_run(tmp_path / "run", [0.5])
+    proc = subprocess.run([sys.executable, "-m", "harness.report", str(tmp_path / "run"), "--out",
+                           str(tmp_path / "rep")], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "rep" / "summary.md").is_file() and not (tmp_path / "run" / "summary.md").exists()
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    proc = subprocess.run([sys.executable, "-m", "harness.report", str(empty)], capture_output=True, text=True)
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "no scores.csv" in proc.stderr
