@@ -1,7 +1,6 @@
 """Command line: ``python -m harness [experiment=NAME] [group=option ...] [key=value ...]``."""
 from __future__ import annotations
 
-import logging
 import os
 import sys
 from pathlib import Path
@@ -13,7 +12,6 @@ from omegaconf import DictConfig
 from harness.errors import find_user_error
 
 CONFIG_DIR = str(Path(__file__).resolve().parent.parent / "configs")
-log = logging.getLogger("harness")
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="config")
@@ -27,7 +25,6 @@ def main(cfg: DictConfig) -> None:
         problem = find_user_error(exc)
         if problem is None or os.environ.get("HYDRA_FULL_ERROR") == "1":
             raise
-        log.error("%s", problem)
         print(f"error: {problem}", file=sys.stderr)
         sys.exit(2)
 

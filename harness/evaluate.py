@@ -78,7 +78,7 @@ def evaluate(
         net.eval().requires_grad_(False)
     result = Evaluation(compensation=check_compensation(model, conditions, networks, data.images.to(device), tolerance))
     steps = (len(conditions) + 1) * -(-len(data) // batch_size)
-    with tqdm(total=steps, desc="attribution", unit="condition") as bar:
+    with tqdm(total=steps, desc="attribution", unit="batch×condition", disable=None) as bar:
         for start in range(0, len(data), batch_size):
             chunk = ImageSet(data.images[start:start + batch_size], data.labels[start:start + batch_size])
             _chunk(model, chunk, start, conditions, networks, methods, scorer, follows, reduction,
@@ -92,7 +92,8 @@ def _chunk(model, chunk, start, conditions, networks, methods, scorer, follows, 
     z = model.encode(x)
     logits = predict(model.network, z)
     target = logits.argmax(1)
-    baselines = {n: model.encode(m.baseline(x)) for n, m in methods.items() if m.needs_baseline}
+    baselines = {n: m.baseline(x) if getattr(m, "fixed_baseline", False) else model.encode(m.baseline(x))
+                 for n, m in methods.items() if m.needs_baseline}
     clean, clean_err = attribute_all(methods, model.network, z, target, baselines, None, follows, reduction)
     bar.update()
     keep = max(0, min(n_examples - start, len(x)))
@@ -132,7 +133,7 @@ def _rows(chunk, start, cond, logits, logits_p, target, clean, maps, scorer) -> 
                 "image_id": start + i, "label": int(chunk.labels[i]), "pred": int(target[i]),
                 "pred_perturbed": int(pred_p[i]), "pred_agrees": bool(pred_p[i] == int(target[i])),
                 "method": method, "baseline_follows_perturbation": follows, "perturbation": cond.perturbation,
-                "magnitude": cond.magnitude, "compensated": cond.compensated, **s,
+                "magnitude": cond.magnitude, "condition": cond.label, "compensated": cond.compensated, **s,
                 "target_logit_change": float(change[i]), "max_logit_diff": float(max_diff[i]),
             })
     return rows

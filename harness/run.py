@@ -1,6 +1,8 @@
 """``run(cfg)``: the whole experiment, stage by stage (the layout of the package)."""
 from __future__ import annotations
 
+import functools
+import inspect
 import logging
 import platform
 import random
@@ -51,6 +53,14 @@ def build_methods(cfg: DictConfig) -> dict[str, Method]:
     return {name: instantiate(cfg.methods[name]) for name in cfg.include}
 
 
+def bind_training_data(methods: dict[str, Method], train_images: torch.Tensor) -> None:
+    """Give baselines that need it (``train_mean``) the mean training image ``(C, H, W)``."""
+    for method in methods.values():
+        fn = getattr(method, "baseline", None)
+        if fn is not None and "train_mean" in inspect.signature(fn).parameters:
+            method.baseline = functools.partial(fn, train_mean=train_images.mean(0))
+
+
 def run(cfg: DictConfig, run_dir: str | Path) -> Any:
     """Data → model → perturbations → attribution → metrics → report, into ``run_dir``."""
     device = resolve_device(cfg.device)
@@ -62,10 +72,11 @@ def run(cfg: DictConfig, run_dir: str | Path) -> Any:
     follows = [bool(v) for v in as_list(cfg.attribution.baseline_follows_perturbation,
                                         "attribution.baseline_follows_perturbation")]
     splits = instantiate(cfg.data)
+    bind_training_data(methods, splits.train.images)
     model, model_info = prepare_model(cfg.model, cfg.train, cfg.data, splits, device, cfg.cache_dir)
-    conditions = perturbation.conditions(model.encoding)
+    conditions = perturbation.conditions(model.encoding, splits.image_shape)
     explained = splits.test.head(cfg.attribution.n_images)
-    log.info("explaining %d test images: %d methods × %d conditions on %s",
+    log.info("explaining %d test images: %d methods (IG once per baseline treatment) × %d conditions on %s",
              len(explained), len(methods), len(conditions), device)
     result = evaluate(
         model, explained, conditions, methods, scorer, follows,

@@ -5,8 +5,13 @@ returns baselines of the same shape. They are encoded like the input; under a
 perturbation they either pass through it or stay fixed in model input space
 (``attribution.baseline_follows_perturbation``). Configure them with
 ``_target_`` and ``_partial_: true`` so that Hydra binds the parameters.
+A method with ``baseline_space: model`` uses the function's output directly as a
+model-input baseline instead (``constant`` with value 0 there is Captum's default
+zero baseline), which stays fixed under every perturbation.
 """
 from __future__ import annotations
+
+import math
 
 import torch
 
@@ -25,3 +30,28 @@ def uniform(images: torch.Tensor, seed: int, low: float = 0.0, high: float = 1.0
     gen = torch.Generator().manual_seed(int(seed))
     noise = torch.rand(images.shape[1:], generator=gen, dtype=torch.float32) * (high - low) + low
     return noise.to(device=images.device, dtype=images.dtype).expand_as(images).clone()
+
+
+def gaussian(images: torch.Tensor, sigma: float, seed: int) -> torch.Tensor:
+    """The input plus one seeded ``N(0, sigma²)`` noise field, clipped to ``[0, 1]``."""
+    gen = torch.Generator().manual_seed(int(seed))
+    noise = torch.randn(images.shape[1:], generator=gen, dtype=torch.float32) * float(sigma)
+    return (images + noise.to(device=images.device, dtype=images.dtype)).clamp(0.0, 1.0)
+
+
+def blurred(images: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Gaussian blur of the input (reflect padding, kernel ``2⌈3σ⌉ + 1``)."""
+    from torchvision.transforms.functional import gaussian_blur
+
+    k = 2 * math.ceil(3 * float(sigma)) + 1
+    return gaussian_blur(images, kernel_size=[k, k], sigma=[float(sigma), float(sigma)])
+
+
+def training_mean(images: torch.Tensor, train_mean: torch.Tensor) -> torch.Tensor:
+    """The mean training image ``(C, H, W)`` for every input (``train_mean`` is bound by the harness)."""
+    return train_mean.to(device=images.device, dtype=images.dtype).expand_as(images).clone()
+
+
+def input_min(images: torch.Tensor) -> torch.Tensor:
+    """A constant image at each input's darkest value ("black = the minimum"): a scalar per image."""
+    return images.amin(dim=(1, 2, 3), keepdim=True).expand_as(images).clone()

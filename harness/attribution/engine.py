@@ -62,9 +62,14 @@ def attribute_all(
         if not method.needs_baseline:
             maps[(name, None)] = reduce_channels(method.attribute(network, z, target), reduction).detach()
             continue
-        # the clean input has one baseline; both treatments share its map
-        treatments = [(follows, baselines[name])] if amap is None else \
-            [([f], amap(baselines[name]) if f else baselines[name]) for f in follows]
+        # the clean input has one baseline, shared by both treatments; a model-space baseline never follows
+        fixed = getattr(method, "fixed_baseline", False)
+        if amap is None:
+            treatments = [([False] if fixed else list(follows), baselines[name])]
+        elif fixed:
+            treatments = [([False], baselines[name])]
+        else:
+            treatments = [([f], amap(baselines[name]) if f else baselines[name]) for f in follows]
         for keys, b in treatments:
             attr = method.attribute(network, z, target, b).detach()
             err = completeness_error(network, z.detach(), target, b, attr)

@@ -55,20 +55,31 @@ class IntegratedGradients(Method):
         method: Captum's quadrature rule (``gausslegendre``, ``riemann_trapezoid``, ...).
         internal_batch_size: Inputs per forward pass; None: 32 on CPU (small batches are fastest
             there), all ``B × n_steps`` at once on a GPU.
+        baseline_space: ``pixel`` (default): the baseline is a pixel-space image, encoded like the
+            input, and may follow the perturbation; ``model``: it is used as the model input baseline
+            as is and never follows (e.g. Captum's zero baseline).
     """
 
     needs_baseline = True
 
     def __init__(
         self, baseline: Callable[[torch.Tensor], torch.Tensor], n_steps: int = 16,
-        method: str = "gausslegendre", internal_batch_size: int | None = None,
+        method: str = "gausslegendre", internal_batch_size: int | None = None, baseline_space: str = "pixel",
     ) -> None:
         if n_steps < 1:
             raise UserError(f"n_steps must be >= 1, got {n_steps}")
+        if baseline_space not in ("pixel", "model"):
+            raise UserError(f"baseline_space must be 'pixel' or 'model', got '{baseline_space}'")
         self.baseline = baseline
+        self.baseline_space = baseline_space
         self.n_steps = n_steps
         self.method = method
         self.internal_batch_size = internal_batch_size
+
+    @property
+    def fixed_baseline(self) -> bool:
+        """True when the baseline lives in model input space and never follows a perturbation."""
+        return self.baseline_space == "model"
 
     def attribute(self, network, z, target, baseline=None):
         if baseline is None:

@@ -43,6 +43,9 @@ def save(path: str | Path, network: nn.Module, encoding: str, meta: dict[str, An
     os.close(fd)
     try:
         torch.save(payload, tmp)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

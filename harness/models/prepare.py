@@ -96,5 +96,5 @@ def _load_into(model: EncodedClassifier, path: Path) -> None:
 def _train(model: EncodedClassifier, train_cfg: DictConfig, splits: ImageSplits, device: torch.device) -> None:
     cfg = TrainConfig(**OmegaConf.to_container(train_cfg, resolve=True))
     init_weights(model.network, cfg.seed)
-    log.info("training %s for %d epochs on %d images", model.network.__class__.__name__, cfg.epochs, len(splits.train))
+    log.info("training for %d epochs on %d images", cfg.epochs, len(splits.train))
     fit(model, splits.train, splits.val, cfg, device)

@@ -62,7 +62,7 @@ def _epoch(model, data: ImageSet, opt, batch_size, gen, device, desc: str) -> fl
     model.network.train()
     order = torch.randperm(len(data), generator=gen)
     total, seen = 0.0, 0
-    bar = tqdm(range(0, len(data), batch_size), desc=desc, unit="batch", leave=False)
+    bar = tqdm(range(0, len(data), batch_size), desc=desc, unit="batch", leave=False, disable=None)
     for start in bar:
         idx = order[start : start + batch_size]
         x, y = data.images[idx].to(device), data.labels[idx].to(device)

@@ -5,6 +5,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from harness.errors import UserError
+from harness.models.encoding import Encoding
 from harness.perturbations.affine import AffineMap
 
 
@@ -18,18 +19,51 @@ class Condition:
         compensated: True: the network is rewritten so that ``f'(z') = f(z)``; False: the same
             network sees ``z'``.
         amap: The perturbation in model input space, ``z' = A ⊙ z + m``.
+        label: What the magnitude does not say (e.g. ``unit→imagenet``, or the per-channel shifts);
+            empty when the magnitude says it all.
     """
 
     perturbation: str
     magnitude: float
     compensated: bool
     amap: AffineMap
+    label: str = ""
 
     @property
     def key(self) -> str:
-        """Short identifier, e.g. ``brightness_shift+0.5_compensated``."""
+        """Unique identifier, e.g. ``brightness_shift+0.5_compensated``."""
         regime = "compensated" if self.compensated else "uncompensated"
-        return f"{self.perturbation}{self.magnitude:+g}_{regime}"
+        label = f"[{self.label}]" if self.label else ""
+        return f"{self.perturbation}{label}{self.magnitude:+g}_{regime}"
+
+
+class Perturbation:
+    """Base of the perturbation families: magnitudes × regimes → :class:`Condition` list.
+
+    Args:
+        compensated: Regimes to run: False (the same model sees the perturbed input), True (a
+            rewritten model computes the original function), or both.
+        exact: Exact compensation at zero-padded borders (False: the naive scalar-bias fold).
+        tolerance: A compensated model whose logits differ by more than ``tolerance × max|logit|``
+            fails the run.
+    """
+
+    name = "perturbation"
+
+    def __init__(self, compensated: bool | Sequence[bool] = (False, True), exact: bool = True,
+                 tolerance: float = 1e-4) -> None:
+        self.regimes = [bool(v) for v in as_list(compensated, "perturbation.compensated")]
+        self.exact = exact
+        self.tolerance = tolerance
+
+    def maps(self, encoding: Encoding, image_shape: tuple[int, int, int]) -> list[tuple[float, str, AffineMap]]:
+        """``(magnitude, label, map in model input space)`` for every setting of this perturbation."""
+        raise NotImplementedError
+
+    def conditions(self, encoding: Encoding, image_shape: tuple[int, int, int] = (3, 1, 1)) -> list[Condition]:
+        """Every (setting, regime) condition for a model with ``encoding`` and inputs ``(C, H, W)``."""
+        return [Condition(self.name, mag, comp, amap, label)
+                for mag, label, amap in self.maps(encoding, image_shape) for comp in self.regimes]
 
 
 def as_list(value: bool | float | Iterable, name: str) -> list:

@@ -10,36 +10,22 @@ from collections.abc import Sequence
 
 from harness.models.encoding import Encoding
 from harness.perturbations.affine import AffineMap
-from harness.perturbations.base import Condition, as_list, check_magnitudes
+from harness.perturbations.base import Perturbation, check_magnitudes
 
 
-class BrightnessShift:
+class BrightnessShift(Perturbation):
     """Add a constant ``δ`` to every pixel, for each magnitude and regime.
 
     Args:
         magnitudes: The shifts δ (pixel units, e.g. ``0.25`` = +64/255).
-        compensated: Regimes to run: False (the same model sees the shifted input),
-            True (a rewritten model computes the original function), or both.
-        exact: Exact compensation at zero-padded borders (False: the naive scalar-bias fold).
-        tolerance: A compensated model whose logits differ by more than
-            ``tolerance × max|logit|`` fails the run.
+        **kwargs: Regimes, exactness and tolerance (see :class:`~harness.perturbations.base.Perturbation`).
     """
 
     name = "brightness_shift"
 
-    def __init__(
-        self, magnitudes: Sequence[float], compensated: bool | Sequence[bool] = (False, True),
-        exact: bool = True, tolerance: float = 1e-4,
-    ) -> None:
+    def __init__(self, magnitudes: Sequence[float], **kwargs) -> None:
+        super().__init__(**kwargs)
         self.magnitudes = check_magnitudes(magnitudes)
-        self.regimes = [bool(v) for v in as_list(compensated, "perturbation.compensated")]
-        self.exact = exact
-        self.tolerance = tolerance
 
-    def conditions(self, encoding: Encoding) -> list[Condition]:
-        """Every (magnitude, regime) condition, in model input space of ``encoding``."""
-        return [
-            Condition(self.name, delta, comp, AffineMap.translation(encoding.scale * delta))
-            for delta in self.magnitudes
-            for comp in self.regimes
-        ]
+    def maps(self, encoding: Encoding, image_shape=(3, 1, 1)) -> list[tuple[float, str, AffineMap]]:
+        return [(d, "", AffineMap.translation(encoding.scale * d)) for d in self.magnitudes]

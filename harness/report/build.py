@@ -18,6 +18,8 @@ from harness.report.stats import compare_methods, ranking
 from harness.report.tables import group_columns, normalise, summarise, to_latex, to_markdown
 
 log = logging.getLogger(__name__)
+_UMASK = os.umask(0)
+os.umask(_UMASK)
 
 #: condition keys look like ``brightness_shift+0.5_compensated`` (see ``Condition.key``)
 _MAGNITUDE = re.compile(r"([+-][0-9.]+(?:e[+-]?[0-9]+)?)_(?:un)?compensated$")
@@ -30,6 +32,7 @@ def _atomic_write(path: Path, write) -> None:
     os.close(fd)
     try:
         write(tmp)
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes owner-only files; use the usual permissions
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
@@ -105,7 +108,8 @@ def build_report(root: str | Path, out: str | Path | None = None, seed: int = 0,
     summary = summarise(scores, seed=seed, n_resamples=n_resamples)
     rank = _ranking(summary)
     markdown = "Stability ranking (mean SSIM over magnitudes):\n\n" + "".join(f"- {r}\n" for r in rank)
-    markdown += "\n" + to_markdown(summary)
+    markdown += "\nCells: mean ± half-width of the bootstrap 95% CI over images; n = images scored (SSIM), " \
+                "n_nan = undefined scores (reasons in summary.csv).\n\n" + to_markdown(summary)
     _atomic_write(out / "summary.csv", lambda p: summary.to_csv(p, index=False))
     _atomic_write(out / "summary.md", lambda p: Path(p).write_text(markdown))
     _atomic_write(out / "summary.tex", lambda p: Path(p).write_text(to_latex(summary)))

@@ -21,7 +21,8 @@ def _regimes(df: pd.DataFrame) -> list[tuple[bool, str]]:
 
 
 def _series_label(summary: pd.DataFrame) -> pd.Series:
-    extra = [c for c in summary.columns if c.startswith("cfg:") or c in ("encoding", "n_steps", "reduction")]
+    extra = [c for c in summary.columns if c.startswith("cfg:") or c in ("condition", "encoding", "n_steps",
+                                                                          "reduction")]
     if not extra:
         return summary["variant"]
     tags = summary[extra].apply(lambda r: ", ".join(f"{c.removeprefix('cfg:')}={v}" for c, v in r.items()

@@ -9,7 +9,7 @@ from harness.report.stats import describe
 #: Columns that identify a condition in every run.
 BASE_GROUPS = ["method", "baseline_follows_perturbation", "perturbation", "magnitude", "compensated"]
 #: Columns that become part of a condition when they vary (e.g. across the runs of a sweep).
-OPTIONAL_GROUPS = ["encoding", "n_steps", "reduction"]
+OPTIONAL_GROUPS = ["condition", "encoding", "n_steps", "reduction"]
 #: Per-image columns that are summarised.
 METRIC_COLUMNS = ["ssim", "spearman", "spearman_abs", "kendall", "topk_intersection", "pred_agrees",
                   "max_logit_diff", "completeness_error"]
@@ -27,6 +27,8 @@ def follows_as_text(v) -> str:
 
 def normalise(scores: pd.DataFrame) -> pd.DataFrame:
     """Scores with ``baseline_follows_perturbation`` as text and a ``variant`` column (method + baseline)."""
+    if "condition" in scores.columns:  # "" in memory reads back from CSV as missing
+        scores = scores.assign(condition=scores["condition"].fillna(""))
     follows = scores["baseline_follows_perturbation"].map(follows_as_text)
     variant = [m if f == "" else f"{m} ({'shifted' if f == 'true' else 'fixed'} baseline)"
                for m, f in zip(scores["method"], follows)]
