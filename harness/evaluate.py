@@ -21,6 +21,7 @@ from harness.attribution.engine import attribute_all
 from harness.attribution.methods import Method
 from harness.data.base import ImageSet
 from harness.errors import CompensationError
+from harness.metrics import regions
 from harness.metrics.scorer import MapScorer
 from harness.models.classifier import EncodedClassifier, predict
 from harness.perturbations.base import Condition
@@ -126,9 +127,13 @@ def _rows(chunk, start, cond, logits, logits_p, target, clean, maps, scorer) -> 
     change = (logits_p.gather(1, idx) - logits.gather(1, idx)).squeeze(1).cpu().numpy()
     max_diff = (logits_p - logits).abs().amax(1).cpu().numpy()
     rows = []
+    dark = [regions.darkest(img) for img in chunk.images.numpy()]
     for (method, follows), m in maps.items():
-        scores = scorer.score(clean[(method, follows)].cpu().numpy(), m.cpu().numpy())
+        a, b = clean[(method, follows)].cpu().numpy(), m.cpu().numpy()
+        scores = scorer.score(a, b)
         for i, s in enumerate(scores):
+            s["dark_share_clean"] = regions.mass_share(a[i], dark[i])
+            s["dark_share_perturbed"] = regions.mass_share(b[i], dark[i])
             rows.append({
                 "image_id": start + i, "label": int(chunk.labels[i]), "pred": int(target[i]),
                 "pred_perturbed": int(pred_p[i]), "pred_agrees": bool(pred_p[i] == int(target[i])),

@@ -25,7 +25,7 @@ os.umask(_UMASK)
 _MAGNITUDE = re.compile(r"([+-][0-9.]+(?:e[+-]?[0-9]+)?)_(?:un)?compensated$")
 
 
-def _atomic_write(path: Path, write) -> None:
+def atomic_write(path: Path, write) -> None:
     """Call ``write(tmp_path)`` then rename into ``path``, so no reader sees a partial file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -42,9 +42,9 @@ def _atomic_write(path: Path, write) -> None:
 def save_raw(run_dir: str | Path, rows: list[dict], examples: dict[str, np.ndarray], info: dict[str, Any]) -> None:
     """Write ``scores.csv``, ``examples.npz`` and ``run_info.json`` into ``run_dir``."""
     run_dir = Path(run_dir)
-    _atomic_write(run_dir / "scores.csv", lambda p: pd.DataFrame(rows).to_csv(p, index=False))
-    _atomic_write(run_dir / "examples.npz", lambda p: _savez(p, examples))
-    _atomic_write(run_dir / "run_info.json", lambda p: Path(p).write_text(json.dumps(info, indent=2, default=str)))
+    atomic_write(run_dir / "scores.csv", lambda p: pd.DataFrame(rows).to_csv(p, index=False))
+    atomic_write(run_dir / "examples.npz", lambda p: _savez(p, examples))
+    atomic_write(run_dir / "run_info.json", lambda p: Path(p).write_text(json.dumps(info, indent=2, default=str)))
 
 
 def _savez(path: str, arrays: dict[str, np.ndarray]) -> None:
@@ -110,10 +110,10 @@ def build_report(root: str | Path, out: str | Path | None = None, seed: int = 0,
     markdown = "Stability ranking (mean SSIM over magnitudes):\n\n" + "".join(f"- {r}\n" for r in rank)
     markdown += "\nCells: mean ± half-width of the bootstrap 95% CI over images; n = images scored (SSIM), " \
                 "n_nan = undefined scores (reasons in summary.csv).\n\n" + to_markdown(summary)
-    _atomic_write(out / "summary.csv", lambda p: summary.to_csv(p, index=False))
-    _atomic_write(out / "summary.md", lambda p: Path(p).write_text(markdown))
-    _atomic_write(out / "summary.tex", lambda p: Path(p).write_text(to_latex(summary)))
-    _atomic_write(out / "comparisons.csv", lambda p: _comparisons(scores).to_csv(p, index=False))
+    atomic_write(out / "summary.csv", lambda p: summary.to_csv(p, index=False))
+    atomic_write(out / "summary.md", lambda p: Path(p).write_text(markdown))
+    atomic_write(out / "summary.tex", lambda p: Path(p).write_text(to_latex(summary)))
+    atomic_write(out / "comparisons.csv", lambda p: _comparisons(scores).to_csv(p, index=False))
     figures_dir = out / "figures"
     plots.stability_vs_magnitude(summary, figures_dir / "stability_vs_magnitude.png")
     plots.distribution(normalise(scores), figures_dir / "distribution.png")

@@ -13,11 +13,17 @@ _IGNORED_OVERRIDES = ("hydra.", "experiment=", "device=", "cache_dir=")
 
 
 def find_runs(root: str | Path) -> list[Path]:
-    """Folders under ``root`` (``root`` itself included) that hold a ``scores.csv``, sorted."""
+    """Folders under ``root`` that hold a ``scores.csv``, sorted.
+
+    ``root``'s own ``scores.csv`` counts only when no folder below it has one: in a multirun folder it is
+    the merged table written by ``python -m harness.collect``, not a run.
+    """
     root = Path(root)
     if not root.is_dir():
         raise UserError(f"results folder not found: {root}")
     runs = sorted({p.parent for p in root.rglob("scores.csv")}, key=lambda p: str(p.relative_to(root)))
+    if len(runs) > 1 and root in runs:
+        runs.remove(root)
     if not runs:
         raise UserError(f"no scores.csv under {root}; point to a folder written by 'python -m harness' (one run "
                         "or a multirun folder)")

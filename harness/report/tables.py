@@ -12,7 +12,7 @@ BASE_GROUPS = ["method", "baseline_follows_perturbation", "perturbation", "magni
 OPTIONAL_GROUPS = ["condition", "encoding", "n_steps", "reduction"]
 #: Per-image columns that are summarised.
 METRIC_COLUMNS = ["ssim", "spearman", "spearman_abs", "kendall", "topk_intersection", "pred_agrees",
-                  "max_logit_diff", "completeness_error"]
+                  "max_logit_diff", "completeness_error", "dark_share_clean", "dark_share_perturbed"]
 #: Scores defined for every row (NaN there means "undefined", and is counted); the other metrics are only
 #: summarised for groups where they apply (e.g. ``completeness_error`` for IG).
 SIMILARITY_COLUMNS = ("ssim", "spearman", "spearman_abs", "kendall", "topk_intersection")
@@ -40,9 +40,13 @@ def group_columns(scores: pd.DataFrame) -> list[str]:
 
     (``n_steps`` is set only for IG rows; missing values do not count as a value.)
     """
-    extra = [c for c in OPTIONAL_GROUPS + [c for c in scores.columns if c.startswith("cfg:")]
-             if c in scores.columns and scores[c].nunique(dropna=True) > 1]
-    return [c for c in BASE_GROUPS if c in scores.columns] + extra
+    varies = [c for c in OPTIONAL_GROUPS + [c for c in scores.columns if c.startswith("cfg:")]
+              if c in scores.columns and scores[c].nunique(dropna=True) > 1]
+    known = [c for c in BASE_GROUPS if c in scores.columns] + [c for c in varies if not c.startswith("cfg:")]
+    # an override that only restates known columns (e.g. attribution.n_steps vs n_steps) adds nothing
+    extra = [c for c in varies if c.startswith("cfg:")
+             and scores.groupby(known, dropna=False)[c].nunique(dropna=False).max() > 1]
+    return known + extra
 
 
 def summarise(scores: pd.DataFrame, seed: int = 0, n_resamples: int = 2000) -> pd.DataFrame:

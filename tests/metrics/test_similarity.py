@@ -69,3 +69,15 @@ def test_non_finite_map_gives_nan_with_reason():
     b[0, 0] = np.nan
     assert sim.undefined_reason(a, b) == "non-finite values in perturbed map"
     assert np.isnan(sim.spearman(a, b))
+
+
+def test_dark_region_and_mass_share():
+    from harness.metrics.regions import darkest, mass_share
+
+    img = np.stack([np.arange(16.0).reshape(4, 4)] * 3)  # pixel value = index
+    region = darkest(img, 0.25)
+    assert region.ravel().tolist() == [True] * 4 + [False] * 12
+    assert mass_share(np.ones((4, 4)), region) == pytest.approx(0.25)
+    focused = np.zeros((4, 4))
+    focused[0, :2] = 1.0
+    assert mass_share(focused, region) == 1.0 and np.isnan(mass_share(np.zeros((4, 4)), region))

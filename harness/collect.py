@@ -1,0 +1,65 @@
+"""``python -m harness.collect MULTIRUN_DIR``: merge the runs of a sweep into one table and report.
+
+Reads every job's ``scores.csv`` (no attribution is recomputed), adds a ``run`` column and one
+``cfg:<key>`` column per Hydra override of the job, and writes ``scores.csv``, ``summary.*``,
+``comparisons.csv`` and ``figures/`` into the multirun folder. Every multirun of the app does this
+automatically at its end (:class:`CollectCallback`).
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig
+
+from harness.errors import UserError
+from harness.report.build import atomic_write, build_report
+from harness.report.collect import load_scores
+
+log = logging.getLogger(__name__)
+
+
+def collect(root: str | Path, seed: int = 0, n_resamples: int = 2000) -> Path:
+    """Merge the runs under ``root`` into ``root/scores.csv`` and build the report there."""
+    root = Path(root)
+    scores = load_scores(root)
+    atomic_write(root / "scores.csv", lambda p: scores.to_csv(p, index=False))
+    build_report(root, seed=seed, n_resamples=n_resamples)
+    log.info("collected %d rows from %d runs into %s", len(scores), scores["run"].nunique(), root)
+    return root / "scores.csv"
+
+
+class CollectCallback(Callback):
+    """Hydra callback: collect a multirun's jobs when the sweep ends."""
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        try:
+            collect(config.hydra.sweep.dir, seed=config.seed, n_resamples=config.report.bootstrap_resamples)
+        except UserError as exc:  # e.g. every job failed: nothing to collect
+            log.warning("nothing collected: %s", exc)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m harness.collect", description=__doc__.split("\n")[0])
+    parser.add_argument("multirun", help="a Hydra multirun folder (one subfolder per job)")
+    parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    try:
+        path = collect(args.multirun, seed=args.seed)
+    except UserError as exc:
+        if os.environ.get("HYDRA_FULL_ERROR") == "1":
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
