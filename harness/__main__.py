@@ -1,7 +1,6 @@
 """Command line: ``python -m harness [experiment=NAME] [group=option ...] [key=value ...]``."""
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -9,7 +8,7 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-from harness.errors import find_user_error
+from harness.errors import exit_code_of
 
 CONFIG_DIR = str(Path(__file__).resolve().parent.parent / "configs")
 
@@ -19,14 +18,9 @@ def main(cfg: DictConfig) -> None:
     """Compose the config, run the experiment into Hydra's output folder."""
     from harness.run import run
 
-    try:
-        run(cfg, HydraConfig.get().runtime.output_dir)
-    except Exception as exc:
-        problem = find_user_error(exc)
-        if problem is None or os.environ.get("HYDRA_FULL_ERROR") == "1":
-            raise
-        print(f"error: {problem}", file=sys.stderr)
-        sys.exit(2)
+    code = exit_code_of(lambda: run(cfg, HydraConfig.get().runtime.output_dir))
+    if code:
+        sys.exit(code)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-from harness.errors import UserError
+from harness.errors import UserError, exit_code_of
 from harness.report.build import atomic_write, build_report
 from harness.report.collect import load_scores
 
@@ -50,15 +49,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    try:
-        path = collect(args.multirun, seed=args.seed)
-    except UserError as exc:
-        if os.environ.get("HYDRA_FULL_ERROR") == "1":
-            raise
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print(f"wrote {path}")
-    return 0
+    code = exit_code_of(lambda: collect(args.multirun, seed=args.seed))
+    if code == 0:
+        print(f"wrote {Path(args.multirun) / 'scores.csv'}")
+    return code
 
 
 if __name__ == "__main__":

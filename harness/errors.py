@@ -4,6 +4,11 @@ A :class:`UserError` is a mistake in configuration or input that the user can fi
 The command-line entry point prints its message as one line (no traceback) and
 exits with status 2; ``HYDRA_FULL_ERROR=1`` shows the full traceback instead.
 """
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
 
 
 class UserError(Exception):
@@ -27,3 +32,20 @@ def find_user_error(exc: BaseException) -> Exception | None:
         seen.add(id(exc))
         exc = exc.__cause__ or exc.__context__
     return None
+
+
+def exit_code_of(action: Callable[[], object]) -> int:
+    """Run ``action``; a user mistake becomes one ``error: ...`` line on stderr and exit code 2.
+
+    Any other exception propagates (a bug deserves its traceback), and so does a user mistake when
+    ``HYDRA_FULL_ERROR=1``.
+    """
+    try:
+        action()
+    except Exception as exc:
+        problem = find_user_error(exc)
+        if problem is None or os.environ.get("HYDRA_FULL_ERROR") == "1":
+            raise
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
+    return 0

@@ -8,6 +8,7 @@ example maps are moved to the CPU.
 """
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -68,45 +69,66 @@ def check_compensation(
     return out
 
 
-def evaluate(
-    model: EncodedClassifier, data: ImageSet, conditions: Sequence[Condition], methods: Mapping[str, Method],
-    scorer: MapScorer, follows: Sequence[bool], reduction: str, batch_size: int, device: torch.device,
-    n_examples: int = 3, tolerance: float = 1e-4,
-) -> Evaluation:
-    """Score every (image, method, condition); see the module docstring."""
-    networks = networks_for(model, conditions, tuple(data.images.shape[1:]))
-    for net in networks:
-        net.eval().requires_grad_(False)
-    result = Evaluation(compensation=check_compensation(model, conditions, networks, data.images.to(device), tolerance))
-    steps = (len(conditions) + 1) * -(-len(data) // batch_size)
-    with tqdm(total=steps, desc="attribution", unit="batch×condition", disable=None) as bar:
-        for start in range(0, len(data), batch_size):
-            chunk = ImageSet(data.images[start:start + batch_size], data.labels[start:start + batch_size])
-            _chunk(model, chunk, start, conditions, networks, methods, scorer, follows, reduction,
-                   device, n_examples, result, bar)
-    return result
+@dataclass
+class Evaluator:
+    """How to explain and score: the methods, the scorer and the batch settings.
 
+    Attributes:
+        methods: Name → saliency method.
+        scorer: Similarity of clean vs perturbed maps.
+        follows: Baseline treatments to run (True: carried through the perturbation, False: fixed).
+        reduction: Channel reduction rule of the maps.
+        batch_size: Images per attribution batch.
+        device: Where maps are computed.
+        n_examples: How many of the first images keep their maps for the figures.
+        tolerance: Allowed logit change of a compensated model, relative to max |logit|.
+    """
 
-def _chunk(model, chunk, start, conditions, networks, methods, scorer, follows, reduction, device,
-           n_examples, result, bar) -> None:
-    x = chunk.images.to(device)
-    z = model.encode(x)
-    logits = predict(model.network, z)
-    target = logits.argmax(1)
-    baselines = {n: m.baseline(x) if getattr(m, "fixed_baseline", False) else model.encode(m.baseline(x))
-                 for n, m in methods.items() if m.needs_baseline}
-    clean, clean_err = attribute_all(methods, model.network, z, target, baselines, None, follows, reduction)
-    bar.update()
-    keep = max(0, min(n_examples - start, len(x)))
-    _keep_examples(result.examples, "clean", x, logits, clean, keep, start)
-    for cond, net in zip(conditions, networks):
-        zp = cond.amap(z)
-        logits_p = predict(net, zp)
-        maps, err = attribute_all(methods, net, zp, target, baselines, cond.amap, follows, reduction)
-        rows = _rows(chunk, start, cond, logits, logits_p, target, clean, maps, scorer)
-        result.rows += _add_method_details(rows, methods, clean_err, err, start)
-        _keep_examples(result.examples, cond.key, model.encoding.decode(zp), logits_p, maps, keep, start)
+    methods: Mapping[str, Method]
+    scorer: MapScorer
+    follows: Sequence[bool]
+    reduction: str
+    batch_size: int
+    device: torch.device
+    n_examples: int = 3
+    tolerance: float = 1e-4
+
+    def __call__(self, model: EncodedClassifier, data: ImageSet, conditions: Sequence[Condition]) -> Evaluation:
+        """Score every (image, method, condition); see the module docstring."""
+        networks = networks_for(model, conditions, tuple(data.images.shape[1:]))
+        for net in networks:
+            net.eval().requires_grad_(False)
+        check = check_compensation(model, conditions, networks, data.images.to(self.device), self.tolerance)
+        result = Evaluation(compensation=check)
+        steps = (len(conditions) + 1) * -(-len(data) // self.batch_size)
+        with tqdm(total=steps, desc="attribution", unit="batch×condition", disable=None) as bar:
+            for start in range(0, len(data), self.batch_size):
+                chunk = ImageSet(data.images[start:start + self.batch_size],
+                                 data.labels[start:start + self.batch_size])
+                self._chunk(model, chunk, start, conditions, networks, result, bar)
+        return result
+
+    def _chunk(self, model, chunk: ImageSet, start: int, conditions, networks, result: Evaluation, bar) -> None:
+        x = chunk.images.to(self.device)
+        z = model.encode(x)
+        logits = predict(model.network, z)
+        target = logits.argmax(1)
+        baselines = {n: m.baseline(x) if getattr(m, "fixed_baseline", False) else model.encode(m.baseline(x))
+                     for n, m in self.methods.items() if m.needs_baseline}
+        explain = functools.partial(attribute_all, self.methods, target=target, baselines=baselines,
+                                    follows=self.follows, reduction=self.reduction)
+        clean, clean_err = explain(model.network, z, amap=None)
         bar.update()
+        keep = max(0, min(self.n_examples - start, len(x)))
+        _keep_examples(result.examples, "clean", x, logits, clean, keep, start)
+        for cond, net in zip(conditions, networks):
+            zp = cond.amap(z)
+            logits_p = predict(net, zp)
+            maps, err = explain(net, zp, amap=cond.amap)
+            rows = _rows(chunk, start, cond, logits, logits_p, target, clean, maps, self.scorer)
+            result.rows += _add_method_details(rows, self.methods, clean_err, err, start)
+            _keep_examples(result.examples, cond.key, model.encoding.decode(zp), logits_p, maps, keep, start)
+            bar.update()
 
 
 def _add_method_details(rows: list[dict], methods, clean_err: dict, err: dict, start: int) -> list[dict]:

@@ -17,7 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from harness.attribution.methods import Method
 from harness.errors import UserError
-from harness.evaluate import evaluate
+from harness.evaluate import Evaluator
 from harness.models.prepare import prepare_model
 from harness.perturbations.base import as_list
 from harness.report.build import build_report, save_raw
@@ -78,11 +78,9 @@ def run(cfg: DictConfig, run_dir: str | Path) -> Any:
     explained = splits.test.head(cfg.attribution.n_images)
     log.info("explaining %d test images: %d methods (IG once per baseline treatment) × %d conditions on %s",
              len(explained), len(methods), len(conditions), device)
-    result = evaluate(
-        model, explained, conditions, methods, scorer, follows,
-        cfg.attribution.reduction, cfg.attribution.batch_size, device,
-        n_examples=cfg.report.n_examples, tolerance=perturbation.tolerance,
-    )
+    evaluator = Evaluator(methods, scorer, follows, cfg.attribution.reduction, cfg.attribution.batch_size, device,
+                          n_examples=cfg.report.n_examples, tolerance=perturbation.tolerance)
+    result = evaluator(model, explained, conditions)
     info = _run_info(cfg, device, asdict(model_info), len(explained), splits.classes)
     info["compensation_max_logit_diff"] = result.compensation
     for row in result.rows:

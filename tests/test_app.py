@@ -83,3 +83,22 @@ def test_user_errors_are_one_line(tmp_path, tiny, override, message):
     assert proc.returncode == 2
     assert message in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_multirun_is_collected_into_one_table(tmp_path, tiny):
+    sweep = tmp_path / "sweep"
+    overrides = [o for o in tiny if not o.startswith("perturbation.magnitudes")]
+    proc = _app(tmp_path, "experiment=bias_shift", *overrides, "attribution.include=[saliency,ig_black]",
+                "perturbation.magnitudes=[0.25],[0.5]", f"hydra.sweep.dir={sweep}", "-m")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    jobs = [pd.read_csv(sweep / j / "scores.csv") for j in ("0", "1")]
+    merged = pd.read_csv(sweep / "scores.csv")
+    assert len(merged) == sum(len(j) for j in jobs)
+    assert sorted(merged["cfg:perturbation.magnitudes"].unique()) == ["[0.25]", "[0.5]"]
+    cols = list(jobs[0].columns)
+    pd.testing.assert_frame_equal(merged[cols], pd.concat(jobs, ignore_index=True))
+    assert (sweep / "summary.md").is_file() and (sweep / "figures" / "stability_vs_magnitude.png").is_file()
+    # collecting again (by hand) reads the jobs, not its own merged table
+    again = subprocess.run([sys.executable, "-m", "harness.collect", str(sweep)], capture_output=True, text=True)
+    assert again.returncode == 0, again.stderr
+    pd.testing.assert_frame_equal(pd.read_csv(sweep / "scores.csv"), merged)

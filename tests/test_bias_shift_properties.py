@@ -11,7 +11,7 @@ import torch
 
 from harness.attribution.baselines import constant, uniform
 from harness.attribution.methods import GradCAM, InputXGradient, IntegratedGradients, Saliency
-from harness.evaluate import evaluate
+from harness.evaluate import Evaluator
 from harness.metrics.scorer import MapScorer
 from harness.perturbations.brightness_shift import BrightnessShift
 
@@ -27,8 +27,9 @@ def scores(trained_model, small_splits):
         "gradcam": GradCAM(),
     }
     conditions = BrightnessShift([-0.5, 0.5]).conditions(trained_model.encoding)
-    result = evaluate(trained_model, small_splits.test.head(8), conditions, methods, MapScorer(), [True, False],
-                      "sum_abs", batch_size=4, device=torch.device("cpu"), n_examples=2)
+    evaluator = Evaluator(methods, MapScorer(), [True, False], "sum_abs", batch_size=4, device=torch.device("cpu"),
+                          n_examples=2)
+    result = evaluator(trained_model, small_splits.test.head(8), conditions)
     return pd.DataFrame(result.rows)
 
 
@@ -83,3 +84,19 @@ def test_scores_schema(scores):
     # a score is NaN exactly when the row says why (e.g. an all-zero Grad-CAM under a large shift)
     undefined = ~np.isfinite(scores[["ssim", "spearman", "kendall"]].to_numpy()).all(axis=1)
     assert (undefined == scores.nan_reason.fillna("").ne("").to_numpy()).all()
+
+
+def test_ig_completeness_error_falls_with_steps(trained_model, small_splits):
+    """Sundararajan et al.: enough steps bring |ΣIG − ΔF| / |ΔF| under 5%; more steps, smaller error."""
+    from harness.attribution.engine import completeness_error
+
+    x = small_splits.test.images[:8]
+    z = trained_model.encode(x)
+    target = trained_model.network(z).argmax(1)
+    b = trained_model.encode(constant(x, 0.0))
+    medians = []
+    for steps in (2, 8, 32):
+        attr = IntegratedGradients(None, n_steps=steps).attribute(trained_model.network, z, target, b)
+        medians.append(completeness_error(trained_model.network, z, target, b, attr).median().item())
+    assert medians[0] > medians[1] > medians[2]
+    assert medians[2] < 0.05

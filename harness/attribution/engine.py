@@ -31,6 +31,7 @@ def attribute_all(
     methods: Mapping[str, Method],
     network: nn.Module,
     z: torch.Tensor,
+    *,
     target: torch.Tensor,
     baselines: Mapping[str, torch.Tensor],
     amap: AffineMap | None,

@@ -3,10 +3,9 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 
-from harness.errors import UserError
+from harness.errors import exit_code_of
 from harness.report.build import build_report
 
 
@@ -18,15 +17,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--resamples", type=int, default=2000, help="bootstrap resamples per CI (default 2000)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    try:
-        summary = build_report(args.results, args.out, seed=args.seed, n_resamples=args.resamples)
-    except UserError as exc:
-        if os.environ.get("HYDRA_FULL_ERROR") == "1":
-            raise
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print(f"{len(summary)} summary rows written to {args.out or args.results}")
-    return 0
+    code = exit_code_of(lambda: build_report(args.results, args.out, seed=args.seed, n_resamples=args.resamples))
+    if code == 0:
+        print(f"report written to {args.out or args.results}")
+    return code
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """The grid figure of the seed blog post, drawn from saved example maps (``examples.npz``)."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -30,8 +31,21 @@ def _show_map(ax, m: np.ndarray) -> None:
     ax.imshow((m - lo) / (hi - lo) if hi > lo else np.zeros_like(m), cmap="inferno", vmin=0, vmax=1)
 
 
+_KEY = re.compile(r"^(?P<family>[a-z_]+?)(?:\[(?P<label>.*)\])?(?P<mag>[+-][0-9.]+(?:e[+-]?[0-9]+)?)_"
+                  r"(?P<regime>(?:un)?compensated)$")
+
+
+def _condition_name(cond: str) -> str:
+    """``brightness_shift+0.5_compensated`` → ``δ = +0.5, compensated``; labelled conditions show the label."""
+    m = _KEY.match(cond)
+    if cond == "clean" or m is None:
+        return cond
+    what = m["label"] or f"δ = {m['mag']}"
+    return f"{what}\n{m['regime']}"
+
+
 def _row_label(i: int, cond: str, examples: dict[str, np.ndarray], classes: list[str] | None) -> str:
-    name = "clean" if cond == "clean" else cond.replace("_", " ").replace("brightness shift", "δ")
+    name = _condition_name(cond)
     pred = examples.get(f"{cond}/pred")
     if pred is None:
         return f"#{i} {name}"

@@ -96,8 +96,9 @@ def test_engine_baseline_follows_or_stays():
     methods = {"ig": IntegratedGradients(baseline=None, n_steps=8)}
     amap = AffineMap.translation(torch.tensor([0.5, 0.0, 0.0]))
     base = {"ig": torch.zeros_like(Z)}
-    clean, clean_err = attribute_all(methods, Toy(), Z, T, base, None, [True, False], "sum")
-    shifted, err = attribute_all(methods, Toy(), amap(Z), T, base, amap, [True, False], "sum")
+    kw = dict(target=T, baselines=base, follows=[True, False], reduction="sum")
+    clean, clean_err = attribute_all(methods, Toy(), Z, amap=None, **kw)
+    shifted, err = attribute_all(methods, Toy(), amap(Z), amap=amap, **kw)
     assert set(clean) == set(clean_err) == {("ig", True), ("ig", False)}
     assert torch.allclose(shifted[("ig", True)], clean[("ig", True)], atol=1e-5)
     assert not torch.allclose(shifted[("ig", False)], clean[("ig", False)], atol=1e-2)
