@@ -113,8 +113,11 @@ class GradCAM(Method):
 
 
 def resolve_layer(network: nn.Module, name: str | None) -> nn.Module:
-    """The module called ``name`` (``None`` or ``"auto"``: the last convolution)."""
+    """The module called ``name``; ``None`` / ``"auto"``: the network's ``gradcam_layer`` if it names one
+    (set for torchvision architectures), else the last convolution."""
     convs = [n for n, m in network.named_modules() if isinstance(m, nn.Conv2d)]
+    if name in (None, "auto"):
+        name = getattr(network, "gradcam_layer", None)
     if name in (None, "auto"):
         if not convs:
             raise UserError("Grad-CAM needs a convolutional layer, and the network has none")

@@ -47,12 +47,16 @@ class ImageSet:
 
 @dataclass(frozen=True)
 class ImageSplits:
-    """Train / validation / test splits plus the class names."""
+    """Train / validation / test splits plus the class names.
+
+    ``skipped`` lists input files that could not be read (reported in the run log and ``run_info.json``).
+    """
 
     train: ImageSet
     val: ImageSet
     test: ImageSet
     classes: tuple[str, ...]
+    skipped: tuple[str, ...] = ()
 
     @property
     def image_shape(self) -> tuple[int, int, int]:

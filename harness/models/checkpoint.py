@@ -46,10 +46,25 @@ def save(path: str | Path, network: nn.Module, encoding: str, meta: dict[str, An
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)
+        digest = file_sha256(tmp)
         os.replace(tmp, path)
+        _sidecar(path).write_text(digest + "\n")
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+
+
+def _sidecar(path: Path) -> Path:
+    return path.with_name(path.name + ".sha256")
+
+
+def verified(path: str | Path) -> bool:
+    """True if ``path`` exists and its SHA-256 equals the one recorded when it was saved."""
+    path = Path(path)
+    side = _sidecar(path)
+    if not (path.is_file() and side.is_file()):
+        return False
+    return side.read_text().strip() == file_sha256(path)
 
 
 def load(path: str | Path) -> dict[str, Any]:

@@ -108,12 +108,14 @@ def baselines(scores: pd.DataFrame, path: str | Path) -> Path | None:
              alpha=0.85)
     ax1.set_xlabel("mean SSIM, clean vs perturbed (compensated)")
     ax1.set_title("Stability per IG baseline")
+    col = "completeness_error_clean" if "completeness_error_clean" in ig.columns else "completeness_error"
     for method, df in ig.groupby("method"):
-        err = df.groupby("n_steps")["completeness_error"].median().sort_index()
+        err = df.drop_duplicates(["run", "image_id", "n_steps"] if "run" in df.columns else ["image_id", "n_steps"])
+        err = err.groupby("n_steps")[col].median().sort_index()
         ax2.plot(err.index, err.values, label=method, **style.line_style(method))
     ax2.axhline(0.05, color="0.5", lw=0.8, ls=":", label="5%")
-    ax2.set(xscale="log", yscale="log", xlabel="IG steps (n_steps)", ylabel="median completeness error",
-            title="Completeness error |ΣIG − ΔF| / |ΔF|")
-    ax2.legend(frameon=False)
+    ax2.set(xscale="log", yscale="log", xlabel="IG steps (n_steps)", ylabel="median over images",
+            title="Completeness error |ΣIG − ΔF| / |ΔF|, clean input")
+    ax2.legend(frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     fig.tight_layout()
     return style.save(fig, path)
