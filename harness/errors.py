@@ -29,6 +29,8 @@ def find_user_error(exc: BaseException) -> Exception | None:
     while exc is not None and id(exc) not in seen:
         if isinstance(exc, (UserError, CompensationError)):
             return exc
+        if type(exc).__name__ == "MissingMandatoryValue":  # a required config value (???) was not given
+            return UserError(f"{str(exc).splitlines()[0]}; set it on the command line, e.g. data.root=PATH")
         seen.add(id(exc))
         exc = exc.__cause__ or exc.__context__
     return None
@@ -46,6 +48,6 @@ def exit_code_of(action: Callable[[], object]) -> int:
         problem = find_user_error(exc)
         if problem is None or os.environ.get("HYDRA_FULL_ERROR") == "1":
             raise
-        print(f"error: {problem}", file=sys.stderr)
+        print(f"error: {str(problem).splitlines()[0]}", file=sys.stderr)
         return 2
     return 0

@@ -27,6 +27,7 @@ from harness.metrics.scorer import MapScorer
 from harness.models.classifier import EncodedClassifier, predict
 from harness.perturbations.base import Condition
 from harness.perturbations.compensate import compensate
+from harness.store import PartialStore
 
 log = logging.getLogger(__name__)
 
@@ -53,12 +54,16 @@ def check_compensation(
     """Max |logit difference| per compensated condition; raises if one exceeds ``tolerance × max|logit|``."""
     z = model.encode(images)
     logits = predict(model.network, z)
-    scale = logits.abs().max().item()
+    finite = torch.isfinite(logits).all(1)
+    if not finite.all():
+        log.warning("%d image(s) give non-finite logits (NaN/inf in the input?); their scores will be NaN",
+                    int((~finite).sum()))
+    scale = logits[finite].abs().max().item() if finite.any() else 0.0
     out = {}
     for cond, net in zip(conditions, networks):
         if not cond.compensated:
             continue
-        diff = (predict(net, cond.amap(z)) - logits).abs().max().item()
+        diff = (predict(net, cond.amap(z[finite])) - logits[finite]).abs().max().item() if finite.any() else 0.0
         out[cond.key] = diff
         if not diff <= tolerance * scale:
             raise CompensationError(
@@ -82,6 +87,8 @@ class Evaluator:
         device: Where maps are computed.
         n_examples: How many of the first images keep their maps for the figures.
         tolerance: Allowed logit change of a compensated model, relative to max |logit|.
+        store: Where finished pieces are saved as they complete (and found again when resuming);
+            None keeps everything in memory.
     """
 
     methods: Mapping[str, Method]
@@ -92,6 +99,7 @@ class Evaluator:
     device: torch.device
     n_examples: int = 3
     tolerance: float = 1e-4
+    store: PartialStore | None = None
 
     def __call__(self, model: EncodedClassifier, data: ImageSet, conditions: Sequence[Condition]) -> Evaluation:
         """Score every (image, method, condition); see the module docstring."""
@@ -101,14 +109,33 @@ class Evaluator:
         check = check_compensation(model, conditions, networks, data.images.to(self.device), self.tolerance)
         result = Evaluation(compensation=check)
         steps = (len(conditions) + 1) * -(-len(data) // self.batch_size)
+        if self.store is not None and (done := self.store.n_done()):
+            log.info("resuming: %d finished (batch, condition) pieces found in %s", done, self.store.root)
         with tqdm(total=steps, desc="attribution", unit="batch×condition", disable=None) as bar:
             for start in range(0, len(data), self.batch_size):
                 chunk = ImageSet(data.images[start:start + self.batch_size],
                                  data.labels[start:start + self.batch_size])
                 self._chunk(model, chunk, start, conditions, networks, result, bar)
+        if self.store is not None:
+            rows, result.examples = self.store.assemble(["clean", *(c.key for c in conditions)])
+            result.rows = rows.to_dict("records")
         return result
 
+    def _emit(self, result: Evaluation, start: int, key: str, rows: list[dict], examples: dict) -> None:
+        """Hand one finished (batch, condition) piece to the store, or keep it in memory."""
+        if self.store is not None:
+            self.store.save(start, key, rows, examples)
+            return
+        result.rows += rows
+        for name, arr in examples.items():
+            result.examples[name] = np.concatenate([result.examples[name], arr]) if name in result.examples else arr
+
     def _chunk(self, model, chunk: ImageSet, start: int, conditions, networks, result: Evaluation, bar) -> None:
+        todo = [(c, n) for c, n in zip(conditions, networks) if self.store is None or not self.store.done(start, c.key)]
+        if not todo and self.store.done(start, "clean"):
+            bar.update(len(conditions) + 1)
+            return
+        bar.update(len(conditions) - len(todo))
         x = chunk.images.to(self.device)
         z = model.encode(x)
         logits = predict(model.network, z)
@@ -120,14 +147,16 @@ class Evaluator:
         clean, clean_err = explain(model.network, z, amap=None)
         bar.update()
         keep = max(0, min(self.n_examples - start, len(x)))
-        _keep_examples(result.examples, "clean", x, logits, clean, keep, start)
-        for cond, net in zip(conditions, networks):
+        self._emit(result, start, "clean", [], _examples("clean", x, logits, clean, keep))
+        for cond, net in todo:
             zp = cond.amap(z)
             logits_p = predict(net, zp)
             maps, err = explain(net, zp, amap=cond.amap)
             rows = _rows(chunk, start, cond, logits, logits_p, target, clean, maps, self.scorer)
-            result.rows += _add_method_details(rows, self.methods, clean_err, err, start)
-            _keep_examples(result.examples, cond.key, model.encoding.decode(zp), logits_p, maps, keep, start)
+            for row in _add_method_details(rows, self.methods, clean_err, err, start):
+                row["encoding"] = model.encoding.name
+            self._emit(result, start, cond.key, rows, _examples(cond.key, model.encoding.decode(zp), logits_p,
+                                                                 maps, keep))
             bar.update()
 
 
@@ -150,10 +179,15 @@ def _rows(chunk, start, cond, logits, logits_p, target, clean, maps, scorer) -> 
     max_diff = (logits_p - logits).abs().amax(1).cpu().numpy()
     rows = []
     dark = [regions.darkest(img) for img in chunk.images.numpy()]
+    # a map of a non-finite input or output explains nothing, even where its values happen to be finite
+    broken = ~(torch.isfinite(chunk.images).flatten(1).all(1) & torch.isfinite(logits).all(1).cpu()
+               & torch.isfinite(logits_p).all(1).cpu())
     for (method, follows), m in maps.items():
         a, b = clean[(method, follows)].cpu().numpy(), m.cpu().numpy()
         scores = scorer.score(a, b)
         for i, s in enumerate(scores):
+            if broken[i]:
+                s.update({c: float("nan") for c in scorer.columns}, nan_reason="non-finite input or logits")
             s["dark_share_clean"] = regions.mass_share(a[i], dark[i])
             s["dark_share_perturbed"] = regions.mass_share(b[i], dark[i])
             rows.append({
@@ -166,14 +200,11 @@ def _rows(chunk, start, cond, logits, logits_p, target, clean, maps, scorer) -> 
     return rows
 
 
-def _keep_examples(store: dict, key: str, x: torch.Tensor, logits: torch.Tensor, maps: dict, keep: int,
-                   start: int) -> None:
-    """Append the first ``keep`` images (pixel space), predictions, confidences and maps to the store."""
+def _examples(key: str, x: torch.Tensor, logits: torch.Tensor, maps: dict, keep: int) -> dict[str, np.ndarray]:
+    """The first ``keep`` images (pixel space), predictions, confidences and maps, as CPU arrays."""
     if keep <= 0:
-        return
+        return {}
     prob, pred = logits[:keep].softmax(1).max(1)
     parts = {f"{key}/image": x[:keep], f"{key}/pred": pred, f"{key}/prob": prob}
     parts.update({f"{key}/{m}/{f}": t[:keep] for (m, f), t in maps.items()})
-    for name, t in parts.items():
-        arr = t.detach().cpu().numpy()
-        store[name] = arr if start == 0 else np.concatenate([store[name], arr])
+    return {name: t.detach().cpu().numpy() for name, t in parts.items()}

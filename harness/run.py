@@ -12,15 +12,18 @@ from typing import Any
 
 import numpy as np
 import torch
+from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from harness.attribution.methods import Method
-from harness.errors import UserError
+from harness.attribution import baselines
+from harness.attribution.methods import Method, resolve_layer
+from harness.errors import UserError, find_user_error
 from harness.evaluate import Evaluator
 from harness.models.prepare import prepare_model
 from harness.perturbations.base import as_list
 from harness.report.build import build_report, save_raw
+from harness.store import PartialStore
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +53,23 @@ def build_methods(cfg: DictConfig) -> dict[str, Method]:
         raise UserError(f"unknown method(s) {unknown} in attribution.include; valid choices: {', '.join(known)}")
     if not cfg.include:
         raise UserError(f"attribution.include is empty; choose from: {', '.join(known)}")
-    return {name: instantiate(cfg.methods[name]) for name in cfg.include}
+    methods = {}
+    for name in cfg.include:
+        try:
+            methods[name] = instantiate(cfg.methods[name])
+        except InstantiationException as exc:
+            if find_user_error(exc):
+                raise
+            raise UserError(f"cannot build attribution method '{name}': {str(exc).splitlines()[0]}; valid baselines "
+                            f"(harness.attribution.baselines): {', '.join(baselines.available())}") from exc
+    return methods
+
+
+def check_layers(methods: dict[str, Method], network: torch.nn.Module) -> None:
+    """Fail early (before any attribution) on a layer name that the network does not have."""
+    for method in methods.values():
+        if hasattr(method, "layer"):
+            resolve_layer(network, method.layer)
 
 
 def bind_training_data(methods: dict[str, Method], train_images: torch.Tensor) -> None:
@@ -74,18 +93,20 @@ def run(cfg: DictConfig, run_dir: str | Path) -> Any:
     splits = instantiate(cfg.data)
     bind_training_data(methods, splits.train.images)
     model, model_info = prepare_model(cfg.model, cfg.train, cfg.data, splits, device, cfg.cache_dir)
+    check_layers(methods, model.network)
     conditions = perturbation.conditions(model.encoding, splits.image_shape)
     explained = splits.test.head(cfg.attribution.n_images)
     log.info("explaining %d test images: %d methods (IG once per baseline treatment) × %d conditions on %s",
              len(explained), len(methods), len(conditions), device)
+    store = PartialStore(run_dir, fingerprint=OmegaConf.to_container(cfg, resolve=True))
     evaluator = Evaluator(methods, scorer, follows, cfg.attribution.reduction, cfg.attribution.batch_size, device,
-                          n_examples=cfg.report.n_examples, tolerance=perturbation.tolerance)
+                          n_examples=cfg.report.n_examples, tolerance=perturbation.tolerance, store=store)
     result = evaluator(model, explained, conditions)
     info = _run_info(cfg, device, asdict(model_info), len(explained), splits.classes)
     info["compensation_max_logit_diff"] = result.compensation
-    for row in result.rows:
-        row["encoding"] = model_info.encoding
+    info["data"] = {"skipped_files": list(splits.skipped), "n_skipped": len(splits.skipped)}
     save_raw(run_dir, result.rows, result.examples, info)
+    store.remove()
     summary = build_report(run_dir, seed=cfg.seed, n_resamples=cfg.report.bootstrap_resamples)
     print((Path(run_dir) / "summary.md").read_text())
     log.info("results in %s", run_dir)

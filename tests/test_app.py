@@ -77,9 +77,23 @@ def test_app_runs_from_another_directory(tmp_path):
     ("model.encoding=zscore", "unknown encoding 'zscore'"),
     ("perturbation.magnitudes=[]", "perturbation.magnitudes is empty"),
     ("model.checkpoint=/nonexistent/model.pt", "checkpoint not found"),
+    ("attribution.methods.gradcam.layer=conv99", "no layer 'conv99' for Grad-CAM; convolutional layers: 0, 2, 5"),
+    ("attribution.methods.ig_black.baseline._target_=harness.attribution.baselines.nope",
+     "valid baselines (harness.attribution.baselines): blurred, constant, gaussian, input_min"),
 ])
 def test_user_errors_are_one_line(tmp_path, tiny, override, message):
     proc = _app(tmp_path, *tiny, override, f"hydra.run.dir={tmp_path / 'r'}")
+    assert proc.returncode == 2
+    assert message in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (["data=image_folder"], "Missing mandatory value: data.root"),
+    (["data=image_folder", "data.root=/nonexistent"], "data folder not found: /nonexistent"),
+])
+def test_data_errors_are_one_line(tmp_path, overrides, message):
+    proc = _app(tmp_path, *overrides, f"hydra.run.dir={tmp_path / 'r'}")
     assert proc.returncode == 2
     assert message in proc.stderr
     assert "Traceback" not in proc.stderr
@@ -102,3 +116,59 @@ def test_multirun_is_collected_into_one_table(tmp_path, tiny):
     again = subprocess.run([sys.executable, "-m", "harness.collect", str(sweep)], capture_output=True, text=True)
     assert again.returncode == 0, again.stderr
     pd.testing.assert_frame_equal(pd.read_csv(sweep / "scores.csv"), merged)
+
+
+def test_killed_run_resumes_and_writes_the_same_bytes(tmp_path, tiny):
+    import signal
+    import time
+
+    overrides = [o for o in tiny if not o.startswith(("attribution.n_images", "attribution.batch_size"))]
+    overrides += ["experiment=bias_shift", "attribution.n_images=12", "attribution.batch_size=1"]
+    assert _app(tmp_path, *overrides, f"hydra.run.dir={tmp_path / 'full'}").returncode == 0  # also caches the model
+    env = {**os.environ, "HARNESS_CACHE_DIR": str(tmp_path / "cache")}
+    run = tmp_path / "resumed"
+    proc = subprocess.Popen([sys.executable, "-m", "harness", *overrides, f"hydra.run.dir={run}"], cwd=tmp_path,
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while not list((run / "partial").glob("0000002/*.csv")) and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (run / "scores.csv").exists()  # killed before the end: no (truncated) final table
+    assert all(p.stat().st_size > 0 for p in (run / "partial").rglob("*.csv"))
+    again = _app(tmp_path, *overrides, f"hydra.run.dir={run}")
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert "resuming:" in (run / "__main__.log").read_text()
+    assert (run / "scores.csv").read_bytes() == (tmp_path / "full" / "scores.csv").read_bytes()
+    assert not (run / "partial").exists()
+
+
+def test_same_seed_gives_the_same_bytes(tmp_path, tiny):
+    runs = [tmp_path / "a", tmp_path / "b"]
+    for run in runs:
+        assert _app(tmp_path, "experiment=bias_shift", *tiny, f"hydra.run.dir={run}").returncode == 0
+    assert (runs[0] / "scores.csv").read_bytes() == (runs[1] / "scores.csv").read_bytes()
+
+
+def test_nan_input_scores_nan_with_reason():
+    import torch
+
+    from harness.attribution.methods import Saliency
+    from harness.evaluate import Evaluator
+    from harness.data.base import ImageSet
+    from harness.metrics.scorer import MapScorer
+    from harness.models.classifier import EncodedClassifier
+    from harness.models.encoding import Encoding
+    from harness.models.rps_cnn import build_rps_cnn
+    from harness.perturbations.brightness_shift import BrightnessShift
+
+    model = EncodedClassifier(build_rps_cnn(16, 0.25), Encoding.named("unit")).eval()
+    x = torch.rand(3, 3, 16, 16)
+    x[1, 0, 2, 2] = float("nan")
+    data = ImageSet(x, torch.zeros(3, dtype=torch.long))
+    ev = Evaluator({"saliency": Saliency()}, MapScorer(), [True], "sum_abs", 4, torch.device("cpu"))
+    rows = pd.DataFrame(ev(model, data, BrightnessShift([0.5]).conditions(model.encoding)).rows)
+    assert len(rows) == 6
+    bad = rows[rows.image_id == 1]
+    assert bad.ssim.isna().all() and bad.nan_reason.eq("non-finite input or logits").all()
+    assert rows[rows.image_id != 1].ssim.notna().all()

@@ -55,3 +55,13 @@ def training_mean(images: torch.Tensor, train_mean: torch.Tensor) -> torch.Tenso
 def input_min(images: torch.Tensor) -> torch.Tensor:
     """A constant image at each input's darkest value ("black = the minimum"): a scalar per image."""
     return images.amin(dim=(1, 2, 3), keepdim=True).expand_as(images).clone()
+
+
+def available() -> list[str]:
+    """Names of the baseline functions in this module (for error messages)."""
+    import inspect
+    import sys
+
+    module = sys.modules[__name__]
+    return [n for n, f in inspect.getmembers(module, inspect.isfunction)
+            if f.__module__ == __name__ and not n.startswith("_") and n != "available"]

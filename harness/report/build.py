@@ -62,9 +62,13 @@ def grid_conditions(keys: list[str]) -> list[str]:
     return sorted((c for c in mags if mags[c] == best), key=lambda c: c.endswith("_compensated"))
 
 
-def _classes(run_dir: Path) -> list[str] | None:
+def _run_info(run_dir: Path) -> dict:
     info = run_dir / "run_info.json"
-    return json.loads(info.read_text()).get("classes") if info.is_file() else None
+    return json.loads(info.read_text()) if info.is_file() else {}
+
+
+def _classes(run_dir: Path) -> list[str] | None:
+    return _run_info(run_dir).get("classes")
 
 
 def _grids(run_dir: Path, out: Path) -> None:
@@ -108,6 +112,9 @@ def build_report(root: str | Path, out: str | Path | None = None, seed: int = 0,
     summary = summarise(scores, seed=seed, n_resamples=n_resamples)
     rank = _ranking(summary)
     markdown = "Stability ranking (mean SSIM over magnitudes):\n\n" + "".join(f"- {r}\n" for r in rank)
+    skipped = _run_info(root).get("data", {}).get("n_skipped", 0)
+    if skipped:
+        markdown += f"\nData: {skipped} unreadable image file(s) were skipped (listed in run_info.json).\n"
     markdown += "\nCells: mean ± half-width of the bootstrap 95% CI over images; n = images scored (SSIM), " \
                 "n_nan = undefined scores (reasons in summary.csv).\n\n" + to_markdown(summary)
     atomic_write(out / "summary.csv", lambda p: summary.to_csv(p, index=False))
