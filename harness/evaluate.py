@@ -183,8 +183,8 @@ def _rows(chunk, start, cond, logits, logits_p, target, clean, maps, scorer) -> 
     broken = ~(torch.isfinite(chunk.images).flatten(1).all(1) & torch.isfinite(logits).all(1).cpu()
                & torch.isfinite(logits_p).all(1).cpu())
     for (method, follows), m in maps.items():
+        scores = scorer.score(clean[(method, follows)], m)
         a, b = clean[(method, follows)].cpu().numpy(), m.cpu().numpy()
-        scores = scorer.score(a, b)
         for i, s in enumerate(scores):
             if broken[i]:
                 s.update({c: float("nan") for c in scorer.columns}, nan_reason="non-finite input or logits")

@@ -15,14 +15,21 @@ MapKey = tuple[str, "bool | None"]
 
 
 @torch.no_grad()
+def target_logit(network: nn.Module, z: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """``F_t(z)`` per image ``(B,)``."""
+    return network(z).gather(1, target.unsqueeze(1)).squeeze(1)
+
+
+@torch.no_grad()
 def completeness_error(network: nn.Module, z: torch.Tensor, target: torch.Tensor, baseline: torch.Tensor,
-                       attr: torch.Tensor) -> torch.Tensor:
+                       attr: torch.Tensor, f_z: torch.Tensor | None = None) -> torch.Tensor:
     """``|Σ attr − (F(z) − F(b))| / |F(z) − F(b)|`` per image ``(B,)``: IG's completeness axiom.
 
     Sundararajan et al. (2017) recommend enough steps to bring this under 5%. NaN when ``F(z) = F(b)``.
+    ``f_z`` (``F_t(z)``, if already known) saves a forward pass.
     """
-    idx = target.unsqueeze(1)
-    gap = (network(z).gather(1, idx) - network(baseline).gather(1, idx)).squeeze(1)
+    f_z = target_logit(network, z, target) if f_z is None else f_z
+    gap = f_z - target_logit(network, baseline, target)
     err = (attr.flatten(1).sum(1) - gap).abs() / gap.abs()
     return torch.where(torch.isfinite(err), err, torch.full_like(err, float("nan")))
 
@@ -59,6 +66,7 @@ def attribute_all(
     maps: dict[MapKey, torch.Tensor] = {}
     errors: dict[MapKey, torch.Tensor] = {}
     z = z.detach().requires_grad_(True)
+    f_z = target_logit(network, z.detach(), target) if any(m.needs_baseline for m in methods.values()) else None
     for name, method in methods.items():
         if not method.needs_baseline:
             maps[(name, None)] = reduce_channels(method.attribute(network, z, target), reduction).detach()
@@ -73,7 +81,7 @@ def attribute_all(
             treatments = [([f], amap(baselines[name]) if f else baselines[name]) for f in follows]
         for keys, b in treatments:
             attr = method.attribute(network, z, target, b).detach()
-            err = completeness_error(network, z.detach(), target, b, attr)
+            err = completeness_error(network, z.detach(), target, b, attr, f_z=f_z)
             for f in keys:
                 maps[(name, f)], errors[(name, f)] = reduce_channels(attr, reduction), err
     return maps, errors
