@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import json
 import logging
 import platform
 import random
@@ -81,7 +82,14 @@ def bind_training_data(methods: dict[str, Method], train_images: torch.Tensor) -
 
 
 def run(cfg: DictConfig, run_dir: str | Path) -> Any:
-    """Data → model → perturbations → attribution → metrics → report, into ``run_dir``."""
+    """Data → model → perturbations → attribution → metrics → report, into ``run_dir``.
+
+    A folder that already holds the finished results of the same configuration is not recomputed (its
+    report is rebuilt), so a resubmitted sweep skips the jobs that completed.
+    """
+    if _complete(run_dir, cfg):
+        log.info("%s already holds the results of this configuration; rebuilding its report only", run_dir)
+        return build_report(run_dir, seed=cfg.seed, n_resamples=cfg.report.bootstrap_resamples)
     device = resolve_device(cfg.device)
     seed_everything(cfg.seed)
     # configuration mistakes surface here, before any data is generated or model trained
@@ -111,6 +119,15 @@ def run(cfg: DictConfig, run_dir: str | Path) -> Any:
     print((Path(run_dir) / "summary.md").read_text())
     log.info("results in %s", run_dir)
     return summary
+
+
+def _complete(run_dir: str | Path, cfg: DictConfig) -> bool:
+    info = Path(run_dir) / "run_info.json"
+    if not ((Path(run_dir) / "scores.csv").is_file() and info.is_file()):
+        return False
+    saved = json.loads(info.read_text()).get("config")
+    return json.dumps(saved, sort_keys=True, default=str) == json.dumps(
+        OmegaConf.to_container(cfg, resolve=True), sort_keys=True, default=str)
 
 
 def _run_info(cfg: DictConfig, device: torch.device, model_info: dict, n_images: int,

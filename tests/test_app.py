@@ -172,3 +172,18 @@ def test_nan_input_scores_nan_with_reason():
     bad = rows[rows.image_id == 1]
     assert bad.ssim.isna().all() and bad.nan_reason.eq("non-finite input or logits").all()
     assert rows[rows.image_id != 1].ssim.notna().all()
+
+
+def test_parallel_joblib_sweep_equals_sequential_sweep(tmp_path, tiny):
+    pytest.importorskip("hydra_plugins.hydra_joblib_launcher")
+    overrides = [o for o in tiny if not o.startswith("perturbation.magnitudes")]
+    overrides += ["experiment=bias_shift", "attribution.include=[saliency,ig_black]", "perturbation.magnitudes=[0.25],[0.5]"]
+    seq = _app(tmp_path, *overrides, f"hydra.sweep.dir={tmp_path / 'seq'}", "-m")
+    assert seq.returncode == 0, seq.stderr[-2000:]
+    par = _app(tmp_path, *overrides, "hydra/launcher=local_parallel", f"hydra.sweep.dir={tmp_path / 'par'}", "-m")
+    assert par.returncode == 0, par.stderr[-2000:]
+    for name in ("scores.csv", "summary.csv"):
+        assert (tmp_path / "seq" / name).read_bytes() == (tmp_path / "par" / name).read_bytes(), name
+    # resubmitting the sweep skips the finished jobs
+    again = _app(tmp_path, *overrides, f"hydra.sweep.dir={tmp_path / 'seq'}", "-m")
+    assert again.returncode == 0 and "rebuilding its report only" in (tmp_path / "seq" / "0" / "__main__.log").read_text()

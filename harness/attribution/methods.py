@@ -7,6 +7,7 @@ with respect to ``z`` (``C' = C``, or 1 for Grad-CAM). Methods are chosen in
 """
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 import torch
@@ -17,6 +18,8 @@ from captum.attr import LayerAttribution, LayerGradCam
 from captum.attr import Saliency as _Saliency
 
 from harness.errors import UserError
+
+log = logging.getLogger(__name__)
 
 
 class Method:
@@ -31,18 +34,23 @@ class Method:
         raise NotImplementedError
 
 
+def _leaf(z: torch.Tensor) -> torch.Tensor:
+    """``z`` as a leaf that requires grad (what Captum's gradient methods expect)."""
+    return z if z.requires_grad and z.is_leaf else z.detach().requires_grad_(True)
+
+
 class Saliency(Method):
     """Vanilla gradient ∂f_t/∂z, signed (Simonyan et al. 2014, https://arxiv.org/abs/1312.6034)."""
 
     def attribute(self, network, z, target, baseline=None):
-        return _Saliency(network).attribute(z, target=target, abs=False)
+        return _Saliency(network).attribute(_leaf(z), target=target, abs=False)
 
 
 class InputXGradient(Method):
     """Input × Gradient, ``z ⊙ ∂f_t/∂z`` (Shrikumar et al. 2016, https://arxiv.org/abs/1605.01713)."""
 
     def attribute(self, network, z, target, baseline=None):
-        return _IxG(network).attribute(z, target=target)
+        return _IxG(network).attribute(_leaf(z), target=target)
 
 
 class IntegratedGradients(Method):
@@ -82,12 +90,20 @@ class IntegratedGradients(Method):
         return self.baseline_space == "model"
 
     def attribute(self, network, z, target, baseline=None):
+        """IG attributions; on a GPU out-of-memory error the batch is halved (and kept halved) and retried."""
         if baseline is None:
             raise ValueError("IntegratedGradients needs a baseline in model input space")
-        return _IG(network).attribute(
-            z, baselines=baseline, target=target, n_steps=self.n_steps, method=self.method,
-            internal_batch_size=self.internal_batch_size or (None if z.is_cuda else 32),
-        )
+        while True:
+            batch = self.internal_batch_size or (len(z) * self.n_steps if z.is_cuda else 32)
+            try:
+                return _IG(network).attribute(z, baselines=baseline, target=target, n_steps=self.n_steps,
+                                              method=self.method, internal_batch_size=batch)
+            except torch.cuda.OutOfMemoryError:
+                if batch <= 1:
+                    raise
+                self.internal_batch_size = batch // 2
+                torch.cuda.empty_cache()
+                log.warning("out of GPU memory at %d inputs per pass; continuing with %d", batch, batch // 2)
 
 
 class GradCAM(Method):

@@ -78,11 +78,12 @@ def _tied_pairs(x: torch.Tensor) -> torch.Tensor:
 def kendall(a: torch.Tensor, b: torch.Tensor, chunk_elements: int = 1 << 24) -> torch.Tensor:
     """Kendall's tau-b (``scipy.stats.kendalltau``), by counting all pairs in chunks: O(N²) work per map.
 
-    Meant for GPUs; on a CPU SciPy's O(N log N) algorithm is faster (the scorer uses it there).
+    Meant for GPUs; on a CPU SciPy's O(N log N) algorithm is faster (the scorer uses it there). Each
+    chunk holds about ``chunk_elements`` pair signs (×8 bytes, a few times over).
     """
     x, y = a.flatten(1).double(), b.flatten(1).double()
     n = x.shape[1]
-    rows = max(1, chunk_elements // n)
+    rows = max(1, chunk_elements // (n * x.shape[0]))
     s = torch.zeros(x.shape[0], dtype=torch.float64, device=x.device)
     for i in range(0, n, rows):
         dx = torch.sign(x[:, i:i + rows, None] - x[:, None, :])
