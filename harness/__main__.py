@@ -23,5 +23,26 @@ def main(cfg: DictConfig) -> None:
         sys.exit(code)
 
 
+def check_group_choices(argv: list[str], config_dir: str = CONFIG_DIR) -> str | None:
+    """One error line for a ``group=option`` override whose option does not exist (None if all exist).
+
+    Hydra would stop too, but with a multi-line message; this names the group and its valid choices.
+    """
+    for arg in argv:
+        group, sep, value = arg.lstrip("+~").partition("=")
+        folder = Path(config_dir) / group
+        if not sep or "." in group or not folder.is_dir() or group == "hydra":
+            continue
+        choices = sorted(p.stem for p in folder.glob("*.yaml"))
+        for option in value.split(","):  # a multirun sweep lists several
+            if option and option != "null" and option not in choices:
+                return f"unknown {group} '{option}'; valid choices: {', '.join(choices)}"
+    return None
+
+
 if __name__ == "__main__":
+    problem = check_group_choices(sys.argv[1:])
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        sys.exit(2)
     main()

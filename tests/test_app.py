@@ -89,6 +89,9 @@ def test_user_errors_are_one_line(tmp_path, tiny, override, message):
 
 
 @pytest.mark.parametrize("overrides, message", [
+    (["perturbation=gamma"], "unknown perturbation 'gamma'; valid choices: brightness_shift, channel_shift, "
+                             "normalisation_change, pattern_shift"),
+    (["experiment=bias_shift,nope", "-m"], "unknown experiment 'nope'; valid choices: baseline_sweep, bias_shift"),
     (["data=image_folder"], "Missing mandatory value: data.root"),
     (["data=image_folder", "data.root=/nonexistent"], "data folder not found: /nonexistent"),
 ])

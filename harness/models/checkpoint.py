@@ -67,15 +67,26 @@ def verified(path: str | Path) -> bool:
     return side.read_text().strip() == file_sha256(path)
 
 
-def load(path: str | Path) -> dict[str, Any]:
-    """Read a checkpoint with ``weights_only=True``; returns state_dict, encoding, meta."""
+def read(path: str | Path, what: str, hint: str) -> Any:
+    """``torch.load(path, weights_only=True)``; a missing or unreadable file is one clear :class:`UserError`.
+
+    Args:
+        path: The file.
+        what: What it is, for the message (e.g. ``checkpoint``).
+        hint: How to fix a missing file (e.g. ``set model.checkpoint to an existing file``).
+    """
     path = Path(path).expanduser()
     if not path.is_file():
-        raise UserError(f"checkpoint not found: {path} (set model.checkpoint to an existing file, or null to train)")
+        raise UserError(f"{what} not found: {path} ({hint})")
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
+        return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any unpickling failure is a bad file
-        raise UserError(f"cannot read checkpoint {path}: {exc.__class__.__name__}: {exc}") from exc
+        raise UserError(f"cannot read {what} {path}: {exc.__class__.__name__}: {str(exc).splitlines()[0]}") from exc
+
+
+def load(path: str | Path) -> dict[str, Any]:
+    """Read a harness checkpoint with ``weights_only=True``; returns state_dict, encoding, meta."""
+    payload = read(path, "checkpoint", "set model.checkpoint to an existing file, or null to train")
     if not isinstance(payload, dict) or "state_dict" not in payload:
         raise UserError(f"{path} is not a harness checkpoint (no 'state_dict'); save one with harness")
     payload["meta"] = json.loads(payload.get("meta", "{}"))

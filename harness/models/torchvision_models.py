@@ -6,9 +6,6 @@ Without it the network is randomly initialised (and trained by the harness unles
 """
 from __future__ import annotations
 
-from pathlib import Path
-
-import torch
 import torch.nn as nn
 
 from harness.errors import UserError
@@ -30,14 +27,8 @@ def build(name: str, num_classes: int = 1000, weights_path: str | None = None) -
                         f"{', '.join(m for m in known if m.startswith(('resnet', 'vgg', 'densenet', 'mobilenet')))}")
     net = tvm.get_model(name, weights=None, num_classes=int(num_classes))
     if weights_path:
-        path = Path(str(weights_path)).expanduser()
-        if not path.is_file():
-            raise UserError(f"weights file not found: {path} (set model.weights_path to a saved state_dict)")
-        try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as exc:  # noqa: BLE001 - any unpickling failure is a bad file
-            raise UserError(f"cannot read weights {path}: {exc.__class__.__name__}") from exc
-        checkpoint.load_weights(net, state.get("state_dict", state), str(path))
+        state = checkpoint.read(str(weights_path), "weights file", "set model.weights_path to a saved state_dict")
+        checkpoint.load_weights(net, state.get("state_dict", state), str(weights_path))
     family = next((f for f in sorted(GRADCAM_LAYERS, key=len, reverse=True) if name.startswith(f)), None)
     net.gradcam_layer = GRADCAM_LAYERS.get(family)
     return net
