@@ -57,3 +57,13 @@ def trained_model(small_splits):
     model.eval()
     model.test_accuracy = accuracy(model, small_splits.test, torch.device("cpu"))
     return model
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked ``gpu`` need CUDA: skip them (with a reason) on machines without it."""
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs CUDA")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)

@@ -1,0 +1,40 @@
+"""Device parity on a GPU (run with `pytest -m gpu` on a machine with CUDA; skipped elsewhere)."""
+import numpy as np
+import pytest
+import torch
+
+from harness.attribution.methods import GradCAM, IntegratedGradients, Saliency
+from harness.metrics import torch_similarity as ts
+from harness.metrics.scorer import MapScorer
+from harness.models.rps_cnn import build_rps_cnn
+from harness.perturbations.affine import AffineMap
+from harness.perturbations.compensate import compensate
+
+pytestmark = pytest.mark.gpu
+
+
+def test_torch_metrics_on_gpu_match_reference():
+    rng = np.random.default_rng(0)
+    a = rng.random((8, 32, 32))
+    b = np.maximum(a + rng.normal(scale=0.3, size=a.shape), 0)
+    ref = MapScorer(backend="reference").score(a, b)
+    got = MapScorer(backend="auto").score(torch.tensor(a).cuda(), torch.tensor(b).cuda())
+    for r, g in zip(ref, got):
+        for k in MapScorer.columns:
+            assert abs(r[k] - g[k]) < 1e-6, k
+    assert ts.kendall(torch.tensor(a).cuda(), torch.tensor(b).cuda()).is_cuda
+
+
+def test_methods_and_compensation_on_gpu_match_cpu():
+    torch.manual_seed(0)
+    net = build_rps_cnn(32, 0.25).eval()
+    z, t = torch.rand(4, 3, 32, 32), torch.zeros(4, dtype=torch.long)
+    amap = AffineMap.translation(torch.full((3,), 0.5))
+    for method in (Saliency(), GradCAM(), IntegratedGradients(None, n_steps=8)):
+        b = torch.zeros_like(z) if method.needs_baseline else None
+        cpu = method.attribute(net, z, t, b)
+        gpu = method.attribute(net.cuda(), z.cuda(), t.cuda(), None if b is None else b.cuda()).cpu()
+        net.cpu()
+        assert torch.allclose(cpu, gpu, rtol=1e-3, atol=1e-4)
+    comp = compensate(net.cuda(), amap, (3, 32, 32))
+    assert torch.allclose(comp(amap(z.cuda())), net(z.cuda()), atol=1e-4)
