@@ -1,6 +1,8 @@
 """Command line: ``python -m harness [experiment=NAME] [group=option ...] [key=value ...]``."""
 from __future__ import annotations
 
+import logging
+import shutil
 import sys
 from pathlib import Path
 
@@ -18,9 +20,18 @@ def main(cfg: DictConfig) -> None:
     """Compose the config, run the experiment into Hydra's output folder."""
     from harness.run import run
 
-    code = exit_code_of(lambda: run(cfg, HydraConfig.get().runtime.output_dir))
+    run_dir = Path(HydraConfig.get().runtime.output_dir)
+    code = exit_code_of(lambda: run(cfg, run_dir))
     if code:
+        _remove_if_empty(run_dir)
         sys.exit(code)
+
+
+def _remove_if_empty(run_dir: Path) -> None:
+    """A run stopped by a configuration mistake leaves no folder with nothing in it (partial results stay)."""
+    logging.shutdown()
+    if run_dir.is_dir() and {p.name for p in run_dir.iterdir()} <= {".hydra", "__main__.log"}:
+        shutil.rmtree(run_dir, ignore_errors=True)
 
 
 def check_group_choices(argv: list[str], config_dir: str = CONFIG_DIR) -> str | None:

@@ -49,10 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    code = exit_code_of(lambda: collect(args.multirun, seed=args.seed))
-    if code == 0:
-        print(f"wrote {Path(args.multirun) / 'scores.csv'}")
-    return code
+    return exit_code_of(lambda: collect(args.multirun, seed=args.seed))
 
 
 if __name__ == "__main__":

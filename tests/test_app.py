@@ -84,8 +84,9 @@ def test_app_runs_from_another_directory(tmp_path):
 def test_user_errors_are_one_line(tmp_path, tiny, override, message):
     proc = _app(tmp_path, *tiny, override, f"hydra.run.dir={tmp_path / 'r'}")
     assert proc.returncode == 2
-    assert message in proc.stderr
+    assert message in proc.stderr and proc.stderr.count("\n") == 1
     assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "r").exists()  # no empty results folder left behind
 
 
 @pytest.mark.parametrize("overrides, message", [

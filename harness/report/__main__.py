@@ -17,10 +17,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--resamples", type=int, default=2000, help="bootstrap resamples per CI (default 2000)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    code = exit_code_of(lambda: build_report(args.results, args.out, seed=args.seed, n_resamples=args.resamples))
-    if code == 0:
-        print(f"report written to {args.out or args.results}")
-    return code
+    return exit_code_of(lambda: build_report(args.results, args.out, seed=args.seed, n_resamples=args.resamples))
 
 
 if __name__ == "__main__":
