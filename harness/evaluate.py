@@ -178,18 +178,18 @@ def _rows(chunk, start, cond, logits, logits_p, target, clean, maps, scorer) -> 
     change = (logits_p.gather(1, idx) - logits.gather(1, idx)).squeeze(1).cpu().numpy()
     max_diff = (logits_p - logits).abs().amax(1).cpu().numpy()
     rows = []
-    dark = [regions.darkest(img) for img in chunk.images.numpy()]
+    dark = regions.darkest(chunk.images.to(logits.device))
     # a map of a non-finite input or output explains nothing, even where its values happen to be finite
     broken = ~(torch.isfinite(chunk.images).flatten(1).all(1) & torch.isfinite(logits).all(1).cpu()
                & torch.isfinite(logits_p).all(1).cpu())
     for (method, follows), m in maps.items():
-        scores = scorer.score(clean[(method, follows)], m)
-        a, b = clean[(method, follows)].cpu().numpy(), m.cpu().numpy()
+        a = clean[(method, follows)]
+        scores = scorer.score(a, m)
+        share_a, share_b = regions.mass_share(a, dark).tolist(), regions.mass_share(m, dark).tolist()
         for i, s in enumerate(scores):
             if broken[i]:
                 s.update({c: float("nan") for c in scorer.columns}, nan_reason="non-finite input or logits")
-            s["dark_share_clean"] = regions.mass_share(a[i], dark[i])
-            s["dark_share_perturbed"] = regions.mass_share(b[i], dark[i])
+            s["dark_share_clean"], s["dark_share_perturbed"] = share_a[i], share_b[i]
             rows.append({
                 "image_id": start + i, "label": int(chunk.labels[i]), "pred": int(target[i]),
                 "pred_perturbed": int(pred_p[i]), "pred_agrees": bool(pred_p[i] == int(target[i])),

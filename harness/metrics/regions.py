@@ -1,22 +1,29 @@
-"""Where a map puts its mass: share of the total |attribution| inside a pixel region."""
+"""Where a map puts its mass: share of the total |attribution| inside a pixel region (batched, on device)."""
 from __future__ import annotations
 
-import numpy as np
+import math
+
+import torch
 
 
-def darkest(image: np.ndarray, fraction: float = 0.25) -> np.ndarray:
-    """Boolean ``(H, W)`` mask of the ``fraction`` darkest pixels of ``image`` ``(C, H, W)`` (mean over channels)."""
-    lum = image.mean(axis=0)
-    k = max(1, int(np.ceil(fraction * lum.size)))
-    mask = np.zeros(lum.size, dtype=bool)
-    mask[np.argsort(lum.ravel(), kind="stable")[:k]] = True
-    return mask.reshape(lum.shape)
+def darkest(images: torch.Tensor, fraction: float = 0.25) -> torch.Tensor:
+    """Boolean ``(B, H, W)`` masks of the ``fraction`` darkest pixels of ``images`` ``(B, C, H, W)``.
 
-
-def mass_share(m: np.ndarray, region: np.ndarray) -> float:
-    """Share of ``Σ|m|`` that falls inside ``region`` (NaN for an all-zero map).
-
-    Uniform maps give ``region.mean()``; a map that "finds" dark pixels important gives more.
+    Brightness is the mean over channels; ties are broken by pixel order.
     """
-    total = np.abs(m).sum()
-    return float(np.abs(m)[region].sum() / total) if total > 0 else float("nan")
+    lum = images.mean(1).flatten(1)
+    k = max(1, math.ceil(fraction * lum.shape[1]))
+    order = torch.sort(lum, dim=1, stable=True).indices[:, :k]
+    mask = torch.zeros_like(lum, dtype=torch.bool).scatter_(1, order, True)
+    return mask.view(images.shape[0], *images.shape[2:])
+
+
+def mass_share(maps: torch.Tensor, region: torch.Tensor) -> torch.Tensor:
+    """Share of ``Σ|map|`` inside ``region``, per map ``(B,)`` (NaN for an all-zero map).
+
+    Uniform maps give the region's pixel share; a map that "finds" dark pixels important gives more.
+    """
+    mass = maps.abs().flatten(1).double()
+    total = mass.sum(1)
+    inside = (mass * region.flatten(1)).sum(1)
+    return torch.where(total > 0, inside / total, torch.full_like(total, float("nan")))

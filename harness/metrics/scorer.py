@@ -36,11 +36,12 @@ class MapScorer:
         """One dict of scores per image for maps ``(B, H, W)`` (tensors or arrays); ``nan_reason`` says why a
         score is undefined."""
         a, b = torch.as_tensor(clean), torch.as_tensor(perturbed)
-        na, nb = a.detach().cpu().double().numpy(), b.detach().cpu().double().numpy()
-        reasons = [similarity.undefined_reason(x, y) or "" for x, y in zip(na, nb)]
         if self.backend == "reference" or (self.backend == "auto" and not a.is_cuda):
+            na, nb = a.detach().cpu().double().numpy(), b.detach().cpu().double().numpy()
+            reasons = [similarity.undefined_reason(x, y) or "" for x, y in zip(na, nb)]
             cols = {name: [self._reference(name, x, y) for x, y in zip(na, nb)] for name in self.columns}
         else:
+            reasons = ts.undefined_reasons(a, b)
             cols = {
                 "ssim": ts.ssim(a, b), "spearman": ts.spearman(a, b), "spearman_abs": ts.spearman(a.abs(), b.abs()),
                 "kendall": ts.kendall(a, b),

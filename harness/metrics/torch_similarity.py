@@ -20,6 +20,23 @@ def undefined(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return bad
 
 
+def undefined_reasons(a: torch.Tensor, b: torch.Tensor) -> list[str]:
+    """Per pair, why a similarity is undefined ("" if it is defined): the texts of
+    :func:`harness.metrics.similarity.undefined_reason`, computed on the maps' device."""
+    flags = []
+    for m in (a, b):
+        flat = m.flatten(1)
+        finite = torch.isfinite(flat).all(1)
+        flags += [~finite, finite & (flat.amax(1) == flat.amin(1))]
+    nonfinite_a, const_a, nonfinite_b, const_b = (f.tolist() for f in flags)
+    texts = []
+    for i in range(len(nonfinite_a)):
+        texts.append("non-finite values in clean map" if nonfinite_a[i] else "constant clean map" if const_a[i]
+                     else "non-finite values in perturbed map" if nonfinite_b[i]
+                     else "constant perturbed map" if const_b[i] else "")
+    return texts
+
+
 def _nan_where(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return torch.where(mask, torch.full_like(values, float("nan")), values)
 

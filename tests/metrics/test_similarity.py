@@ -72,12 +72,15 @@ def test_non_finite_map_gives_nan_with_reason():
 
 
 def test_dark_region_and_mass_share():
+    import torch
+
     from harness.metrics.regions import darkest, mass_share
 
-    img = np.stack([np.arange(16.0).reshape(4, 4)] * 3)  # pixel value = index
+    img = torch.arange(16.0).reshape(1, 1, 4, 4).expand(1, 3, 4, 4)  # pixel value = index
     region = darkest(img, 0.25)
-    assert region.ravel().tolist() == [True] * 4 + [False] * 12
-    assert mass_share(np.ones((4, 4)), region) == pytest.approx(0.25)
-    focused = np.zeros((4, 4))
-    focused[0, :2] = 1.0
-    assert mass_share(focused, region) == 1.0 and np.isnan(mass_share(np.zeros((4, 4)), region))
+    assert region.flatten().tolist() == [True] * 4 + [False] * 12
+    maps = torch.zeros(3, 4, 4)
+    maps[0] = 1.0
+    maps[1, 0, :2] = 1.0
+    share = mass_share(maps, region.expand(3, 4, 4))
+    assert share[0] == pytest.approx(0.25) and share[1] == 1.0 and torch.isnan(share[2])

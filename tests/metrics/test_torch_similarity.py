@@ -64,3 +64,14 @@ def test_scorer_backends_agree_with_reference(backend):
         assert w["nan_reason"] == g["nan_reason"]
         for k in MapScorer.columns:
             assert (np.isnan(w[k]) and np.isnan(g[k])) or abs(w[k] - g[k]) < 1e-5, (k, w[k], g[k])
+
+
+def test_undefined_reasons_match_reference_texts():
+    a = torch.rand(4, 8, 8, dtype=torch.float64)
+    b = a.clone()
+    a[1] = 0.0
+    b[2, 0, 0] = float("inf")
+    b[3] = 2.0
+    want = [ref.undefined_reason(x.numpy(), y.numpy()) or "" for x, y in zip(a, b)]
+    assert ts.undefined_reasons(a, b) == want == ["", "constant clean map", "non-finite values in perturbed map",
+                                                  "constant perturbed map"]
