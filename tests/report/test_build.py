@@ -1,11 +1,9 @@
 """The report command on synthetic results: files, idempotence, multirun = concatenation."""
-import shutil
 import subprocess
 import sys
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from harness.report.build import build_report
 
