@@ -18,7 +18,8 @@ import torch
 import torch.nn as nn
 from tqdm.auto import tqdm
 
-from harness.attribution.engine import attribute_all
+from harness.attribution.batching import Batcher
+from harness.attribution.engine import View, attribute_views
 from harness.attribution.methods import Method
 from harness.data.base import ImageSet
 from harness.errors import CompensationError
@@ -83,8 +84,9 @@ class Evaluator:
         scorer: Similarity of clean vs perturbed maps.
         follows: Baseline treatments to run (True: carried through the perturbation, False: fixed).
         reduction: Channel reduction rule of the maps.
-        batch_size: Images per attribution batch.
+        batch_size: Images per attribution batch (every view of these images is computed together).
         device: Where maps are computed.
+        batcher: Network inputs per forward + backward pass (fitted to the device by default).
         n_examples: How many of the first images keep their maps for the figures.
         tolerance: Allowed logit change of a compensated model, relative to max |logit|.
         store: Where finished pieces are saved as they complete (and found again when resuming);
@@ -100,6 +102,7 @@ class Evaluator:
     n_examples: int = 3
     tolerance: float = 1e-4
     store: PartialStore | None = None
+    batcher: Batcher = field(default_factory=Batcher)
 
     def __call__(self, model: EncodedClassifier, data: ImageSet, conditions: Sequence[Condition]) -> Evaluation:
         """Score every (image, method, condition); see the module docstring."""
@@ -142,22 +145,28 @@ class Evaluator:
         target = logits.argmax(1)
         baselines = {n: m.baseline(x) if getattr(m, "fixed_baseline", False) else model.encode(m.baseline(x))
                      for n, m in self.methods.items() if m.needs_baseline}
-        explain = functools.partial(attribute_all, self.methods, target=target, baselines=baselines,
-                                    follows=self.follows, reduction=self.reduction)
-        clean, clean_err = explain(model.network, z, amap=None)
-        bar.update()
-        keep = max(0, min(self.n_examples - start, len(x)))
-        self._emit(result, start, "clean", [], _examples("clean", x, logits, clean, keep))
+        explain = functools.partial(attribute_views, self.methods, target=target, baselines=baselines,
+                                    follows=self.follows, reduction=self.reduction, batcher=self.batcher)
+        # the clean input and every uncompensated condition share the network: one stacked computation
+        # (all of them, also when resuming, so that every pass holds the same inputs as in an uninterrupted run)
+        shared = [View("clean", z), *(View(c.key, c.amap(z), c.amap) for c in conditions if not c.compensated)]
+        views = explain(model.network, shared)
+        bar.update(1 + sum(not c.compensated for c, _ in todo))
         for cond, net in todo:
-            zp = cond.amap(z)
+            if cond.compensated:
+                views.update(explain(net, [View(cond.key, cond.amap(z), cond.amap)]))
+                bar.update()
+        clean = views["clean"]
+        keep = max(0, min(self.n_examples - start, len(x)))
+        self._emit(result, start, "clean", [], _examples("clean", x, logits, clean.maps, keep))
+        for cond, net in todo:
+            zp, out = cond.amap(z), views[cond.key]
             logits_p = predict(net, zp)
-            maps, err = explain(net, zp, amap=cond.amap)
-            rows = _rows(chunk, start, cond, logits, logits_p, target, clean, maps, self.scorer)
-            for row in _add_method_details(rows, self.methods, clean_err, err, start):
+            rows = _rows(chunk, start, cond, logits, logits_p, target, clean.maps, out.maps, self.scorer)
+            for row in _add_method_details(rows, self.methods, clean.errors, out.errors, start):
                 row["encoding"] = model.encoding.name
             self._emit(result, start, cond.key, rows, _examples(cond.key, model.encoding.decode(zp), logits_p,
-                                                                 maps, keep))
-            bar.update()
+                                                                 out.maps, keep))
 
 
 def _add_method_details(rows: list[dict], methods, clean_err: dict, err: dict, start: int) -> list[dict]:

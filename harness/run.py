@@ -18,6 +18,8 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from harness.attribution import baselines
+from harness.attribution.batching import Batcher
+from harness.attribution.runtime import use_exact_float32
 from harness.attribution.methods import Method, resolve_layer
 from harness.errors import UserError, find_user_error
 from harness.evaluate import Evaluator
@@ -92,6 +94,7 @@ def run(cfg: DictConfig, run_dir: str | Path) -> Any:
         return build_report(run_dir, seed=cfg.seed, n_resamples=cfg.report.bootstrap_resamples)
     device = resolve_device(cfg.device)
     seed_everything(cfg.seed)
+    use_exact_float32()
     # configuration mistakes surface here, before any data is generated or model trained
     perturbation = instantiate(cfg.perturbation)
     methods = build_methods(cfg.attribution)
@@ -107,8 +110,10 @@ def run(cfg: DictConfig, run_dir: str | Path) -> Any:
     log.info("explaining %d test images: %d methods (IG once per baseline treatment) × %d conditions on %s",
              len(explained), len(methods), len(conditions), device)
     store = PartialStore(run_dir, fingerprint=OmegaConf.to_container(cfg, resolve=True))
+    engine = cfg.attribution.engine
     evaluator = Evaluator(methods, scorer, follows, cfg.attribution.reduction, cfg.attribution.batch_size, device,
-                          n_examples=cfg.report.n_examples, tolerance=perturbation.tolerance, store=store)
+                          n_examples=cfg.report.n_examples, tolerance=perturbation.tolerance, store=store,
+                          batcher=Batcher(engine.max_batch, engine.memory_fraction))
     result = evaluator(model, explained, conditions)
     info = _run_info(cfg, device, asdict(model_info), len(explained), splits.classes)
     info["compensation_max_logit_diff"] = result.compensation

@@ -18,7 +18,7 @@ from harness.perturbations.brightness_shift import BrightnessShift
 
 @pytest.fixture(scope="module")
 def scores(trained_model, small_splits):
-    ig = dict(n_steps=16, internal_batch_size=64)
+    ig = dict(n_steps=16)
     methods = {
         "saliency": Saliency(), "ixg": InputXGradient(),
         "ig_black": IntegratedGradients(lambda x: constant(x, 0.0), **ig),

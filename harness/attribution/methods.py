@@ -7,7 +7,6 @@ with respect to ``z`` (``C' = C``, or 1 for Grad-CAM). Methods are chosen in
 """
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 
 import torch
@@ -19,18 +18,27 @@ from captum.attr import Saliency as _Saliency
 
 from harness.errors import UserError
 
-log = logging.getLogger(__name__)
-
 
 class Method:
     """Base class: a saliency method with its configuration."""
 
     #: Whether :meth:`attribute` takes a baseline (in model input space).
     needs_baseline = False
+    #: Network inputs evaluated per map (IG: ``n_steps``), for sizing passes.
+    cost = 1
+
+    @property
+    def stack_key(self) -> tuple | None:
+        """Methods with the same non-None key compute the same function of (input, baseline) and may be
+        run in one call on their stacked inputs and baselines."""
+        return None
 
     def attribute(
-        self, network: nn.Module, z: torch.Tensor, target: torch.Tensor, baseline: torch.Tensor | None = None
+        self, network: nn.Module, z: torch.Tensor, target: torch.Tensor, baseline: torch.Tensor | None = None,
+        max_inputs: int | None = None,
     ) -> torch.Tensor:
+        """Attributions for ``z``; ``max_inputs`` bounds the network inputs per pass where a method
+        evaluates several per map (None: no bound)."""
         raise NotImplementedError
 
 
@@ -42,14 +50,14 @@ def _leaf(z: torch.Tensor) -> torch.Tensor:
 class Saliency(Method):
     """Vanilla gradient ∂f_t/∂z, signed (Simonyan et al. 2014, https://arxiv.org/abs/1312.6034)."""
 
-    def attribute(self, network, z, target, baseline=None):
+    def attribute(self, network, z, target, baseline=None, max_inputs=None):
         return _Saliency(network).attribute(_leaf(z), target=target, abs=False)
 
 
 class InputXGradient(Method):
     """Input × Gradient, ``z ⊙ ∂f_t/∂z`` (Shrikumar et al. 2016, https://arxiv.org/abs/1605.01713)."""
 
-    def attribute(self, network, z, target, baseline=None):
+    def attribute(self, network, z, target, baseline=None, max_inputs=None):
         return _IxG(network).attribute(_leaf(z), target=target)
 
 
@@ -61,18 +69,19 @@ class IntegratedGradients(Method):
             see :mod:`harness.attribution.baselines`.
         n_steps: Quadrature points along the straight path.
         method: Captum's quadrature rule (``gausslegendre``, ``riemann_trapezoid``, ...).
-        internal_batch_size: Inputs per forward pass; None: 32 on CPU (small batches are fastest
-            there), all ``B × n_steps`` at once on a GPU.
         baseline_space: ``pixel`` (default): the baseline is a pixel-space image, encoded like the
             input, and may follow the perturbation; ``model``: it is used as the model input baseline
             as is and never follows (e.g. Captum's zero baseline).
+
+    All IG methods with the same ``n_steps`` and quadrature differ only in their baselines, so the engine
+    runs them in one call (:attr:`stack_key`).
     """
 
     needs_baseline = True
 
     def __init__(
         self, baseline: Callable[[torch.Tensor], torch.Tensor], n_steps: int = 16,
-        method: str = "gausslegendre", internal_batch_size: int | None = None, baseline_space: str = "pixel",
+        method: str = "gausslegendre", baseline_space: str = "pixel",
     ) -> None:
         if n_steps < 1:
             raise UserError(f"n_steps must be >= 1, got {n_steps}")
@@ -82,28 +91,26 @@ class IntegratedGradients(Method):
         self.baseline_space = baseline_space
         self.n_steps = n_steps
         self.method = method
-        self.internal_batch_size = internal_batch_size
+
+    @property
+    def cost(self) -> int:
+        return self.n_steps
+
+    @property
+    def stack_key(self) -> tuple:
+        return ("integrated_gradients", self.n_steps, self.method)
 
     @property
     def fixed_baseline(self) -> bool:
         """True when the baseline lives in model input space and never follows a perturbation."""
         return self.baseline_space == "model"
 
-    def attribute(self, network, z, target, baseline=None):
-        """IG attributions; on a GPU out-of-memory error the batch is halved (and kept halved) and retried."""
+    def attribute(self, network, z, target, baseline=None, max_inputs=None):
+        """IG attributions, evaluating at most ``max_inputs`` path points per pass (None: all at once)."""
         if baseline is None:
             raise ValueError("IntegratedGradients needs a baseline in model input space")
-        while True:
-            batch = self.internal_batch_size or (len(z) * self.n_steps if z.is_cuda else 32)
-            try:
-                return _IG(network).attribute(z, baselines=baseline, target=target, n_steps=self.n_steps,
-                                              method=self.method, internal_batch_size=batch)
-            except torch.cuda.OutOfMemoryError:
-                if batch <= 1:
-                    raise
-                self.internal_batch_size = batch // 2
-                torch.cuda.empty_cache()
-                log.warning("out of GPU memory at %d inputs per pass; continuing with %d", batch, batch // 2)
+        return _IG(network).attribute(z, baselines=baseline, target=target, n_steps=self.n_steps,
+                                      method=self.method, internal_batch_size=max_inputs)
 
 
 class GradCAM(Method):
@@ -121,7 +128,7 @@ class GradCAM(Method):
         self.layer = layer
         self.interpolate_mode = interpolate_mode
 
-    def attribute(self, network, z, target, baseline=None):
+    def attribute(self, network, z, target, baseline=None, max_inputs=None):
         cam = LayerGradCam(network, resolve_layer(network, self.layer)).attribute(
             z, target=target, relu_attributions=True
         )

@@ -114,23 +114,3 @@ def test_completeness_error_known_answer():
     attr = torch.zeros_like(Z)
     attr[:, 0, 0, 0] = gap * 1.1  # sums to 110% of F(x) - F(b): a 10% error
     assert torch.allclose(completeness_error(Toy(), Z, T, b, attr), torch.full((2,), 0.1), atol=1e-5)
-
-
-def test_ig_halves_its_batch_on_out_of_memory(monkeypatch):
-    from captum.attr import IntegratedGradients as CaptumIG
-
-    real = CaptumIG.attribute
-    seen = []
-
-    def limited(self, *args, internal_batch_size=None, **kwargs):
-        seen.append(internal_batch_size)
-        if internal_batch_size > 8:
-            raise torch.cuda.OutOfMemoryError("simulated")
-        return real(self, *args, internal_batch_size=internal_batch_size, **kwargs)
-
-    monkeypatch.setattr(CaptumIG, "attribute", limited)
-    ig = IntegratedGradients(baseline=None, n_steps=16, internal_batch_size=32)
-    out = ig.attribute(Toy(), Z, T, torch.zeros_like(Z))
-    assert seen == [32, 16, 8] and ig.internal_batch_size == 8
-    ref = IntegratedGradients(baseline=None, n_steps=16).attribute(Toy(), Z, T, torch.zeros_like(Z))
-    assert torch.allclose(out, ref, atol=1e-5)
