@@ -75,3 +75,54 @@ def test_undefined_reasons_match_reference_texts():
     want = [ref.undefined_reason(x.numpy(), y.numpy()) or "" for x, y in zip(a, b)]
     assert ts.undefined_reasons(a, b) == want == ["", "constant clean map", "non-finite values in perturbed map",
                                                   "constant perturbed map"]
+
+
+def _scipy_kendall(a, b):
+    from scipy import stats
+
+    return np.array([stats.kendalltau(x.ravel(), y.ravel()).statistic for x, y in zip(a, b)])
+
+
+@pytest.mark.parametrize("shape", [(3, 7, 9), (2, 150, 150), (4, 1, 2), (3, 33)])
+def test_kendall_matches_scipy_with_ties_and_odd_sizes(shape):
+    a = RNG.normal(size=shape)
+    b = a + RNG.normal(scale=0.5, size=shape)
+    pairs = [(a, b),  # no ties
+             (np.round(a * 2) / 2, np.round(b)),  # few distinct values
+             (np.maximum(a, 0), np.maximum(b - 0.5, 0))]  # post-ReLU: runs of exact zeros
+    for x, y in pairs:
+        got = ts.kendall(torch.tensor(x), torch.tensor(y)).numpy()
+        np.testing.assert_allclose(got, _scipy_kendall(x, y), atol=1e-10, rtol=0)
+
+
+def test_kendall_batch_of_different_tie_structures():
+    a = RNG.normal(size=(7, 12, 10))
+    b = a + RNG.normal(scale=0.5, size=a.shape)
+    a[1], b[1] = np.round(a[1]), np.round(b[1] * 3)
+    a[2], b[2] = np.maximum(a[2], 0), np.maximum(b[2], 0)
+    a[3] = np.where(a[3] > 1, 1.0, np.where(RNG.random(a[3].shape) < 0.5, -0.0, 0.0))  # -0.0 ties with 0.0
+    b[4] = 2.0  # constant: NaN
+    a[5], b[5] = -np.abs(a[5]), np.round(-b[5] * 4) / 4  # negative values, ties
+    a[6] = np.where(a[6] > 0, a[6], -np.inf)  # non-finite: NaN
+    got = ts.kendall(torch.tensor(a), torch.tensor(b)).numpy()
+    want = _scipy_kendall(a, b)
+    want[6] = np.nan
+    assert np.isnan(got[[4, 6]]).all()
+    np.testing.assert_allclose(got, want, atol=1e-10, rtol=0)
+    one_by_one = ts.kendall(torch.tensor(a), torch.tensor(b), chunk_elements=1).numpy()  # batches of one map
+    np.testing.assert_array_equal(one_by_one, got)
+
+
+def test_kendall_float32_maps_rank_like_scipy():
+    a = RNG.random((3, 16, 16)).astype(np.float32)
+    b = np.maximum(a + RNG.normal(scale=0.3, size=a.shape).astype(np.float32), 0)
+    got = ts.kendall(torch.tensor(a), torch.tensor(b))
+    assert got.dtype == torch.float64
+    np.testing.assert_allclose(got.numpy(), _scipy_kendall(a.astype(float), b.astype(float)), atol=1e-10, rtol=0)
+
+
+def test_inversions_match_pair_count():
+    v = torch.tensor(RNG.integers(0, 9, size=(5, 37)))
+    v[0] = torch.arange(37).flip(0)  # every pair inverted
+    want = (v[:, :, None] > v[:, None, :]).triu(1).sum((1, 2))
+    assert ts._inversions(v, 6).tolist() == want.tolist()
