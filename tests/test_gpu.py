@@ -38,3 +38,28 @@ def test_methods_and_compensation_on_gpu_match_cpu():
         assert torch.allclose(cpu, gpu, rtol=1e-3, atol=1e-4)
     comp = compensate(net.cuda(), amap, (3, 32, 32))
     assert torch.allclose(comp(amap(z.cuda())), net(z.cuda()), atol=1e-4)
+
+
+def test_batcher_fits_free_gpu_memory_and_the_engine_matches_cpu():
+    from harness.attribution.batching import Batcher
+    from harness.attribution.engine import View, attribute_views
+    from harness.attribution.runtime import use_exact_float32
+
+    use_exact_float32()
+    torch.manual_seed(0)
+    net = build_rps_cnn(32, 0.25).eval().requires_grad_(False)
+    z, t = torch.rand(4, 3, 32, 32), torch.tensor([0, 1, 2, 0])
+    assert Batcher(max_batch=7).fit(net.cuda(), z[0].cuda()) == 7
+    fitted = Batcher().fit(net.cuda(), z[0].cuda())
+    assert fitted >= 8  # a 32×32 CNN fits many inputs into a GPU
+    amap = AffineMap.translation(torch.full((3,), 0.5))
+    methods = {"saliency": Saliency(), "gradcam": GradCAM(), "ig": IntegratedGradients(None, n_steps=8)}
+    kw = dict(target=t, baselines={"ig": torch.zeros_like(z)}, follows=[True, False], reduction="sum_abs")
+    cpu = attribute_views(methods, net.cpu(), [View("clean", z), View("s", amap(z), amap)], **kw)
+    gpu_kw = {**kw, "target": t.cuda(), "baselines": {"ig": torch.zeros_like(z).cuda()}}
+    amap_gpu = AffineMap.translation(torch.full((3,), 0.5, device="cuda"))
+    gpu = attribute_views(methods, net.cuda(), [View("clean", z.cuda()), View("s", amap_gpu(z.cuda()), amap_gpu)],
+                          batcher=Batcher(), **gpu_kw)
+    for view in ("clean", "s"):
+        for key, m in cpu[view].maps.items():
+            assert torch.allclose(m, gpu[view].maps[key].cpu(), rtol=1e-4, atol=1e-5), (view, key)
