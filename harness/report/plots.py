@@ -39,22 +39,27 @@ def stability_vs_magnitude(summary: pd.DataFrame, path: str | Path,
     summary = summary.assign(series=_series_label(summary))
     regimes = _regimes(summary)
     n_series = summary["series"].nunique()
+    mags = np.sort(summary["magnitude"].unique())
+    # series are shifted sideways by a fraction of the smallest gap between magnitudes (x stays readable)
+    dodge = 0.3 * float(np.diff(mags).min()) / max(n_series, 1) if len(mags) > 1 else 0.0
     fig, axes = style.figure(len(metrics), len(regimes), squeeze=False, sharex=True, sharey="row",
                              figsize=(style.COLUMN_WIDTH * len(regimes), 1.9 * len(metrics) + 0.9 + 0.13 * n_series))
     for r, metric in enumerate(metrics):
         for c, (comp, title) in enumerate(regimes):
             ax = axes[r, c]
             sel = summary[(summary.metric == metric) & (summary.compensated.astype(bool) == comp)]
-            for name, df in sel.groupby("series", sort=False):
+            for k, (name, df) in enumerate(sel.groupby("series", sort=False)):
                 df = df.sort_values("magnitude")
-                ax.plot(df.magnitude, df["mean"], label=name, **style.line_style(name))
-                ax.fill_between(df.magnitude, df.ci95_low, df.ci95_high, color=style.color(name), alpha=0.15, lw=0)
+                x = df.magnitude + (k - (n_series - 1) / 2) * dodge  # invariant methods all sit at 1: keep them apart
+                ax.plot(x, df["mean"], label=name, **style.line_style(name))
+                ax.fill_between(x, df.ci95_low, df.ci95_high, color=style.color(name), alpha=0.15, lw=0)
             ax.set_title(title if r == 0 else "")
             if c == 0:
                 ax.set_ylabel(_LABELS.get(metric, metric))
             ax.axhline(1.0, color="0.6", lw=0.6, zorder=0)
             if r == len(metrics) - 1:
-                ax.set_xlabel("perturbation magnitude δ")
+                ax.set_xlabel("magnitude δ (series offset to stay visible)" if dodge
+                              else "perturbation magnitude δ")
     handles, labels = axes[0, 0].get_legend_handles_labels()
     fig.suptitle("Similarity of clean and perturbed maps vs perturbation size\n(mean over images, bootstrap 95% CI)")
     fig.tight_layout()
