@@ -62,6 +62,11 @@ def _best_time(fn, repeats: int, device: torch.device) -> float:
     return best
 
 
+def _fill(x: torch.Tensor, batch: int) -> torch.Tensor:
+    """``x`` repeated to at least one full pass of ``batch`` inputs."""
+    return x.repeat(-(-batch // len(x)), 1, 1, 1)[:max(batch, len(x))]
+
+
 def _limit(net, x: torch.Tensor, batch: int, repeats: int, device) -> float:
     """Images/s of forward + backward to the input, in batches of ``batch``."""
     def step():
@@ -90,8 +95,7 @@ def _setting(s: DictConfig, cfg: DictConfig, device: torch.device) -> tuple[list
     batcher = Batcher(cfg.max_batch)
     batch = batcher.fit(net, x[0])
     # the limit at the harness's pass size (as many copies of the images as one pass holds)
-    limit = _limit(net, x.repeat(max(1, -(-batch // s.n_images)), 1, 1, 1)[:max(batch, s.n_images)], batch,
-                   cfg.repeats, device)
+    limit = _limit(net, _fill(x, batch), batch, cfg.repeats, device)
     base = {"image_size": s.image_size, "width": s.width, "n_images": s.n_images, "batch": batch,
             "limit_img_s": limit}
     rows = []
@@ -135,7 +139,7 @@ def _variants(net, x, batch, limit, base, cfg, device) -> list[dict]:
     amap = AffineMap.translation(torch.full((3,), 0.5, device=device))
     comp = compensate(net, amap, tuple(x.shape[1:])).eval().requires_grad_(False)
     ref = _grad_maps(net, x, batch)
-    xs = x.repeat(max(1, -(-batch // len(x))), 1, 1, 1)[:max(batch, len(x))]
+    xs = _fill(x, batch)
     rows = []
     for name in ["fp32", *cfg.variants]:
         if name in ("tf32", "fp16") and device.type != "cuda":

@@ -147,26 +147,33 @@ class Evaluator:
                      for n, m in self.methods.items() if m.needs_baseline}
         explain = functools.partial(attribute_views, self.methods, target=target, baselines=baselines,
                                     follows=self.follows, reduction=self.reduction, batcher=self.batcher)
+        # every view's inputs and logits, computed once: the clean input, every uncompensated condition (also
+        # when resuming, so that every pass holds the same inputs as in an uninterrupted run) and the
+        # compensated conditions still to do
+        todo_keys = {c.key for c, _ in todo}
+        needed = [(c, n) for c, n in zip(conditions, networks) if not c.compensated or c.key in todo_keys]
+        inputs = {"clean": View("clean", z, None, logits)}
+        for cond, net in needed:
+            zp = cond.amap(z)
+            inputs[cond.key] = View(cond.key, zp, cond.amap, predict(net, zp))
         # the clean input and every uncompensated condition share the network: one stacked computation
-        # (all of them, also when resuming, so that every pass holds the same inputs as in an uninterrupted run)
-        shared = [View("clean", z), *(View(c.key, c.amap(z), c.amap) for c in conditions if not c.compensated)]
+        shared = [inputs["clean"], *(inputs[c.key] for c, _ in needed if not c.compensated)]
         views = explain(model.network, shared)
         bar.update(1 + sum(not c.compensated for c, _ in todo))
         for cond, net in todo:
             if cond.compensated:
-                views.update(explain(net, [View(cond.key, cond.amap(z), cond.amap)]))
+                views.update(explain(net, [inputs[cond.key]]))
                 bar.update()
         clean = views["clean"]
         keep = max(0, min(self.n_examples - start, len(x)))
         self._emit(result, start, "clean", [], _examples("clean", x, logits, clean.maps, keep))
-        for cond, net in todo:
-            zp, out = cond.amap(z), views[cond.key]
-            logits_p = predict(net, zp)
-            rows = _rows(chunk, start, cond, logits, logits_p, target, clean.maps, out.maps, self.scorer)
+        for cond, _net in todo:
+            view, out = inputs[cond.key], views[cond.key]
+            rows = _rows(chunk, start, cond, logits, view.logits, target, clean.maps, out.maps, self.scorer)
             for row in _add_method_details(rows, self.methods, clean.errors, out.errors, start):
                 row["encoding"] = model.encoding.name
-            self._emit(result, start, cond.key, rows, _examples(cond.key, model.encoding.decode(zp), logits_p,
-                                                                 out.maps, keep))
+            self._emit(result, start, cond.key, rows, _examples(cond.key, model.encoding.decode(view.z),
+                                                                 view.logits, out.maps, keep))
 
 
 def _add_method_details(rows: list[dict], methods, clean_err: dict, err: dict, start: int) -> list[dict]:

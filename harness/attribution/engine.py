@@ -33,11 +33,14 @@ class View:
         z: The inputs, already perturbed for a condition.
         amap: The perturbation applied (None for the clean input); baselines pass through it when they
             follow the perturbation.
+        logits: The network's logits on ``z`` ``(B, K)`` if already computed (saves IG's completeness check
+            a forward pass).
     """
 
     key: str
     z: torch.Tensor
     amap: AffineMap | None = None
+    logits: torch.Tensor | None = None
 
 
 @dataclass
@@ -128,7 +131,7 @@ def attribute_views(
             for keys, base in treatments:
                 entries[method.stack_key or (name,)].append(((name, keys[0]), keys, v, base))
     if entries:
-        _integrated(methods, network, views, entries, z, target, reduction, batcher, out)
+        _integrated(methods, network, views, entries, target, reduction, batcher, out)
     order = {name: i for i, name in enumerate(methods)}
     treatment = {f: i for i, f in enumerate(follows)}
     for vm in out.values():  # methods in their configured order, whatever order they were computed in
@@ -136,11 +139,14 @@ def attribute_views(
     return out
 
 
-def _integrated(methods, network, views, entries, z, target, reduction, batcher, out) -> None:
+def _integrated(methods, network, views, entries, target, reduction, batcher, out) -> None:
     """Run each stack of IG entries in one batched call; fill ``out`` with maps and completeness errors."""
-    b, t = len(target), target.repeat(len(views))
-    f_z = batcher.map(lambda zi, ti, lim: target_logit(network, zi, ti), z, t)
-    f_z = {v.key: f_z[i * b:(i + 1) * b] for i, v in enumerate(views)}
+    b, idx = len(target), target.unsqueeze(1)
+    f_z = {v.key: v.logits.gather(1, idx).squeeze(1) for v in views if v.logits is not None}
+    if missing := [v for v in views if v.logits is None]:
+        f = batcher.map(lambda zi, ti, lim: target_logit(network, zi, ti), torch.cat([v.z for v in missing]),
+                        target.repeat(len(missing)))
+        f_z.update({v.key: f[i * b:(i + 1) * b] for i, v in enumerate(missing)})
     for group in entries.values():
         method = methods[group[0][0][0]]
         zs = torch.cat([v.z for _, _, v, _ in group]).detach()
