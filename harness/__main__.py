@@ -10,9 +10,9 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
+from harness.configs import CONFIG_DIR
 from harness.errors import exit_code_of
 
-CONFIG_DIR = str(Path(__file__).resolve().parent.parent / "configs")
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="config")

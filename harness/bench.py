@@ -1,6 +1,6 @@
 """``python -m harness.bench``: how fast is the harness, against what the hardware allows?
 
-For each model setting (``configs/bench/default.yaml``) it measures, on random weights:
+For each model setting (``harness/configs/bench/default.yaml``) it measures, on random weights:
 
 - the **limit**: plain forward + backward (gradient w.r.t. the input) throughput, images/s, at the pass
   size the harness uses on the device;
@@ -36,6 +36,7 @@ from harness.attribution.batching import Batcher
 from harness.attribution.engine import View, attribute_views
 from harness.attribution.methods import GradCAM, InputXGradient, IntegratedGradients, Saliency
 from harness.attribution.runtime import use_exact_float32
+from harness.configs import CONFIG_DIR
 from harness.errors import UserError, exit_code_of
 from harness.metrics import similarity
 from harness.metrics import torch_similarity as ts
@@ -45,7 +46,7 @@ from harness.perturbations.affine import AffineMap
 from harness.perturbations.compensate import compensate
 from harness.run import resolve_device
 
-CONFIG_DIR = str(Path(__file__).resolve().parent.parent / "configs" / "bench")
+BENCH_CONFIG_DIR = str(Path(CONFIG_DIR) / "bench")
 
 
 def _best_time(fn, repeats: int, device: torch.device) -> float:
@@ -187,7 +188,7 @@ def _metrics(cfg: DictConfig, device: torch.device) -> list[dict]:
 VARIANTS = ("bf16", "fp16", "tf32", "compile")
 
 
-@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="default")
+@hydra.main(version_base="1.3", config_path=BENCH_CONFIG_DIR, config_name="default")
 def main(cfg: DictConfig) -> None:
     code = exit_code_of(lambda: bench(cfg))
     if code:

@@ -68,11 +68,12 @@ def build_methods(cfg: DictConfig) -> dict[str, Method]:
     return methods
 
 
-def check_layers(methods: dict[str, Method], network: torch.nn.Module) -> None:
+def check_layers(methods: dict[str, Method], network: torch.nn.Module, image_shape: tuple[int, ...]) -> None:
     """Fail early (before any attribution) on a layer name that the network does not have."""
+    sample = torch.zeros(1, *image_shape, device=next(network.parameters()).device)
     for method in methods.values():
         if hasattr(method, "layer"):
-            resolve_layer(network, method.layer)
+            resolve_layer(network, method.layer, sample)
 
 
 def bind_training_data(methods: dict[str, Method], train_images: torch.Tensor) -> None:
@@ -104,7 +105,7 @@ def run(cfg: DictConfig, run_dir: str | Path) -> Any:
     splits = instantiate(cfg.data)
     bind_training_data(methods, splits.train.images)
     model, model_info = prepare_model(cfg.model, cfg.train, cfg.data, splits, device, cfg.cache_dir)
-    check_layers(methods, model.network)
+    check_layers(methods, model.network, splits.image_shape)
     conditions = perturbation.conditions(model.encoding, splits.image_shape)
     explained = splits.test.head(cfg.attribution.n_images)
     log.info("explaining %d test images: %d methods (IG once per baseline treatment) × %d conditions on %s",

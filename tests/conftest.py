@@ -7,13 +7,13 @@ import pytest
 import torch
 from hydra import compose, initialize_config_dir
 
+from harness.configs import CONFIG_DIR
 from harness.data.synthetic_rps import make_splits
 from harness.models.classifier import EncodedClassifier
 from harness.models.encoding import Encoding
 from harness.models.rps_cnn import build_rps_cnn
 from harness.models.train import TrainConfig, accuracy, fit, init_weights
 
-CONFIG_DIR = str(Path(__file__).resolve().parent.parent / "configs")
 
 #: overrides that make the app run in seconds
 TINY = [

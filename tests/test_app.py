@@ -9,8 +9,9 @@ import pandas as pd
 import pytest
 from hydra.utils import instantiate
 
+from harness.configs import CONFIG_DIR
 from harness.run import build_methods
-CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
+CONFIG_DIR = Path(CONFIG_DIR)
 EXPERIMENTS = sorted(p.stem for p in (CONFIG_DIR / "experiment").glob("*.yaml"))
 
 

@@ -104,6 +104,11 @@ def load_weights(network: nn.Module, state_dict: dict[str, torch.Tensor], source
             f"checkpoint {source} does not match the model config: missing {missing[:3]}, unexpected "
             f"{unexpected[:3]}; use the model config it was trained with"
         )
+    mismatch = [name for name, tensor in state_dict.items() if own[name].shape != tensor.shape]
+    if mismatch and set(mismatch) <= set(list(own)[-2:]):  # only the output layer (weight, bias) differs
+        trained, wanted = state_dict[mismatch[0]].shape[0], own[mismatch[0]].shape[0]
+        raise UserError(f"checkpoint {source} was trained on {trained} classes but the data has {wanted}; use a "
+                        f"checkpoint trained on this data (or data with {trained} classes)")
     for name, tensor in state_dict.items():
         if own[name].shape != tensor.shape:
             raise UserError(

@@ -1,17 +1,20 @@
 """Get a trained classifier: load a given checkpoint, load a cached one, or train and cache."""
 from __future__ import annotations
 
+import inspect
 import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
-from hydra.utils import instantiate
+import torch.nn as nn
+from hydra.errors import InstantiationException
+from hydra.utils import get_method, instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from harness.data.base import ImageSplits
-from harness.errors import UserError
+from harness.errors import UserError, find_user_error
 from harness.models import checkpoint
 from harness.models.classifier import EncodedClassifier, use_channels_last
 from harness.models.encoding import Encoding
@@ -44,7 +47,7 @@ def prepare_model(
     4. the cache, ``cache_dir/checkpoints/<hash of data+model+train config>.pt``, verified against its
        SHA-256 sidecar (a corrupted file is rebuilt, not trusted); on a miss, train and cache.
     """
-    network = instantiate(model_cfg.network)
+    network = build_network(model_cfg.network, splits)
     if model_cfg.get("channels_last", False):
         use_channels_last(network)
     encoding = Encoding.named(model_cfg.encoding, channels=splits.image_shape[0])
@@ -60,6 +63,57 @@ def prepare_model(
     return model, info
 
 
+def network_config(network_cfg: DictConfig, splits: ImageSplits) -> DictConfig:
+    """``network_cfg`` with ``num_classes`` and ``in_channels`` taken from the data where they are null (or
+    absent, and the builder accepts them); an explicit value that disagrees with the data is a :class:`UserError`."""
+    data = {"num_classes": len(splits.classes), "in_channels": splits.image_shape[0]}
+    what = {"num_classes": f"{data['num_classes']} classes", "in_channels": f"{data['in_channels']}-channel images"}
+    cfg = OmegaConf.to_container(network_cfg, resolve=True)
+    accepted = _parameters(cfg.get("_target_"))
+    for key, value in data.items():
+        if cfg.get(key) is not None:
+            if int(cfg[key]) != value:
+                raise UserError(f"model.network.{key}={cfg[key]} but the data has {what[key]}; leave {key} unset "
+                                f"(null) to take it from the data")
+        elif key in cfg or key in accepted:
+            cfg[key] = value
+    return OmegaConf.create(cfg)
+
+
+def build_network(network_cfg: DictConfig, splits: ImageSplits) -> nn.Module:
+    """Instantiate the configured network for the data (see :func:`network_config`) and check that it gives one
+    logit per class; a network that cannot be built is one clear :class:`UserError`."""
+    cfg = network_config(network_cfg, splits)
+    try:
+        network = instantiate(cfg)
+    except InstantiationException as exc:
+        if find_user_error(exc):
+            raise
+        cause = exc.__cause__ or exc
+        raise UserError(f"cannot build model.network (_target_={cfg.get('_target_')}): "
+                        f"{type(cause).__name__}: {str(cause).splitlines()[0] if str(cause) else ''}") from exc
+    if not isinstance(network, nn.Module):
+        raise UserError(f"model.network._target_={cfg.get('_target_')} returned a {type(network).__name__}, "
+                        "not a torch.nn.Module")
+    was_training = network.training
+    with torch.no_grad():
+        out = network.eval()(splits.train.images[:1])
+    network.train(was_training)
+    if out.ndim != 2 or out.shape[1] != len(splits.classes):
+        raise UserError(f"the network gives outputs of shape {tuple(out.shape)} for one image, but the data has "
+                        f"{len(splits.classes)} classes; it must return (batch, {len(splits.classes)}) logits")
+    return network
+
+
+def _parameters(target: str | None) -> set[str]:
+    """Names of the keyword parameters of the builder ``target`` (empty if it cannot be inspected)."""
+    try:
+        fn = get_method(target) if target else None
+        return set(inspect.signature(fn).parameters) if fn is not None else set()
+    except Exception:  # noqa: BLE001 - a builder that cannot be imported fails (clearly) when it is built
+        return set()
+
+
 def _weights(model, model_cfg, train_cfg, data_cfg, splits, device, cache_dir) -> tuple[Path | None, bool]:
     """Load or make the weights (see :func:`prepare_model`); returns the file they came from and whether
     the model was trained now."""
@@ -73,7 +127,8 @@ def _weights(model, model_cfg, train_cfg, data_cfg, splits, device, cache_dir) -
         init_weights(model.network, int(train_cfg.seed))
         log.info("model.train=false: explaining the randomly initialised network (seed %d)", train_cfg.seed)
         return None, False
-    path = Path(str(cache_dir)).expanduser() / "checkpoints" / f"{checkpoint.config_key(_plain(model_cfg, train_cfg, data_cfg))}.pt"
+    plain = _plain(model_cfg, train_cfg, data_cfg, splits)
+    path = Path(str(cache_dir)).expanduser() / "checkpoints" / f"{checkpoint.config_key(plain)}.pt"
     if checkpoint.verified(path):
         _load_into(model, path)
         log.info("loaded cached checkpoint %s", path)
@@ -81,13 +136,15 @@ def _weights(model, model_cfg, train_cfg, data_cfg, splits, device, cache_dir) -
     if path.exists():
         log.warning("cached checkpoint %s does not match its recorded hash; retraining", path)
     _train(model, train_cfg, splits, device)
-    checkpoint.save(path, model.network, model.encoding.name, {"config": _plain(model_cfg, train_cfg, data_cfg)})
+    checkpoint.save(path, model.network, model.encoding.name, {"config": plain})
     log.info("trained and cached checkpoint %s", path)
     return path, True
 
 
-def _plain(model_cfg: DictConfig, train_cfg: DictConfig, data_cfg: DictConfig) -> dict[str, Any]:
-    net = OmegaConf.to_container(model_cfg.network, resolve=True)
+def _plain(model_cfg: DictConfig, train_cfg: DictConfig, data_cfg: DictConfig,
+           splits: ImageSplits) -> dict[str, Any]:
+    """What a trained checkpoint depends on: the cache key (the network as built, class count included)."""
+    net = OmegaConf.to_container(network_config(model_cfg.network, splits), resolve=True)
     return {
         "network": net, "encoding": model_cfg.encoding,
         "train": OmegaConf.to_container(train_cfg, resolve=True),

@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Hyper-parameters of :func:`fit` (mirrors ``configs/train/*.yaml``)."""
+    """Hyper-parameters of :func:`fit` (mirrors ``harness/configs/train/*.yaml``)."""
 
     epochs: int = 6
     batch_size: int = 32

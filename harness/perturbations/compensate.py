@@ -18,6 +18,7 @@ import torch
 import torch.nn as nn
 
 from harness.errors import UserError
+from harness.models.layers import first_layer, set_submodule
 from harness.perturbations.affine import AffineMap
 
 
@@ -71,14 +72,6 @@ def _compensated_linear(lin: nn.Linear, amap: AffineMap, input_chw: tuple[int, i
     return new
 
 
-def first_layer(network: nn.Module) -> tuple[str, nn.Module]:
-    """Name and module of the first layer with parameters (the one that sees the input)."""
-    for name, module in network.named_modules():
-        if module is not network and any(True for _ in module.parameters(recurse=False)):
-            return name, module
-    raise UserError("the network has no layer with parameters to compensate")
-
-
 def compensate(
     network: nn.Module, amap: AffineMap, input_chw: tuple[int, int, int], exact: bool = True
 ) -> nn.Module:
@@ -107,11 +100,5 @@ def compensate(
             "supported: Conv2d, Linear"
         )
     out = copy.deepcopy(network)
-    _set_submodule(out, name, new.train(layer.training))
+    set_submodule(out, name, new.train(layer.training))
     return out
-
-
-def _set_submodule(root: nn.Module, name: str, module: nn.Module) -> None:
-    parent_name, _, child = name.rpartition(".")
-    parent = root.get_submodule(parent_name) if parent_name else root
-    setattr(parent, child, module)

@@ -75,10 +75,66 @@ def test_gradcam_shape_and_relu():
 
 def test_gradcam_layer_resolution():
     net = _cnn()
-    assert resolve_layer(net, None) is net[2]
+    assert resolve_layer(net, None, torch.zeros(1, 3, 8, 8)) is net[3]  # the ReLU after the last convolution
     assert resolve_layer(net, "0") is net[0]
     with pytest.raises(UserError, match="convolutional layers: 0, 2"):
         resolve_layer(net, "conv9")
+
+
+def test_gradcam_default_layer_skips_normalisation_and_falls_back_to_a_functional_relu(caplog):
+    bn = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.AdaptiveAvgPool2d(1),
+                       nn.Flatten(), nn.Linear(4, 2)).eval()
+    assert resolve_layer(bn, None, torch.zeros(1, 3, 8, 8)) is bn[2]
+
+    class Functional(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv, self.fc = nn.Conv2d(3, 4, 3, padding=1), nn.Linear(4, 2)
+
+        def forward(self, z):
+            return self.fc(torch.relu(self.conv(z)).mean((2, 3)))
+
+    net = Functional()
+    with caplog.at_level("WARNING"):
+        assert resolve_layer(net, None, torch.zeros(1, 3, 8, 8)) is net.conv
+    assert "applied functionally" in caplog.text
+
+
+class _RectifiedMatters(nn.Module):
+    """A known answer: Grad-CAM on the raw convolution is all zero, on its ReLU output it is not.
+
+    Input: one channel, 1 at the centre pixel, 0 elsewhere. A 1×1 convolution gives A¹ = 2z − 1 (+1 at the
+    centre, −1 elsewhere) and A² = 1 everywhere; after the ReLU, R¹ = 1 at the centre only, R² = 1. The logit
+    is Σ R¹ − 2·R²(centre). On the raw maps α¹ = 1/N (only the centre passes the ReLU) and α² = −2/N, so
+    α¹A¹ + α²A² = −1/N at the centre and −3/N elsewhere: ReLU gives an all-zero map. On the rectified maps
+    α¹ = 1, α² = −2/N: 1 − 2/N > 0 at the centre, so the map is positive there.
+    """
+
+    def __init__(self, size: int = 5):
+        super().__init__()
+        self.conv, self.relu, self.flat = nn.Conv2d(1, 2, 1), nn.ReLU(), nn.Flatten()
+        self.head = nn.Linear(2 * size * size, 1, bias=False)
+        with torch.no_grad():
+            self.conv.weight.copy_(torch.tensor([2.0, 0.0]).view(2, 1, 1, 1))
+            self.conv.bias.copy_(torch.tensor([-1.0, 1.0]))
+            w = torch.zeros(2, size, size)
+            w[0] = 1.0
+            w[1, size // 2, size // 2] = -2.0
+            self.head.weight.copy_(w.view(1, -1))
+
+    def forward(self, z):
+        return self.head(self.flat(self.relu(self.conv(z))))
+
+
+def test_gradcam_uses_rectified_feature_maps():
+    net = _RectifiedMatters().eval()
+    z = torch.zeros(1, 1, 5, 5)
+    z[0, 0, 2, 2] = 1.0
+    target = torch.zeros(1, dtype=torch.long)
+    assert GradCAM(layer="conv").attribute(net, z, target).abs().max() == 0  # the raw convolution: all zero
+    cam = GradCAM().attribute(net, z, target)  # the default: the ReLU after it
+    assert resolve_layer(net, None, z) is net.relu
+    assert cam[0, 0, 2, 2] > 0 and cam[0, 0, 2, 2] == cam.max()
 
 
 def test_reductions():
