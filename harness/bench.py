@@ -34,7 +34,8 @@ from omegaconf import DictConfig
 from harness.attribution.baselines import constant, uniform
 from harness.attribution.batching import Batcher
 from harness.attribution.engine import View, attribute_views
-from harness.attribution.methods import GradCAM, InputXGradient, IntegratedGradients, Saliency
+from harness.attribution.gradcam import GradCAM
+from harness.attribution.methods import InputXGradient, IntegratedGradients, Saliency
 from harness.attribution.runtime import use_exact_float32
 from harness.configs import CONFIG_DIR
 from harness.errors import UserError, exit_code_of
@@ -100,15 +101,18 @@ def _setting(s: DictConfig, cfg: DictConfig, device: torch.device) -> tuple[list
     base = {"image_size": s.image_size, "width": s.width, "n_images": s.n_images, "batch": batch,
             "limit_img_s": limit}
     rows = []
-    kw = dict(target=target, follows=[True], reduction="sum_abs", batcher=batcher)
+    seeds = torch.zeros(len(x), 2, dtype=torch.long, device=device)
     for name, m in {"saliency": Saliency(), "ixg": InputXGradient(), "gradcam": GradCAM()}.items():
-        t = _best_time(lambda: attribute_views({name: m}, net, [View("clean", x)], baselines={}, **kw),
+        view = View("clean", x, target, seeds)
+        t = _best_time(lambda: attribute_views({name: m}, net, [view], reduction="sum_abs", batcher=batcher),
                        cfg.repeats, device)
         rows.append({**base, "method": name, "maps_s": s.n_images / t, "vs_limit": s.n_images / t / limit})
     # IG with three baselines, stacked into one computation as experiments run it
     ig = {f"ig_{b}": IntegratedGradients(None, n_steps=cfg.n_steps) for b in ("black", "white", "random")}
     bases = {"ig_black": constant(x, 0.0), "ig_white": constant(x, 1.0), "ig_random": uniform(x, seed=cfg.seed)}
-    t = _best_time(lambda: attribute_views(ig, net, [View("clean", x)], baselines=bases, **kw), cfg.repeats, device)
+    view = View("clean", x, target, seeds, {k: [(("carried",), b)] for k, b in bases.items()})
+    t = _best_time(lambda: attribute_views(ig, net, [view], reduction="sum_abs", batcher=batcher), cfg.repeats,
+                   device)
     maps_s = 3 * s.n_images / t
     naive = _naive_ig(net, x, target, cfg, device)
     rows.append({**base, "method": f"ig×3 baselines ({cfg.n_steps} steps)", "maps_s": maps_s,
@@ -190,13 +194,13 @@ VARIANTS = ("bf16", "fp16", "tf32", "compile")
 
 @hydra.main(version_base="1.3", config_path=BENCH_CONFIG_DIR, config_name="default")
 def main(cfg: DictConfig) -> None:
-    code = exit_code_of(lambda: bench(cfg))
+    code = exit_code_of(lambda: bench(cfg, HydraConfig.get().runtime.output_dir))
     if code:
         sys.exit(code)
 
 
-def bench(cfg: DictConfig) -> None:
-    """Measure every setting of ``cfg`` and write the tables into the Hydra run folder."""
+def bench(cfg: DictConfig, out: str | Path) -> str:
+    """Measure every setting of ``cfg``; write the tables into ``out`` and return the text table."""
     unknown = sorted(set(cfg.variants) - set(VARIANTS))
     if unknown:
         raise UserError(f"unknown bench variant(s) {unknown}; valid choices: {', '.join(VARIANTS)}")
@@ -210,7 +214,8 @@ def bench(cfg: DictConfig) -> None:
             else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     machine = torch.cuda.get_device_name() if device.type == "cuda" else f"{platform.processor() or 'CPU'}, " \
         f"{torch.get_num_threads()} threads"
-    out = Path(HydraConfig.get().runtime.output_dir)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
     table.to_csv(out / "bench.csv", index=False)
     metrics.to_csv(out / "bench_metrics.csv", index=False)
     variants.to_csv(out / "bench_variants.csv", index=False)
@@ -220,6 +225,7 @@ def bench(cfg: DictConfig) -> None:
             + variants.to_string(**{**fmt, "float_format": lambda v: f"{v:.4g}"}) + "\n")
     (out / "bench.md").write_text(text)
     print(text)
+    return text
 
 
 if __name__ == "__main__":

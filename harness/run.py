@@ -1,13 +1,16 @@
-"""``run(cfg)``: the whole experiment, stage by stage (the layout of the package)."""
+"""``run(cfg)``: the whole experiment, stage by stage (the layout of the package).
+
+:func:`run` is the command line's path (data and model from the config); :func:`harness.api.evaluate` is the Python
+path (the caller's module and images). Both go through :func:`build_parts` and :func:`execute`, the same engine.
+"""
 from __future__ import annotations
 
 import functools
-import inspect
 import json
 import logging
 import platform
 import random
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,12 +22,15 @@ from omegaconf import DictConfig, OmegaConf
 
 from harness.attribution import baselines
 from harness.attribution.batching import Batcher
+from harness.attribution.methods import Method
 from harness.attribution.runtime import use_exact_float32
-from harness.attribution.methods import Method, resolve_layer
+from harness.data.base import ImageSet
 from harness.errors import UserError, find_user_error
-from harness.evaluate import Evaluator
+from harness.evaluate import TREATMENTS, Evaluation, Evaluator
+from harness.metrics.scorer import Scorer
+from harness.models.classifier import EncodedClassifier
 from harness.models.prepare import prepare_model
-from harness.perturbations.base import as_list
+from harness.perturbations.base import Perturbation, as_list
 from harness.report.build import build_report, save_raw
 from harness.store import PartialStore
 
@@ -48,40 +54,88 @@ def seed_everything(seed: int) -> None:
     torch.use_deterministic_algorithms(True, warn_only=True)
 
 
+def set_threads(threads: int | None) -> int:
+    """``torch.set_num_threads(threads)`` (None: what PyTorch chose); returns the number in use."""
+    if threads is not None:
+        if int(threads) < 1:
+            raise UserError(f"threads must be >= 1 or null, got {threads}")
+        torch.set_num_threads(int(threads))
+    return torch.get_num_threads()
+
+
 def build_methods(cfg: DictConfig) -> dict[str, Method]:
-    """Instantiate the methods named in ``cfg.include`` from the ``cfg.methods`` registry."""
+    """Instantiate the methods named in ``cfg.include`` (and the ``cfg.controls``) from the ``cfg.methods`` registry."""
     known = list(cfg.methods)
-    unknown = [m for m in cfg.include if m not in known]
+    names = [str(m) for m in as_list(cfg.include, "attribution.include")]
+    names += [str(m) for m in as_list(cfg.get("controls") or [], "attribution.controls") if m not in names] \
+        if cfg.get("controls") else []
+    unknown = [m for m in names if m not in known]
     if unknown:
         raise UserError(f"unknown method(s) {unknown} in attribution.include; valid choices: {', '.join(known)}")
-    if not cfg.include:
-        raise UserError(f"attribution.include is empty; choose from: {', '.join(known)}")
     methods = {}
-    for name in cfg.include:
+    for name in names:
         try:
-            methods[name] = instantiate(cfg.methods[name])
+            methods[name] = build(cfg.methods[name])
         except InstantiationException as exc:
-            if find_user_error(exc):
-                raise
             raise UserError(f"cannot build attribution method '{name}': {str(exc).splitlines()[0]}; valid baselines "
                             f"(harness.attribution.baselines): {', '.join(baselines.available())}") from exc
     return methods
 
 
-def check_layers(methods: dict[str, Method], network: torch.nn.Module, image_shape: tuple[int, ...]) -> None:
-    """Fail early (before any attribution) on a layer name that the network does not have."""
+def check_methods(methods: dict[str, Method], network: torch.nn.Module, image_shape: tuple[int, ...]) -> None:
+    """Fail early (before any attribution) on a method that cannot explain this network (e.g. a missing layer)."""
     sample = torch.zeros(1, *image_shape, device=next(network.parameters()).device)
     for method in methods.values():
-        if hasattr(method, "layer"):
-            resolve_layer(network, method.layer, sample)
+        method.check(network, sample)
 
 
-def bind_training_data(methods: dict[str, Method], train_images: torch.Tensor) -> None:
-    """Give baselines that need it (``train_mean``) the mean training image ``(C, H, W)``."""
-    for method in methods.values():
-        fn = getattr(method, "baseline", None)
-        if fn is not None and "train_mean" in inspect.signature(fn).parameters:
-            method.baseline = functools.partial(fn, train_mean=train_images.mean(0))
+@dataclass
+class Parts:
+    """What an experiment is made of, built from the config before any data is loaded or model trained."""
+
+    perturbation: Perturbation
+    methods: dict[str, Method]
+    scorer: Scorer
+    treatments: list[str]
+
+
+def build(node: DictConfig) -> Any:
+    """``hydra.utils.instantiate``, re-raising a user mistake in a constructor as the :class:`UserError` itself."""
+    try:
+        return instantiate(node)
+    except InstantiationException as exc:
+        problem = find_user_error(exc)
+        if problem is not None:
+            raise problem from exc
+        raise
+
+
+def build_parts(cfg: DictConfig) -> Parts:
+    """Perturbation, methods, scorer and baseline treatments; configuration mistakes surface here."""
+    treatments = [str(t) for t in as_list(cfg.attribution.baseline_treatments, "attribution.baseline_treatments")]
+    bad = [t for t in treatments if t not in TREATMENTS]
+    if bad:
+        raise UserError(f"attribution.baseline_treatments has {bad}; valid choices: {', '.join(TREATMENTS)}")
+    return Parts(build(cfg.perturbation), build_methods(cfg.attribution), build(cfg.metrics), treatments)
+
+
+def execute(cfg: DictConfig, parts: Parts, model: EncodedClassifier, explained: ImageSet, device: torch.device,
+            run_dir: str | Path | None) -> Evaluation:
+    """Explain and score ``explained`` under every condition (results stored in ``run_dir``, if given)."""
+    check_methods(parts.methods, model.network, tuple(explained.images.shape[1:]))
+    conditions = parts.perturbation.conditions(model.encoding, tuple(explained.images.shape[1:]))
+    with_baseline = any(m.needs_baseline for m in parts.methods.values())
+    log.info("explaining %d test images: %d methods%s × %d conditions on %s", len(explained), len(parts.methods),
+             f" (baseline methods once per treatment: {', '.join(parts.treatments)})" if with_baseline else "",
+             len(conditions), device)
+    store = PartialStore(run_dir, fingerprint=OmegaConf.to_container(cfg, resolve=True)) if run_dir else None
+    engine = cfg.attribution.engine
+    evaluator = Evaluator(parts.methods, parts.scorer, parts.treatments, cfg.attribution.reduction,
+                          cfg.attribution.batch_size, device, seed=cfg.seed, n_examples=cfg.report.n_examples,
+                          store=store, batcher=Batcher(engine.max_batch, engine.memory_fraction))
+    result = evaluator(model, explained, conditions)
+    result.conditions = [{"key": c.key, **c.columns, "n_samples": c.n_samples} for c in conditions]
+    return result
 
 
 def run(cfg: DictConfig, run_dir: str | Path) -> Any:
@@ -92,39 +146,37 @@ def run(cfg: DictConfig, run_dir: str | Path) -> Any:
     """
     if _complete(run_dir, cfg):
         log.info("%s already holds the results of this configuration; rebuilding its report only", run_dir)
-        return build_report(run_dir, seed=cfg.seed, n_resamples=cfg.report.bootstrap_resamples)
+        return report(cfg, run_dir)
     device = resolve_device(cfg.device)
+    threads = set_threads(cfg.get("threads"))
     seed_everything(cfg.seed)
     use_exact_float32()
-    # configuration mistakes surface here, before any data is generated or model trained
-    perturbation = instantiate(cfg.perturbation)
-    methods = build_methods(cfg.attribution)
-    scorer = instantiate(cfg.metrics)
-    follows = [bool(v) for v in as_list(cfg.attribution.baseline_follows_perturbation,
-                                        "attribution.baseline_follows_perturbation")]
-    splits = instantiate(cfg.data)
-    bind_training_data(methods, splits.train.images)
-    model, model_info = prepare_model(cfg.model, cfg.train, cfg.data, splits, device, cfg.cache_dir)
-    check_layers(methods, model.network, splits.image_shape)
-    conditions = perturbation.conditions(model.encoding, splits.image_shape)
+    parts = build_parts(cfg)  # configuration mistakes surface here, before any data is generated or model trained
+    splits = build(cfg.data)
+    check = functools.partial(check_methods, parts.methods, image_shape=splits.image_shape)
+    model, model_info = prepare_model(cfg.model, cfg.train, cfg.data, splits, device, cfg.cache_dir, check=check)
     explained = splits.test.head(cfg.attribution.n_images)
-    log.info("explaining %d test images: %d methods (IG once per baseline treatment) × %d conditions on %s",
-             len(explained), len(methods), len(conditions), device)
-    store = PartialStore(run_dir, fingerprint=OmegaConf.to_container(cfg, resolve=True))
-    engine = cfg.attribution.engine
-    evaluator = Evaluator(methods, scorer, follows, cfg.attribution.reduction, cfg.attribution.batch_size, device,
-                          n_examples=cfg.report.n_examples, tolerance=perturbation.tolerance, store=store,
-                          batcher=Batcher(engine.max_batch, engine.memory_fraction))
-    result = evaluator(model, explained, conditions)
-    info = _run_info(cfg, device, asdict(model_info), len(explained), splits.classes)
-    info["compensation_max_logit_diff"] = result.compensation
-    info["data"] = {"skipped_files": list(splits.skipped), "n_skipped": len(splits.skipped)}
+    for method in parts.methods.values():
+        method.bind(model.encoding, splits.train.images)
+    result = execute(cfg, parts, model, explained, device, run_dir)
+    info = run_info(cfg, device, threads, len(explained), splits.classes)
+    info.update(model=asdict(model_info), logit_check=result.logit_check, conditions=result.conditions,
+                data={"skipped_files": list(splits.skipped), "n_skipped": len(splits.skipped),
+                      "has_masks": explained.masks is not None})
     save_raw(run_dir, result.rows, result.examples, info)
-    store.remove()
-    summary = build_report(run_dir, seed=cfg.seed, n_resamples=cfg.report.bootstrap_resamples)
+    PartialStore(run_dir, fingerprint=OmegaConf.to_container(cfg, resolve=True)).remove()
+    summary = report(cfg, run_dir)
     print((Path(run_dir) / "summary.md").read_text())
     log.info("results in %s", run_dir)
     return summary
+
+
+def report(cfg: DictConfig, run_dir: str | Path) -> Any:
+    """The run's tables and figures, as configured in ``cfg.report``."""
+    metrics = cfg.report.get("table_metrics")
+    return build_report(run_dir, seed=cfg.seed, n_resamples=cfg.report.bootstrap_resamples,
+                        metrics=tuple(as_list(metrics, "report.table_metrics")) if metrics else None,
+                        kept_only_table=bool(cfg.report.get("kept_only_table", False)))
 
 
 def _complete(run_dir: str | Path, cfg: DictConfig) -> bool:
@@ -136,16 +188,23 @@ def _complete(run_dir: str | Path, cfg: DictConfig) -> bool:
         OmegaConf.to_container(cfg, resolve=True), sort_keys=True, default=str)
 
 
-def _run_info(cfg: DictConfig, device: torch.device, model_info: dict, n_images: int,
-              classes: tuple[str, ...]) -> dict[str, Any]:
+def run_info(cfg: DictConfig, device: torch.device, threads: int, n_images: int,
+             classes: tuple[str, ...]) -> dict[str, Any]:
+    """Seed, device, versions and the resolved config: what a run's numbers depend on."""
+    import datetime
+    import sys
+
     import captum
     import hydra
     import scipy
     import skimage
 
     return {
-        "seed": cfg.seed, "device": str(device), "n_images": n_images, "model": model_info,
-        "classes": list(classes),
+        "seed": cfg.seed, "device": str(device), "threads": threads, "n_images": n_images,
+        "classes": list(classes), "experiment": cfg.get("experiment_name"),
+        "date": datetime.datetime.now().isoformat(timespec="seconds"),
+        "command": " ".join(["python -m harness", *sys.argv[1:]]) if sys.argv and sys.argv[0].endswith(
+            ("__main__.py", "harness")) else "",
         "versions": {
             "python": platform.python_version(), "torch": torch.__version__, "captum": captum.__version__,
             "hydra": hydra.__version__, "numpy": np.__version__, "scipy": scipy.__version__,

@@ -35,6 +35,19 @@ def compose_config():
 
 
 @pytest.fixture
+def run_app(compose_config, tmp_path):
+    """``run_app(overrides, name)``: run the app in-process into ``tmp_path/name`` (model cache in ``tmp_path``)."""
+    from harness.run import run
+
+    def _run(overrides: list[str], name: str = "run") -> Path:
+        cfg = compose_config([*overrides, f"cache_dir={tmp_path / 'cache'}"])
+        run(cfg, tmp_path / name)
+        return tmp_path / name
+
+    return _run
+
+
+@pytest.fixture
 def tiny():
     """Overrides that make the app run in seconds."""
     return list(TINY)

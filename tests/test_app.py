@@ -1,167 +1,224 @@
-"""The Hydra app: every config composes, and the command line runs end to end."""
+"""The app, in-process: every config composes, and experiments run end to end from composed configs."""
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
+import pathlib
 
+import numpy as np
 import pandas as pd
 import pytest
-from hydra.utils import instantiate
+import torch
+from PIL import Image
 
 from harness.configs import CONFIG_DIR
-from harness.run import build_methods
-CONFIG_DIR = Path(CONFIG_DIR)
-EXPERIMENTS = sorted(p.stem for p in (CONFIG_DIR / "experiment").glob("*.yaml"))
+from harness.errors import CompensationError, UserError
+from harness.run import build_parts
+from harness.store import PartialStore
+
+EXPERIMENTS = sorted(p.stem for p in (pathlib.Path(CONFIG_DIR) / "experiment").glob("*.yaml"))
 
 
 @pytest.mark.parametrize("experiment", EXPERIMENTS)
 def test_every_experiment_composes_and_instantiates(compose_config, experiment):
     cfg = compose_config([f"experiment={experiment}"])
     assert cfg.experiment_name == experiment
-    assert set(build_methods(cfg.attribution)) == set(cfg.attribution.include)
-    assert instantiate(cfg.metrics).topk_fraction > 0
-    assert instantiate(cfg.model.network) is not None
+    parts = build_parts(cfg)
+    assert set(cfg.attribution.include) <= set(parts.methods)
+    assert parts.perturbation.conditions is not None and parts.scorer.columns
 
 
 def test_bias_shift_runs_both_regimes_and_baseline_treatments(compose_config):
     cfg = compose_config(["experiment=bias_shift"])
     assert list(cfg.perturbation.compensated) == [False, True]
-    assert list(cfg.attribution.baseline_follows_perturbation) == [True, False]
+    assert list(cfg.attribution.baseline_treatments) == ["carried", "fixed"]
     assert set(cfg.attribution.include) == {"saliency", "ixg", "ig_black", "ig_white", "ig_random", "gradcam"}
+    assert list(cfg.attribution.controls) == ["random_map", "constant_map"]
 
 
-def _app(tmp_path, *overrides, cwd=None):
-    env = {**os.environ, "HARNESS_CACHE_DIR": str(tmp_path / "cache")}
-    env.pop("HYDRA_FULL_ERROR", None)
-    cmd = [sys.executable, "-m", "harness", *overrides]
-    return subprocess.run(cmd, cwd=cwd or tmp_path, env=env, capture_output=True, text=True, timeout=600)
-
-
-def test_app_end_to_end_then_cached(tmp_path, tiny):
-    run_dir = tmp_path / "run1"
-    proc = _app(tmp_path, "experiment=bias_shift", *tiny, f"hydra.run.dir={run_dir}")
-    assert proc.returncode == 0, proc.stderr[-3000:]
+def test_app_end_to_end_then_cached(run_app, tiny):
+    run_dir = run_app(["experiment=bias_shift", *tiny], "run1")
     for name in ["scores.csv", "summary.csv", "summary.md", "summary.tex", "comparisons.csv", "run_info.json",
                  "examples.npz", "figures/grid.png", "figures/grid_uncompensated.png", "figures/grid_compensated.png",
                  "figures/stability_vs_magnitude.pdf", "figures/distribution.png", "figures/baselines.png",
-                 ".hydra/config.yaml", "__main__.log"]:
+                 "figures/map_change.png"]:
         assert (run_dir / name).is_file(), name
     scores = pd.read_csv(run_dir / "scores.csv")
-    # 3 images × (saliency, ixg, gradcam + 3 IG × 2 baseline treatments) × 1 magnitude × 2 regimes
-    assert len(scores) == 3 * 9 * 2
-    assert "| regime | method |" in proc.stdout and "Stability ranking" in proc.stdout
+    # 3 images × (saliency, ixg, gradcam, 2 controls + 3 IG × 2 baseline treatments) × 1 magnitude × 2 regimes
+    assert len(scores) == 3 * 11 * 2
     ig = scores[scores.method.str.startswith("ig_")]
     assert (ig.n_steps == 4).all() and ig.completeness_error.notna().all()
     info = json.loads((run_dir / "run_info.json").read_text())
     assert info["model"]["trained_now"] is True and len(info["model"]["sha256"]) == 64
-    assert "torch" in info["versions"] and info["seed"] == 0
+    assert "torch" in info["versions"] and info["seed"] == 0 and info["threads"] >= 1
+    assert {c["regime"] for c in info["conditions"]} == {"uncompensated", "compensated"}
+    md = (run_dir / "summary.md").read_text()
+    assert md.startswith("# bias_shift: stability of saliency maps") and "test accuracy" in md
+    assert "Stability ranking" in md and "| regime | method | δ |" in md
 
-    again = _app(tmp_path, "experiment=bias_shift", *tiny, f"hydra.run.dir={tmp_path / 'run2'}")
-    assert again.returncode == 0, again.stderr[-3000:]
-    info2 = json.loads((tmp_path / "run2" / "run_info.json").read_text())
+    again = run_app(["experiment=bias_shift", *tiny], "run2")
+    info2 = json.loads((again / "run_info.json").read_text())
     assert info2["model"]["trained_now"] is False and info2["model"]["sha256"] == info["model"]["sha256"]
-    pd.testing.assert_frame_equal(scores, pd.read_csv(tmp_path / "run2" / "scores.csv"))
+    pd.testing.assert_frame_equal(scores, pd.read_csv(again / "scores.csv"))
 
 
-def test_app_runs_from_another_directory(tmp_path):
-    elsewhere = tmp_path / "somewhere"
-    elsewhere.mkdir()
-    proc = _app(tmp_path, "--help", cwd=elsewhere)
-    assert proc.returncode == 0
-    for group in ["data", "model", "train", "perturbation", "attribution", "metrics", "report", "experiment"]:
-        assert f"{group}:" in proc.stdout
+def test_same_seed_gives_the_same_bytes(run_app, tiny):
+    runs = [run_app(["experiment=bias_shift", *tiny], name) for name in ("a", "b")]
+    assert (runs[0] / "scores.csv").read_bytes() == (runs[1] / "scores.csv").read_bytes()
+
+
+def test_interrupted_run_resumes_and_writes_the_same_bytes(run_app, tiny, monkeypatch):
+    overrides = ["experiment=bias_shift", *[o for o in tiny if not o.startswith("attribution.batch_size")],
+                 "attribution.batch_size=1"]
+    full = run_app(overrides, "full")  # also caches the model
+    save, saved = PartialStore.save, []
+
+    def interrupt_after_four(self, *args, **kwargs):
+        if len(saved) == 4:
+            raise KeyboardInterrupt
+        saved.append(args[:2])
+        save(self, *args, **kwargs)
+
+    monkeypatch.setattr(PartialStore, "save", interrupt_after_four)
+    with pytest.raises(KeyboardInterrupt):
+        run_app(overrides, "resumed")
+    monkeypatch.setattr(PartialStore, "save", save)
+    resumed = full.parent / "resumed"
+    assert not (resumed / "scores.csv").exists() and len(list((resumed / "partial").rglob("*.csv"))) == 4
+    run_app(overrides, "resumed")
+    assert (resumed / "scores.csv").read_bytes() == (full / "scores.csv").read_bytes()
+    assert not (resumed / "partial").exists()
+
+
+def test_finished_run_is_not_recomputed(run_app, tiny, caplog):
+    run_app(["experiment=bias_shift", *tiny], "done")
+    with caplog.at_level("INFO"):
+        run_app(["experiment=bias_shift", *tiny], "done")
+    assert "rebuilding its report only" in caplog.text
 
 
 @pytest.mark.parametrize("override, message", [
     ("attribution.include=[saliency,lrp]", "unknown method(s) ['lrp']"),
     ("model.encoding=zscore", "unknown encoding 'zscore'"),
     ("perturbation.magnitudes=[]", "perturbation.magnitudes is empty"),
+    ("perturbation.exact=maybe", "perturbation.exact has ['maybe']"),
+    ("attribution.baseline_treatments=[shifted]", "valid choices: carried, fixed, recomputed"),
+    ("metrics.pairwise=[ssim,psnr]", "unknown pairwise metric(s) ['psnr']"),
     ("model.checkpoint=/nonexistent/model.pt", "checkpoint not found"),
     ("attribution.methods.gradcam.layer=conv99", "no layer 'conv99' for Grad-CAM; convolutional layers: 0, 2, 5"),
     ("attribution.methods.ig_black.baseline._target_=harness.attribution.baselines.nope",
      "valid baselines (harness.attribution.baselines): blurred, constant, gaussian, input_min"),
+    ("model.network.num_classes=10", "model.network.num_classes=10 but the data has 3 classes"),
+    ("threads=0", "threads must be >= 1"),
 ])
-def test_user_errors_are_one_line(tmp_path, tiny, override, message):
-    proc = _app(tmp_path, *tiny, override, f"hydra.run.dir={tmp_path / 'r'}")
-    assert proc.returncode == 2
-    assert message in proc.stderr and proc.stderr.count("\n") == 1
-    assert "Traceback" not in proc.stderr
-    assert not (tmp_path / "r").exists()  # no empty results folder left behind
+def test_user_errors_are_one_clear_error_before_any_training(run_app, tiny, tmp_path, override, message):
+    with pytest.raises(UserError) as err:
+        run_app([*tiny, override], "r")
+    assert message in str(err.value) and "\n" not in str(err.value)
+    assert not list((tmp_path / "cache").rglob("*.pt"))  # nothing was trained
 
 
-@pytest.mark.parametrize("overrides, message", [
-    (["perturbation=gamma"], "unknown perturbation 'gamma'; valid choices: brightness_shift, channel_shift, "
-                             "normalisation_change, pattern_shift"),
-    (["experiment=bias_shift,nope", "-m"], "unknown experiment 'nope'; valid choices: baseline_sweep, bias_shift"),
-    (["data=image_folder"], "Missing mandatory value: data.root"),
-    (["data=image_folder", "data.root=/nonexistent"], "data folder not found: /nonexistent"),
-])
-def test_data_errors_are_one_line(tmp_path, overrides, message):
-    proc = _app(tmp_path, *overrides, f"hydra.run.dir={tmp_path / 'r'}")
-    assert proc.returncode == 2
-    assert message in proc.stderr
-    assert "Traceback" not in proc.stderr
-
-
-def test_multirun_is_collected_into_one_table(tmp_path, tiny):
-    sweep = tmp_path / "sweep"
+def test_list_options_accept_a_single_value(run_app, tiny):
     overrides = [o for o in tiny if not o.startswith("perturbation.magnitudes")]
-    proc = _app(tmp_path, "experiment=bias_shift", *overrides, "attribution.include=[saliency,ig_black]",
-                "perturbation.magnitudes=[0.25],[0.5]", f"hydra.sweep.dir={sweep}", "-m")
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    jobs = [pd.read_csv(sweep / j / "scores.csv") for j in ("0", "1")]
-    merged = pd.read_csv(sweep / "scores.csv")
-    assert len(merged) == sum(len(j) for j in jobs)
-    assert sorted(merged["cfg:perturbation.magnitudes"].unique()) == ["[0.25]", "[0.5]"]
-    cols = list(jobs[0].columns)
-    pd.testing.assert_frame_equal(merged[cols], pd.concat(jobs, ignore_index=True))
-    assert (sweep / "summary.md").is_file() and (sweep / "figures" / "stability_vs_magnitude.png").is_file()
-    # collecting again (by hand) reads the jobs, not its own merged table
-    again = subprocess.run([sys.executable, "-m", "harness.collect", str(sweep)], capture_output=True, text=True)
-    assert again.returncode == 0, again.stderr
-    pd.testing.assert_frame_equal(pd.read_csv(sweep / "scores.csv"), merged)
+    run_dir = run_app([*overrides, "attribution.include=saliency", "attribution.controls=random_map",
+                       "perturbation.magnitudes=0.5", "perturbation.compensated=true",
+                       "attribution.baseline_treatments=carried"], "single")
+    scores = pd.read_csv(run_dir / "scores.csv")
+    assert set(scores.method) == {"saliency", "random_map"} and set(scores.regime) == {"compensated"}
 
 
-def test_killed_run_resumes_and_writes_the_same_bytes(tmp_path, tiny):
-    import signal
-    import time
-
-    overrides = [o for o in tiny if not o.startswith(("attribution.n_images", "attribution.batch_size"))]
-    overrides += ["experiment=bias_shift", "attribution.n_images=12", "attribution.batch_size=1"]
-    assert _app(tmp_path, *overrides, f"hydra.run.dir={tmp_path / 'full'}").returncode == 0  # also caches the model
-    env = {**os.environ, "HARNESS_CACHE_DIR": str(tmp_path / "cache")}
-    run = tmp_path / "resumed"
-    proc = subprocess.Popen([sys.executable, "-m", "harness", *overrides, f"hydra.run.dir={run}"], cwd=tmp_path,
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 300
-    while not list((run / "partial").glob("0000002/*.csv")) and time.time() < deadline and proc.poll() is None:
-        time.sleep(0.02)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    assert not (run / "scores.csv").exists()  # killed before the end: no (truncated) final table
-    assert all(p.stat().st_size > 0 for p in (run / "partial").rglob("*.csv"))
-    again = _app(tmp_path, *overrides, f"hydra.run.dir={run}")
-    assert again.returncode == 0, again.stderr[-2000:]
-    assert "resuming:" in (run / "__main__.log").read_text()
-    assert (run / "scores.csv").read_bytes() == (tmp_path / "full" / "scores.csv").read_bytes()
-    assert not (run / "partial").exists()
+def test_exact_and_naive_compensation_in_one_run(run_app, tiny, caplog):
+    """The naive fold b' = b − W m is wrong where zero padding meets the shift: its logit error is recorded (a
+    warning, not an error) and its gradient differs from the clean one, unlike the exact fold's."""
+    with caplog.at_level("WARNING"):
+        run_dir = run_app(["experiment=bias_shift", *tiny, "perturbation.exact=[true,false]",
+                           "attribution.include=[saliency]"], "naive")
+    assert "changes the logits" in caplog.text
+    s = pd.read_csv(run_dir / "scores.csv")
+    s = s[s.method == "saliency"]
+    exact, naive = s[s.regime == "compensated"], s[s.regime == "compensated, naive fold"]
+    assert exact.max_logit_diff.max() < 1e-4 < naive.max_logit_diff.max()
+    assert (exact.ssim > 0.999).all() and naive.ssim.mean() < 0.999
+    assert (run_dir / "figures" / "map_change.png").is_file()
 
 
-def test_same_seed_gives_the_same_bytes(tmp_path, tiny):
-    runs = [tmp_path / "a", tmp_path / "b"]
-    for run in runs:
-        assert _app(tmp_path, "experiment=bias_shift", *tiny, f"hydra.run.dir={run}").returncode == 0
-    assert (runs[0] / "scores.csv").read_bytes() == (runs[1] / "scores.csv").read_bytes()
+def test_naive_fold_is_an_error_only_when_exact_compensation_fails(compose_config):
+    """A strict (exact) condition above tolerance stops the run with one line."""
+    from harness.evaluate import check_logits
+    from harness.models.classifier import EncodedClassifier
+    from harness.models.encoding import Encoding
+    from harness.models.rps_cnn import build_rps_cnn
+    from harness.perturbations.base import Batch
+    from harness.perturbations.brightness_shift import BrightnessShift
+
+    model = EncodedClassifier(build_rps_cnn(16, 0.25), Encoding.named("unit")).eval()
+    x = torch.rand(4, 3, 16, 16)
+    batch = Batch(x, x, torch.arange(4), torch.zeros(4, dtype=torch.long), model.encoding)
+    for exact, raises in ((False, False), (True, True)):
+        cond = BrightnessShift([0.5], compensated=[True], exact=[exact], tolerance=1e-12).conditions(
+            model.encoding, (3, 16, 16))[0]
+        networks = {cond.key: cond.transform_network(model.network)}
+        if raises:
+            with pytest.raises(CompensationError, match="changes the logits"):
+                check_logits(model, [cond], networks, batch)
+        else:
+            assert check_logits(model, [cond], networks, batch)[cond.key] > 0
+
+
+def _image_folder(root, n_classes, per_class=8):
+    rng = np.random.default_rng(0)
+    for k in range(n_classes):
+        (root / f"class{k}").mkdir(parents=True)
+        for i in range(per_class):
+            arr = (rng.random((20, 20, 3)) * 120 + 12 * k).astype(np.uint8)
+            Image.fromarray(arr).save(root / f"class{k}" / f"{i}.png")
+    return root
+
+
+@pytest.mark.parametrize("n_classes", [10, 2])
+def test_image_folder_class_count_comes_from_the_data(run_app, tmp_path, n_classes):
+    root = _image_folder(tmp_path / f"data{n_classes}", n_classes)
+    common = ["experiment=bias_shift", "data=image_folder", f"data.root={root}", "data.image_size=16",
+              "model.network.width=0.25", "train.epochs=1", "attribution.n_images=2", "attribution.n_steps=2",
+              "attribution.include=[saliency,gradcam]", "perturbation.magnitudes=[0.5]"]
+    run_dir = run_app(common, f"folder{n_classes}")
+    info = json.loads((run_dir / "run_info.json").read_text())
+    assert len(info["classes"]) == n_classes and info["model"]["trained_now"]
+    checkpoint = info["model"]["checkpoint"]
+    ckpt = torch.load(checkpoint, weights_only=True)
+    assert ckpt["state_dict"][list(ckpt["state_dict"])[-1]].shape == (n_classes,)
+    assert json.loads(ckpt["meta"])["config"]["network"]["num_classes"] == n_classes  # part of the cache key
+
+
+def test_checkpoint_trained_on_other_classes_is_one_clear_error(run_app, tmp_path, tiny):
+    run_dir = run_app(["experiment=bias_shift", *tiny], "three")
+    checkpoint = json.loads((run_dir / "run_info.json").read_text())["model"]["checkpoint"]
+    root = _image_folder(tmp_path / "ten", 10, per_class=3)
+    with pytest.raises(UserError, match="was trained on 3 classes but the data has 10"):
+        run_app(["experiment=bias_shift", "data=image_folder", f"data.root={root}", "data.image_size=32",
+                 "model.network.width=0.25", f"model.checkpoint={checkpoint}"], "other")
+
+
+def test_bring_your_own_model(run_app, tiny, tmp_path, monkeypatch):
+    (tmp_path / "my_models.py").write_text(
+        "import torch.nn as nn\n\n"
+        "def build(num_classes, in_channels, width=4):\n"
+        "    return nn.Sequential(nn.Conv2d(in_channels, width, 3, padding=1), nn.ReLU(),\n"
+        "                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(width, num_classes))\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    overrides = [o for o in tiny if not o.startswith("model.network")]
+    run_dir = run_app(["experiment=bias_shift", *overrides, "model=custom", "model.network._target_=my_models.build",
+                       "+model.network.width=6", "attribution.include=[saliency,gradcam]"], "byo")
+    scores = pd.read_csv(run_dir / "scores.csv")
+    assert set(scores.method) >= {"saliency", "gradcam"}
+    gradcam = scores[(scores.method == "gradcam") & (scores.regime == "compensated")]
+    assert (gradcam.ssim > 0.999).all()
+    with pytest.raises(UserError, match="cannot build model.network"):
+        run_app(["experiment=bias_shift", *overrides, "model=custom", "model.network._target_=my_models.nope"], "x")
 
 
 def test_nan_input_scores_nan_with_reason():
-    import torch
-
     from harness.attribution.methods import Saliency
-    from harness.evaluate import Evaluator
     from harness.data.base import ImageSet
-    from harness.metrics.scorer import MapScorer
+    from harness.evaluate import Evaluator
+    from harness.metrics.scorer import Scorer
     from harness.models.classifier import EncodedClassifier
     from harness.models.encoding import Encoding
     from harness.models.rps_cnn import build_rps_cnn
@@ -171,24 +228,9 @@ def test_nan_input_scores_nan_with_reason():
     x = torch.rand(3, 3, 16, 16)
     x[1, 0, 2, 2] = float("nan")
     data = ImageSet(x, torch.zeros(3, dtype=torch.long))
-    ev = Evaluator({"saliency": Saliency()}, MapScorer(), [True], "sum_abs", 4, torch.device("cpu"))
-    rows = pd.DataFrame(ev(model, data, BrightnessShift([0.5]).conditions(model.encoding)).rows)
+    ev = Evaluator({"saliency": Saliency()}, Scorer(), batch_size=4)
+    rows = pd.DataFrame(ev(model, data, BrightnessShift([0.5]).conditions(model.encoding, (3, 16, 16))).rows)
     assert len(rows) == 6
     bad = rows[rows.image_id == 1]
-    assert bad.ssim.isna().all() and bad.nan_reason.eq("non-finite input or logits").all()
+    assert bad.ssim.isna().all() and bad.nan_reason.str.contains("non-finite input or logits").all()
     assert rows[rows.image_id != 1].ssim.notna().all()
-
-
-def test_parallel_joblib_sweep_equals_sequential_sweep(tmp_path, tiny):
-    pytest.importorskip("hydra_plugins.hydra_joblib_launcher")
-    overrides = [o for o in tiny if not o.startswith("perturbation.magnitudes")]
-    overrides += ["experiment=bias_shift", "attribution.include=[saliency,ig_black]", "perturbation.magnitudes=[0.25],[0.5]"]
-    seq = _app(tmp_path, *overrides, f"hydra.sweep.dir={tmp_path / 'seq'}", "-m")
-    assert seq.returncode == 0, seq.stderr[-2000:]
-    par = _app(tmp_path, *overrides, "hydra/launcher=local_parallel", f"hydra.sweep.dir={tmp_path / 'par'}", "-m")
-    assert par.returncode == 0, par.stderr[-2000:]
-    for name in ("scores.csv", "summary.csv"):
-        assert (tmp_path / "seq" / name).read_bytes() == (tmp_path / "par" / name).read_bytes(), name
-    # resubmitting the sweep skips the finished jobs
-    again = _app(tmp_path, *overrides, f"hydra.sweep.dir={tmp_path / 'seq'}", "-m")
-    assert again.returncode == 0 and "rebuilding its report only" in (tmp_path / "seq" / "0" / "__main__.log").read_text()

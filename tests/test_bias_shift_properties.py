@@ -10,9 +10,10 @@ import pytest
 import torch
 
 from harness.attribution.baselines import constant, uniform
-from harness.attribution.methods import GradCAM, InputXGradient, IntegratedGradients, Saliency
+from harness.attribution.gradcam import GradCAM
+from harness.attribution.methods import InputXGradient, IntegratedGradients, Saliency
 from harness.evaluate import Evaluator
-from harness.metrics.scorer import MapScorer
+from harness.metrics.scorer import Scorer
 from harness.perturbations.brightness_shift import BrightnessShift
 
 
@@ -26,17 +27,17 @@ def scores(trained_model, small_splits):
         "ig_random": IntegratedGradients(lambda x: uniform(x, seed=0), **ig),
         "gradcam": GradCAM(),
     }
-    conditions = BrightnessShift([-0.5, 0.5]).conditions(trained_model.encoding)
-    evaluator = Evaluator(methods, MapScorer(), [True, False], "sum_abs", batch_size=4, device=torch.device("cpu"),
-                          n_examples=2)
+    conditions = BrightnessShift([-0.5, 0.5]).conditions(trained_model.encoding, small_splits.image_shape)
+    evaluator = Evaluator(methods, Scorer(), ["carried", "fixed"], "sum_abs", batch_size=4,
+                          device=torch.device("cpu"), n_examples=2)
     result = evaluator(trained_model, small_splits.test.head(8), conditions)
     return pd.DataFrame(result.rows)
 
 
-def _rows(df, method, compensated, follows=None):
+def _rows(df, method, compensated, treatment=None):
     sel = (df.method == method) & (df.compensated == compensated)
-    if follows is not None:
-        sel &= df.baseline_follows_perturbation == follows
+    if treatment is not None:
+        sel &= df.baseline_treatment == treatment
     return df[sel]
 
 
@@ -64,9 +65,9 @@ def test_input_x_gradient_not_invariant(scores):
 
 @pytest.mark.parametrize("method", ["ig_black", "ig_white", "ig_random"])
 def test_ig_invariant_iff_baseline_follows(scores, method):
-    follows = _rows(scores, method, True, follows=True)
-    assert (follows.ssim >= 0.99).all() and (follows.spearman >= 0.99).all()
-    fixed = _rows(scores, method, True, follows=False)
+    carried = _rows(scores, method, True, "carried")
+    assert (carried.ssim >= 0.99).all() and (carried.spearman >= 0.99).all()
+    fixed = _rows(scores, method, True, "fixed")
     assert not ((fixed.ssim >= 0.99).all() and (fixed.spearman >= 0.99).all())
 
 
@@ -79,7 +80,7 @@ def test_every_method_changes_uncompensated(scores, method):
 def test_scores_schema(scores):
     required = {"image_id", "label", "pred", "pred_perturbed", "method", "perturbation", "magnitude", "compensated",
                 "ssim", "spearman", "spearman_abs", "kendall", "topk_intersection", "max_logit_diff",
-                "baseline_follows_perturbation", "nan_reason"}
+                "baseline_treatment", "nan_reason", "regime", "sample"}
     assert required <= set(scores.columns)
     # a score is NaN exactly when the row says why (e.g. an all-zero Grad-CAM under a large shift)
     undefined = ~np.isfinite(scores[["ssim", "spearman", "kendall"]].to_numpy()).all(axis=1)

@@ -3,9 +3,10 @@ import numpy as np
 import pytest
 import torch
 
-from harness.attribution.methods import GradCAM, IntegratedGradients, Saliency
+from harness.attribution.gradcam import GradCAM
+from harness.attribution.methods import IntegratedGradients, Saliency
 from harness.metrics import torch_similarity as ts
-from harness.metrics.scorer import MapScorer
+from harness.metrics.scorer import Scorer
 from harness.models.rps_cnn import build_rps_cnn
 from harness.perturbations.affine import AffineMap
 from harness.perturbations.compensate import compensate
@@ -17,10 +18,10 @@ def test_torch_metrics_on_gpu_match_reference():
     rng = np.random.default_rng(0)
     a = rng.random((8, 32, 32))
     b = np.maximum(a + rng.normal(scale=0.3, size=a.shape), 0)
-    ref = MapScorer(backend="reference").score(a, b)
-    got = MapScorer(backend="auto").score(torch.tensor(a).cuda(), torch.tensor(b).cuda())
+    ref = Scorer(backend="reference").score(a, b)
+    got = Scorer(backend="auto").score(torch.tensor(a).cuda(), torch.tensor(b).cuda())
     for r, g in zip(ref, got):
-        for k in MapScorer.columns:
+        for k in Scorer().columns:
             assert abs(r[k] - g[k]) < 1e-6, k
     assert ts.kendall(torch.tensor(a).cuda(), torch.tensor(b).cuda()).is_cuda
 

@@ -1,16 +1,16 @@
 """Compute every configured map for a batch of images under several views that share one network.
 
-A *view* is the clean input or one perturbation condition. Views evaluated with the same network (the
-clean input and every uncompensated condition) are stacked into one batch, and IG methods that differ only
-in their baseline are stacked too, so one call covers images × views × baselines; the
-:class:`~harness.attribution.batching.Batcher` cuts that into passes that fit the device. A compensated
-condition has its own network and is a view of its own.
+A *view* is the clean input or one sample of one condition: model inputs, the classes to explain, per-input
+seeds, and for every method that takes a baseline the baselines of its treatments. Views evaluated with the same
+network are stacked into one batch, and IG methods that differ only in their baseline are stacked too, so one
+call covers images × views × baselines; the :class:`~harness.attribution.batching.Batcher` cuts that into passes
+that fit the device. The engine knows nothing about perturbations: the caller builds the views.
 """
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn as nn
@@ -18,10 +18,11 @@ import torch.nn as nn
 from harness.attribution.batching import Batcher
 from harness.attribution.methods import Method
 from harness.attribution.reduce import reduce_channels
-from harness.perturbations.affine import AffineMap
 
-#: (method name, baseline_follows_perturbation or None for methods without a baseline)
-MapKey = tuple[str, "bool | None"]
+#: (method name, baseline treatment — ``carried`` / ``fixed`` / ``recomputed`` — or None without a baseline)
+MapKey = tuple[str, "str | None"]
+#: For one method: ``(treatments, baseline (B, C, H, W))`` pairs; treatments sharing a baseline share one map.
+Baselines = Sequence[tuple[tuple[str, ...], torch.Tensor]]
 
 
 @dataclass(frozen=True)
@@ -29,23 +30,28 @@ class View:
     """Model inputs ``z`` ``(B, C, H, W)`` as one network sees them.
 
     Attributes:
-        key: ``clean`` or the condition's key.
+        key: ``clean``, or a condition's key and sample.
         z: The inputs, already perturbed for a condition.
-        amap: The perturbation applied (None for the clean input); baselines pass through it when they
-            follow the perturbation.
-        logits: The network's logits on ``z`` ``(B, K)`` if already computed (saves IG's completeness check
-            a forward pass).
+        target: ``(B,)`` classes to explain.
+        seeds: ``(B, 2)`` int64 seeds for methods that draw random numbers: column 0 depends on the image only
+            (SmoothGrad's noise is the same in every view of an image), column 1 on the image and the view
+            (an independent random map per view).
+        baselines: Method name → its baselines (model input space), for methods that take one.
+        logits: The network's logits on ``z`` ``(B, K)`` if already computed (saves IG's completeness check a
+            forward pass).
     """
 
     key: str
     z: torch.Tensor
-    amap: AffineMap | None = None
+    target: torch.Tensor
+    seeds: torch.Tensor
+    baselines: Mapping[str, Baselines] = field(default_factory=dict)
     logits: torch.Tensor | None = None
 
 
 @dataclass
 class ViewMaps:
-    """The maps ``(B, H, W)`` of one view, and the IG completeness error ``(B,)`` of each map that has one."""
+    """The maps ``(B, H, W)`` of one view, and the completeness error ``(B,)`` of each map whose method has one."""
 
     maps: dict[MapKey, torch.Tensor]
     errors: dict[MapKey, torch.Tensor]
@@ -60,9 +66,9 @@ def target_logit(network: nn.Module, z: torch.Tensor, target: torch.Tensor) -> t
 def completeness_error(network: nn.Module, z: torch.Tensor, target: torch.Tensor, baseline: torch.Tensor,
                        attr: torch.Tensor, f_z: torch.Tensor | None = None,
                        f_b: torch.Tensor | None = None) -> torch.Tensor:
-    """``|Σ attr − (F(z) − F(b))| / |F(z) − F(b)|`` per image ``(B,)``: IG's completeness axiom.
+    """``|Σ attr − (F(z) − F(b))| / |F(z) − F(b)|`` per image ``(B,)``: the completeness axiom (IG, DeepLift).
 
-    Sundararajan et al. (2017) recommend enough steps to bring this under 5%. NaN when ``F(z) = F(b)``.
+    Sundararajan et al. (2017) recommend enough IG steps to bring this under 5%. NaN when ``F(z) = F(b)``.
     ``f_z`` and ``f_b`` (``F_t(z)``, ``F_t(b)``, if already known) save forward passes.
     """
     f_z = target_logit(network, z, target) if f_z is None else f_z
@@ -77,9 +83,6 @@ def attribute_views(
     network: nn.Module,
     views: Sequence[View],
     *,
-    target: torch.Tensor,
-    baselines: Mapping[str, torch.Tensor],
-    follows: Sequence[bool],
     reduction: str,
     batcher: Batcher | None = None,
 ) -> dict[str, ViewMaps]:
@@ -87,95 +90,63 @@ def attribute_views(
 
     Args:
         methods: Name → method.
-        network: The network that sees every view (the original, or a compensated copy).
-        views: Inputs ``(B, C, H, W)`` each, the same images under different perturbations.
-        target: ``(B,)`` classes to explain (the same for every view).
-        baselines: For each method that needs one, its baseline for the *clean* input in model input
-            space ``(B, C, H, W)``.
-        follows: Which baseline treatments to compute: True, the baseline passes through the view's
-            perturbation; False, it stays as it is. A clean view computes one map shared by both, and a
-            method with a model-space baseline (``fixed_baseline``) computes only False.
+        network: The network that sees every view.
+        views: The same images under different conditions (see :class:`View`).
         reduction: Channel reduction rule (see :mod:`harness.attribution.reduce`).
         batcher: Sizes the passes (default: fitted to the device, see :class:`Batcher`).
 
     Returns:
-        View key → its maps keyed by (method, baseline treatment), and completeness errors.
+        View key → its maps keyed by (method, baseline treatment), in the configured method order, and
+        completeness errors.
     """
     batcher = batcher or Batcher()
     batcher.fit(network, views[0].z[0])
-    b, n = len(target), len(views)
-    z = torch.cat([v.z for v in views]).detach()
-    t = target.repeat(n)
     out = {v.key: ViewMaps({}, {}) for v in views}
-
+    z = torch.cat([v.z for v in views]).detach()
+    t, seeds = torch.cat([v.target for v in views]), torch.cat([v.seeds for v in views])
+    sizes = [len(v.z) for v in views]
     for name, method in methods.items():
-        if not method.needs_baseline:
-            attr = batcher.map(lambda zi, ti, lim, m=method: m.attribute(network, zi, ti, max_inputs=lim), z, t)
-            maps = reduce_channels(attr.detach(), reduction)
-            for i, v in enumerate(views):
-                out[v.key].maps[(name, None)] = maps[i * b:(i + 1) * b]
-
-    # IG: one entry per (method, treatment, view); entries of the same stack_key run in one call
-    entries: dict[tuple, list[tuple[MapKey, list[bool], View, torch.Tensor]]] = defaultdict(list)
-    for name, method in methods.items():
-        if not method.needs_baseline:
+        if method.needs_baseline:
             continue
-        fixed = getattr(method, "fixed_baseline", False)
+        attr = batcher.map(lambda zi, ti, si, lim, m=method: m.attribute(network, zi, ti, max_inputs=lim, seeds=si),
+                           z, t, seeds, cost=method.cost)
+        for v, maps in zip(views, reduce_channels(attr.detach(), reduction).split(sizes)):
+            out[v.key].maps[(name, None)] = maps
+    # methods with a baseline: one entry per (method, baseline, view); entries of the same stack key run in one call
+    entries: dict[tuple, list[tuple[str, tuple[str, ...], View, torch.Tensor]]] = defaultdict(list)
+    for name, method in methods.items():
         for v in views:
-            if v.amap is None:  # the clean input has one baseline, shared by both treatments
-                treatments = [([False] if fixed else list(follows), baselines[name])]
-            elif fixed:
-                treatments = [([False], baselines[name])]
-            else:
-                treatments = [([f], v.amap(baselines[name]) if f else baselines[name]) for f in follows]
-            for keys, base in treatments:
-                entries[method.stack_key or (name,)].append(((name, keys[0]), keys, v, base))
-    if entries:
-        _integrated(methods, network, views, entries, target, reduction, batcher, out)
+            for treatments, base in (v.baselines.get(name, ()) if method.needs_baseline else ()):
+                entries[method.stack_key or (name,)].append((name, treatments, v, base))
+    for group in entries.values():
+        _with_baselines(methods, network, group, reduction, batcher, out)
     order = {name: i for i, name in enumerate(methods)}
-    treatment = {f: i for i, f in enumerate(follows)}
     for vm in out.values():  # methods in their configured order, whatever order they were computed in
-        vm.maps = dict(sorted(vm.maps.items(), key=lambda kv: (order[kv[0][0]], treatment.get(kv[0][1], 0))))
+        vm.maps = dict(sorted(vm.maps.items(), key=lambda kv: order[kv[0][0]]))
     return out
 
 
-def _integrated(methods, network, views, entries, target, reduction, batcher, out) -> None:
-    """Run each stack of IG entries in one batched call; fill ``out`` with maps and completeness errors."""
-    b, idx = len(target), target.unsqueeze(1)
-    f_z = {v.key: v.logits.gather(1, idx).squeeze(1) for v in views if v.logits is not None}
-    if missing := [v for v in views if v.logits is None]:
-        f = batcher.map(lambda zi, ti, lim: target_logit(network, zi, ti), torch.cat([v.z for v in missing]),
-                        target.repeat(len(missing)))
-        f_z.update({v.key: f[i * b:(i + 1) * b] for i, v in enumerate(missing)})
-    for group in entries.values():
-        method = methods[group[0][0][0]]
-        zs = torch.cat([v.z for _, _, v, _ in group]).detach()
-        bs = torch.cat([base for _, _, _, base in group])
-        ts = target.repeat(len(group))
-        attr = batcher.map(lambda zi, bi, ti, lim: method.attribute(network, zi, ti, bi, max_inputs=lim),
-                           zs, bs, ts, cost=method.cost)
-        f_b = batcher.map(lambda bi, ti, lim: target_logit(network, bi, ti), bs, ts)
-        maps = reduce_channels(attr.detach(), reduction)
-        for i, ((name, _), keys, v, _) in enumerate(group):
-            sl = slice(i * b, (i + 1) * b)
-            err = completeness_error(network, v.z, target, bs[sl], attr[sl], f_z=f_z[v.key], f_b=f_b[sl])
-            for f in keys:
-                out[v.key].maps[(name, f)], out[v.key].errors[(name, f)] = maps[sl], err
-
-
-def attribute_all(
-    methods: Mapping[str, Method],
-    network: nn.Module,
-    z: torch.Tensor,
-    *,
-    target: torch.Tensor,
-    baselines: Mapping[str, torch.Tensor],
-    amap: AffineMap | None,
-    follows: Sequence[bool],
-    reduction: str,
-    batcher: Batcher | None = None,
-) -> tuple[dict[MapKey, torch.Tensor], dict[MapKey, torch.Tensor]]:
-    """Maps and completeness errors of one view (see :func:`attribute_views`)."""
-    result = attribute_views(methods, network, [View("view", z, amap)], target=target, baselines=baselines,
-                             follows=follows, reduction=reduction, batcher=batcher)["view"]
-    return result.maps, result.errors
+def _with_baselines(methods, network, group, reduction, batcher, out) -> None:
+    """Run one stack of (method, treatments, view, baseline) entries in one batched call; fill ``out``."""
+    method = methods[group[0][0]]
+    zs = torch.cat([v.z for _, _, v, _ in group]).detach()
+    bs = torch.cat([base for _, _, _, base in group])
+    ts = torch.cat([v.target for _, _, v, _ in group])
+    seeds = torch.cat([v.seeds for _, _, v, _ in group])
+    attr = batcher.map(lambda zi, bi, ti, si, lim: method.attribute(network, zi, ti, bi, max_inputs=lim, seeds=si),
+                       zs, bs, ts, seeds, cost=method.cost)
+    maps = reduce_channels(attr.detach(), reduction)
+    f_b = batcher.map(lambda bi, ti, lim: target_logit(network, bi, ti), bs, ts) if method.complete else None
+    start = 0
+    for name, treatments, v, _ in group:
+        sl = slice(start, start + len(v.z))
+        start = sl.stop
+        err = None
+        if methods[name].complete:
+            f_z = v.logits.gather(1, v.target.unsqueeze(1)).squeeze(1) if v.logits is not None else None
+            err = completeness_error(network, v.z, v.target, bs[sl], attr[sl], f_z=f_z, f_b=f_b[sl])
+        view_maps = maps[sl]
+        for treatment in treatments:
+            out[v.key].maps[(name, treatment)] = view_maps
+            if err is not None:
+                out[v.key].errors[(name, treatment)] = err

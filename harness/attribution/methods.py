@@ -1,35 +1,42 @@
 """Saliency methods, as thin configurable wrappers around Captum.
 
-Every method maps a network (model input → logits), model inputs ``z``
-``(B, C, H, W)`` and target classes ``(B,)`` to attributions ``(B, C', H, W)``
-with respect to ``z`` (``C' = C``, or 1 for Grad-CAM). Methods are chosen in
-``harness/configs/attribution/*.yaml`` by ``_target_``.
+Every method maps a network (model input → logits), model inputs ``z`` ``(B, C, H, W)`` and target classes
+``(B,)`` to attributions ``(B, C', H, W)`` with respect to ``z`` (``C' = C``, or 1 for class-activation maps).
+Methods are chosen in ``harness/configs/attribution/*.yaml`` by ``_target_``: the classes here, the
+noise-averaged ones in :mod:`~harness.attribution.smoothing`, Grad-CAM in :mod:`~harness.attribution.gradcam`,
+the controls in :mod:`~harness.attribution.controls`, and any Captum attribution class through :class:`Captum`.
 """
 from __future__ import annotations
 
-import logging
-import weakref
-from collections.abc import Callable
+import contextlib
+import functools
+import inspect
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 from captum.attr import InputXGradient as _IxG
 from captum.attr import IntegratedGradients as _IG
-from captum.attr import LayerAttribution, LayerGradCam
 from captum.attr import Saliency as _Saliency
 
 from harness.errors import UserError
 
-log = logging.getLogger(__name__)
-
 
 class Method:
-    """Base class: a saliency method with its configuration."""
+    """Base class: a saliency method with its configuration.
 
-    #: Whether :meth:`attribute` takes a baseline (in model input space).
+    Class attributes say what the engine must provide and may assume: :attr:`needs_baseline`, :attr:`cost`
+    (network inputs per map, for sizing passes), :attr:`complete` (the completeness axiom
+    ``Σ attr = F(z) − F(b)`` holds, so the engine records its error), :attr:`control` (the map carries no
+    information about the network: a reference row in every table).
+    """
+
     needs_baseline = False
-    #: Network inputs evaluated per map (IG: ``n_steps``), for sizing passes.
     cost = 1
+    complete = False
+    control = False
 
     @property
     def stack_key(self) -> tuple | None:
@@ -39,11 +46,58 @@ class Method:
 
     def attribute(
         self, network: nn.Module, z: torch.Tensor, target: torch.Tensor, baseline: torch.Tensor | None = None,
-        max_inputs: int | None = None,
+        max_inputs: int | None = None, seeds: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """Attributions for ``z``; ``max_inputs`` bounds the network inputs per pass where a method
-        evaluates several per map (None: no bound)."""
+        """Attributions for ``z``.
+
+        Args:
+            network: Model input → logits.
+            z: Model inputs ``(B, C, H, W)``.
+            target: ``(B,)`` classes to explain.
+            baseline: ``(B, C, H, W)`` in model input space, for methods that take one.
+            max_inputs: Bound on network inputs per pass, for methods that evaluate several per map.
+            seeds: ``(B, 2)`` int64 per-input seeds for methods that draw random numbers (column 0 per image,
+                column 1 per image and view; see :class:`~harness.attribution.engine.View`).
+        """
         raise NotImplementedError
+
+    def check(self, network: nn.Module, sample: torch.Tensor) -> None:
+        """Raise a :class:`~harness.errors.UserError` if this method cannot explain ``network`` (called once per
+        run on a sample input ``(1, C, H, W)``, before any attribution)."""
+
+    def bind(self, encoding: Any, train_images: torch.Tensor | None = None) -> None:
+        """Learn what the method needs from the model's input encoding and the training images (once per run)."""
+
+
+class WithBaseline(Method):
+    """A method that explains ``z`` relative to a baseline.
+
+    Args:
+        baseline: Baseline factory ``images (B, C, H, W) -> (B, C, H, W)``, see :mod:`harness.attribution.baselines`.
+        baseline_space: ``pixel`` (default): the factory gets pixel-space images and its output is encoded like the
+            input (so it can be carried through a perturbation, or recomputed from the perturbed input);
+            ``model``: its output is the model-input baseline as is and never changes (Captum's zero baseline).
+    """
+
+    needs_baseline = True
+
+    def __init__(self, baseline: Callable[..., torch.Tensor], baseline_space: str = "pixel") -> None:
+        if baseline_space not in ("pixel", "model"):
+            raise UserError(f"baseline_space must be 'pixel' or 'model', got '{baseline_space}'")
+        self.baseline = baseline
+        self.baseline_space = baseline_space
+
+    @property
+    def fixed_baseline(self) -> bool:
+        """True when the baseline lives in model input space and never follows a perturbation."""
+        return self.baseline_space == "model"
+
+    def bind(self, encoding: Any, train_images: torch.Tensor | None = None) -> None:
+        """Give a baseline that takes ``train_mean`` (:func:`~harness.attribution.baselines.training_mean`) the mean
+        training image ``(C, H, W)``."""
+        fn = self.baseline
+        if fn is not None and train_images is not None and "train_mean" in inspect.signature(fn).parameters:
+            self.baseline = functools.partial(fn, train_mean=train_images.mean(0))
 
 
 def _leaf(z: torch.Tensor) -> torch.Tensor:
@@ -54,45 +108,38 @@ def _leaf(z: torch.Tensor) -> torch.Tensor:
 class Saliency(Method):
     """Vanilla gradient ∂f_t/∂z, signed (Simonyan et al. 2014, https://arxiv.org/abs/1312.6034)."""
 
-    def attribute(self, network, z, target, baseline=None, max_inputs=None):
+    def attribute(self, network, z, target, baseline=None, max_inputs=None, seeds=None):
         return _Saliency(network).attribute(_leaf(z), target=target, abs=False)
 
 
 class InputXGradient(Method):
     """Input × Gradient, ``z ⊙ ∂f_t/∂z`` (Shrikumar et al. 2016, https://arxiv.org/abs/1605.01713)."""
 
-    def attribute(self, network, z, target, baseline=None, max_inputs=None):
+    def attribute(self, network, z, target, baseline=None, max_inputs=None, seeds=None):
         return _IxG(network).attribute(_leaf(z), target=target)
 
 
-class IntegratedGradients(Method):
+class IntegratedGradients(WithBaseline):
     """Integrated Gradients (Sundararajan et al. 2017, https://arxiv.org/abs/1703.01365).
 
+    ``IG_i = (z_i − b_i) ∫₀¹ ∂F(b + α(z − b))/∂z_i dα``, by ``n_steps``-point quadrature.
+
     Args:
-        baseline: Pixel-space baseline factory ``images (B, C, H, W) -> (B, C, H, W)``,
-            see :mod:`harness.attribution.baselines`.
+        baseline, baseline_space: See :class:`WithBaseline`.
         n_steps: Quadrature points along the straight path.
         method: Captum's quadrature rule (``gausslegendre``, ``riemann_trapezoid``, ...).
-        baseline_space: ``pixel`` (default): the baseline is a pixel-space image, encoded like the
-            input, and may follow the perturbation; ``model``: it is used as the model input baseline
-            as is and never follows (e.g. Captum's zero baseline).
 
     All IG methods with the same ``n_steps`` and quadrature differ only in their baselines, so the engine
     runs them in one call (:attr:`stack_key`).
     """
 
-    needs_baseline = True
+    complete = True
 
-    def __init__(
-        self, baseline: Callable[[torch.Tensor], torch.Tensor], n_steps: int = 16,
-        method: str = "gausslegendre", baseline_space: str = "pixel",
-    ) -> None:
+    def __init__(self, baseline: Callable[..., torch.Tensor], n_steps: int = 16, method: str = "gausslegendre",
+                 baseline_space: str = "pixel") -> None:
+        super().__init__(baseline, baseline_space)
         if n_steps < 1:
             raise UserError(f"n_steps must be >= 1, got {n_steps}")
-        if baseline_space not in ("pixel", "model"):
-            raise UserError(f"baseline_space must be 'pixel' or 'model', got '{baseline_space}'")
-        self.baseline = baseline
-        self.baseline_space = baseline_space
         self.n_steps = n_steps
         self.method = method
 
@@ -104,12 +151,7 @@ class IntegratedGradients(Method):
     def stack_key(self) -> tuple:
         return ("integrated_gradients", self.n_steps, self.method)
 
-    @property
-    def fixed_baseline(self) -> bool:
-        """True when the baseline lives in model input space and never follows a perturbation."""
-        return self.baseline_space == "model"
-
-    def attribute(self, network, z, target, baseline=None, max_inputs=None):
+    def attribute(self, network, z, target, baseline=None, max_inputs=None, seeds=None):
         """IG attributions, evaluating at most ``max_inputs`` path points per pass (None: all at once)."""
         if baseline is None:
             raise ValueError("IntegratedGradients needs a baseline in model input space")
@@ -117,89 +159,92 @@ class IntegratedGradients(Method):
                                       method=self.method, internal_batch_size=max_inputs)
 
 
-class GradCAM(Method):
-    """Grad-CAM on the rectified feature maps of the last convolutional layer, upsampled to the input size.
+class Captum(WithBaseline):
+    """Any Captum attribution class that is called as ``attribute(inputs, target=...[, baselines=...])``.
 
-    Selvaraju et al. 2017, https://arxiv.org/abs/1610.02391: ``ReLU(Σ_k α_k A^k)`` with
-    ``α_k = mean_ij ∂f_t/∂A^k_ij``, where ``A^k`` are the feature maps *after* the layer's ReLU (their Caffe
-    ReLU ran in place, so the convolution's output blob held rectified maps; pytorch-grad-cam's target layers
-    are block outputs after the activation). See :func:`resolve_layer` for the default layer.
+    Configured without new code, e.g. Guided Backprop (Springenberg et al. 2015), DeepLift (Shrikumar et al.
+    2017), GradientSHAP (Lundberg & Lee 2017) or Guided Grad-CAM::
+
+        deeplift:
+          _target_: harness.attribution.methods.Captum
+          attribution: {_target_: captum.attr.DeepLift, _partial_: true}
+          baseline: {_target_: harness.attribution.baselines.constant, _partial_: true, value: 0.0}
+          complete: true
 
     Args:
-        layer: Module name in the network (``None``: the activation after the last convolution).
-        interpolate_mode: Upsampling mode for ``torch.nn.functional.interpolate``.
+        attribution: The Captum class with its constructor arguments bound except the model (``_partial_``).
+        baseline: Baseline factory (see :class:`WithBaseline`), for classes that take ``baselines``; None if not.
+        baseline_space: See :class:`WithBaseline`.
+        layer: For layer methods (``GuidedGradCam``, ``LayerGradCam``, ...): the layer name, ``auto`` for the
+            rectified last convolution (:func:`~harness.attribution.gradcam.resolve_layer`); None for others.
+        kwargs: More arguments of ``attribute`` (e.g. ``n_samples`` for GradientShap).
+        complete: The method satisfies completeness (DeepLift's summation-to-delta): record its error.
+        cost: Network inputs it evaluates per map (for sizing passes).
+        random: It draws random numbers (GradientShap): each call is seeded from its inputs' seeds.
+
+    Attributions smaller than the input (layer methods) are upsampled bilinearly to ``(H, W)``.
     """
 
-    def __init__(self, layer: str | None = None, interpolate_mode: str = "bilinear") -> None:
-        self.layer = layer
-        self.interpolate_mode = interpolate_mode
+    def __init__(self, attribution: Callable[..., Any], baseline: Callable[..., torch.Tensor] | None = None,
+                 baseline_space: str = "pixel", layer: str | None = None, kwargs: Mapping[str, Any] | None = None,
+                 complete: bool = False, cost: int = 1, random: bool = False) -> None:
+        super().__init__(baseline, baseline_space)
+        self.needs_baseline = baseline is not None
+        self.attribution, self.layer, self.kwargs = attribution, layer, dict(kwargs or {})
+        self.complete, self.cost, self.random = bool(complete) and baseline is not None, int(cost), bool(random)
 
-    def attribute(self, network, z, target, baseline=None, max_inputs=None):
-        cam = LayerGradCam(network, resolve_layer(network, self.layer, z[:1])).attribute(
-            z, target=target, relu_attributions=True
-        )
-        return LayerAttribution.interpolate(cam, tuple(z.shape[-2:]), self.interpolate_mode)
+    def check(self, network, sample):
+        if self.layer is not None:
+            from harness.attribution.gradcam import resolve_layer
+
+            resolve_layer(network, self.layer, sample)
+
+    def attribute(self, network, z, target, baseline=None, max_inputs=None, seeds=None):
+        from harness.attribution.gradcam import resolve_layer
+
+        args = (network, resolve_layer(network, self.layer, z[:1])) if self.layer is not None else (network,)
+        extra = {"baselines": baseline} if self.needs_baseline else {}
+        rng = _seeded(seeds) if self.random else contextlib.nullcontext()
+        with rng:
+            attr = self.attribution(*args).attribute(_leaf(z), target=target, **extra, **self.kwargs)
+        if attr.shape[-2:] != z.shape[-2:]:
+            attr = F.interpolate(attr, size=tuple(z.shape[-2:]), mode="bilinear", align_corners=False)
+        return attr
 
 
-#: Modules that rectify (or smoothly gate) feature maps: Grad-CAM's default layer is one of these.
-ACTIVATIONS = (nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.PReLU, nn.ELU, nn.SELU, nn.CELU, nn.GELU, nn.SiLU, nn.Mish,
-               nn.Hardswish, nn.Softplus)
-#: Modules allowed between a convolution and its activation (conv → norm → ReLU).
-_NORMS = (nn.BatchNorm2d, nn.GroupNorm, nn.InstanceNorm2d, nn.LayerNorm)
-_default_layers: "weakref.WeakKeyDictionary[nn.Module, str]" = weakref.WeakKeyDictionary()
-_logged: set[str] = set()
+class Occlusion(WithBaseline):
+    """Occlusion (Zeiler & Fergus 2014, https://arxiv.org/abs/1311.2901): the drop of ``F_t`` when a square
+    window of the input is replaced by the baseline, spread over the window's pixels (Captum's ``Occlusion``).
 
-
-def resolve_layer(network: nn.Module, name: str | None, sample: torch.Tensor | None = None) -> nn.Module:
-    """The module called ``name``; ``None`` / ``"auto"``: the network's default Grad-CAM layer.
-
-    The default is the network's ``gradcam_layer`` if it names one (torchvision architectures: the last
-    stage, whose output is already rectified), else the activation module that follows the last
-    convolution in the forward pass (normalisation layers in between are skipped), found by running
-    ``sample`` ``(1, C, H, W)`` through the network once. If the network applies its activation
-    functionally (or reuses the module), the convolution itself is used and the log says so once.
+    Args:
+        baseline: What occludes (see :class:`WithBaseline`), e.g. black.
+        window: Side of the square window, pixels (all channels at once).
+        stride: Step between windows, pixels.
     """
-    convs = [n for n, m in network.named_modules() if isinstance(m, nn.Conv2d)]
-    if name in (None, "auto"):
-        name = getattr(network, "gradcam_layer", None)
-    if name in (None, "auto"):
-        if not convs:
-            raise UserError("Grad-CAM needs a convolutional layer, and the network has none")
-        if network not in _default_layers:
-            _default_layers[network] = _activation_after_last_conv(network, sample) or convs[-1]
-        name = _default_layers[network]
-    modules = dict(network.named_modules())
-    if name not in modules:
-        raise UserError(f"no layer '{name}' for Grad-CAM; convolutional layers: {', '.join(convs)}")
-    return modules[name]
 
+    def __init__(self, baseline: Callable[..., torch.Tensor], window: int = 8, stride: int = 4,
+                 baseline_space: str = "pixel") -> None:
+        super().__init__(baseline, baseline_space)
+        if window < 1 or stride < 1:
+            raise UserError(f"occlusion window and stride must be >= 1, got {window}, {stride}")
+        self.window, self.stride = int(window), int(stride)
 
-def _activation_after_last_conv(network: nn.Module, sample: torch.Tensor | None) -> str | None:
-    """Name of the activation module run right after the last convolution (None, logged, if there is none)."""
-    names = {m: n for n, m in network.named_modules()}
-    calls: list[nn.Module] = []
-    leaves = [m for m in network.modules() if not any(True for _ in m.children())]
-    hooks = [m.register_forward_hook(lambda mod, _i, _o: calls.append(mod)) for m in leaves]
-    try:
+    def attribute(self, network, z, target, baseline=None, max_inputs=None, seeds=None):
+        from captum.attr import Occlusion as _Occlusion
+
+        c = z.shape[1]
+        per_eval = max(1, (max_inputs or len(z)) // max(1, len(z)))
         with torch.no_grad():
-            network(sample if sample is not None else _probe(network))
-    finally:
-        for h in hooks:
-            h.remove()
-    last = max(i for i, m in enumerate(calls) if isinstance(m, nn.Conv2d))
-    following = [m for m in calls[last + 1:] if not isinstance(m, _NORMS)]
-    if following and isinstance(following[0], ACTIVATIONS) and calls.count(following[0]) == 1:
-        return names[following[0]]
-    message = (f"Grad-CAM: no activation module follows the last convolution '{names[calls[last]]}' (applied "
-               "functionally?); using the convolution's output, which is not rectified")
-    if message not in _logged:
-        _logged.add(message)
-        log.warning(message)
-    return None
+            return _Occlusion(network).attribute(z, sliding_window_shapes=(c, self.window, self.window),
+                                                 strides=(c, self.stride, self.stride), baselines=baseline,
+                                                 target=target, perturbations_per_eval=per_eval)
 
 
-def _probe(network: nn.Module) -> torch.Tensor:
-    """A zero input ``(1, C, 32, 32)`` for a network whose first convolution takes ``C`` channels."""
-    first = next(m for m in network.modules() if isinstance(m, nn.Conv2d))
-    p = next(network.parameters())
-    return torch.zeros(1, first.in_channels, 32, 32, device=p.device, dtype=p.dtype)
+@contextlib.contextmanager
+def _seeded(seeds: torch.Tensor | None):
+    """Seed torch's global generators from a batch's per-image seeds, restoring them afterwards."""
+    devices = [torch.cuda.current_device()] if torch.cuda.is_available() else []
+    with torch.random.fork_rng(devices=devices):
+        if seeds is not None:
+            torch.manual_seed(int(seeds[:, 0].sum().item()) % (2 ** 62))
+        yield

@@ -37,6 +37,11 @@ class ImageSet:
     def __len__(self) -> int:
         return len(self.images)
 
+    def slice(self, start: int, stop: int) -> "ImageSet":
+        """Samples ``start`` to ``stop`` (exclusive), masks included."""
+        masks = None if self.masks is None else self.masks[start:stop]
+        return ImageSet(self.images[start:stop], self.labels[start:stop], masks)
+
     def head(self, n: int | None) -> "ImageSet":
         """The first ``n`` samples (all of them when ``n`` is None)."""
         if n is None or n >= len(self):

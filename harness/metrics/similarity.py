@@ -72,3 +72,22 @@ def topk_intersection(a: np.ndarray, b: np.ndarray, fraction: float = 0.1) -> fl
         return float("nan")
     ia, ib = top_k(a, fraction), top_k(b, fraction)
     return len(np.intersect1d(ia, ib, assume_unique=True)) / len(ia)
+
+
+def hog_similarity(a: np.ndarray, b: np.ndarray, pixels_per_cell: int | None = None) -> float:
+    """Pearson correlation of the HOG descriptors of the min-max-normalised maps (Adebayo et al. 2018,
+    https://arxiv.org/abs/1810.03292; ``skimage.feature.hog`` with 9 orientations, 3×3-cell blocks, L2-Hys).
+
+    The paper's cells are 16×16 pixels; maps smaller than 64 pixels a side use a quarter of their side so that a
+    block still fits. (Adebayo et al.'s released notebook correlates the descriptors by Spearman's rank instead.)
+    """
+    from skimage.feature import hog
+
+    if undefined_reason(a, b):
+        return float("nan")
+    cell = pixels_per_cell or max(2, min(16, min(a.shape) // 4))
+    ha = hog(minmax(a), pixels_per_cell=(cell, cell), cells_per_block=(3, 3), feature_vector=True)
+    hb = hog(minmax(b), pixels_per_cell=(cell, cell), cells_per_block=(3, 3), feature_vector=True)
+    if np.ptp(ha) == 0 or np.ptp(hb) == 0:
+        return float("nan")
+    return float(stats.pearsonr(ha, hb).statistic)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,7 @@ class ModelInfo:
 
 def prepare_model(
     model_cfg: DictConfig, train_cfg: DictConfig, data_cfg: DictConfig, splits: ImageSplits,
-    device: torch.device, cache_dir: str | Path,
+    device: torch.device, cache_dir: str | Path, check: Callable[[nn.Module], None] | None = None,
 ) -> tuple[EncodedClassifier, ModelInfo]:
     """Build the configured network and give it weights, from the first source that applies:
 
@@ -46,8 +47,16 @@ def prepare_model(
     3. ``model.train=false``: the seeded random initialisation, untrained;
     4. the cache, ``cache_dir/checkpoints/<hash of data+model+train config>.pt``, verified against its
        SHA-256 sidecar (a corrupted file is rebuilt, not trusted); on a miss, train and cache.
+
+    ``check(network)`` runs on the built network before any weights are loaded or trained (e.g. that the
+    configured Grad-CAM layer exists), so that a configuration mistake costs no training.
     """
+    if model_cfg.checkpoint and not Path(str(model_cfg.checkpoint)).expanduser().is_file():
+        raise UserError(f"checkpoint not found: {Path(str(model_cfg.checkpoint)).expanduser()} (set model.checkpoint "
+                        "to an existing file, or null to train)")
     network = build_network(model_cfg.network, splits)
+    if check is not None:
+        check(network)
     if model_cfg.get("channels_last", False):
         use_channels_last(network)
     encoding = Encoding.named(model_cfg.encoding, channels=splits.image_shape[0])
@@ -64,20 +73,30 @@ def prepare_model(
 
 
 def network_config(network_cfg: DictConfig, splits: ImageSplits) -> DictConfig:
-    """``network_cfg`` with ``num_classes`` and ``in_channels`` taken from the data where they are null (or
-    absent, and the builder accepts them); an explicit value that disagrees with the data is a :class:`UserError`."""
-    data = {"num_classes": len(splits.classes), "in_channels": splits.image_shape[0]}
-    what = {"num_classes": f"{data['num_classes']} classes", "in_channels": f"{data['in_channels']}-channel images"}
+    """``network_cfg`` with ``num_classes``, ``in_channels`` and ``image_size`` taken from the data where they are
+    null (or absent, and the builder accepts them); an explicit value that disagrees with the data is a
+    :class:`UserError`."""
+    h, w = splits.image_shape[1:]
+    data = {"num_classes": len(splits.classes), "in_channels": splits.image_shape[0],
+            "image_size": h if h == w else [h, w]}
+    what = {"num_classes": f"{data['num_classes']} classes", "in_channels": f"{data['in_channels']}-channel images",
+            "image_size": f"images of {h}×{w} pixels"}
     cfg = OmegaConf.to_container(network_cfg, resolve=True)
     accepted = _parameters(cfg.get("_target_"))
     for key, value in data.items():
         if cfg.get(key) is not None:
-            if int(cfg[key]) != value:
+            if not _agrees(cfg[key], value):
                 raise UserError(f"model.network.{key}={cfg[key]} but the data has {what[key]}; leave {key} unset "
                                 f"(null) to take it from the data")
         elif key in cfg or key in accepted:
             cfg[key] = value
     return OmegaConf.create(cfg)
+
+
+def _agrees(given: Any, value: Any) -> bool:
+    """Whether a configured size equals the data's (an int is a square ``[n, n]``)."""
+    pair = lambda v: [int(x) for x in v] if isinstance(v, (list, tuple)) else [int(v), int(v)]  # noqa: E731
+    return pair(given) == pair(value)
 
 
 def build_network(network_cfg: DictConfig, splits: ImageSplits) -> nn.Module:

@@ -35,3 +35,4 @@ class AffineMap:
     def __call__(self, z: torch.Tensor) -> torch.Tensor:
         """Apply to ``z`` of shape ``(B, C, H, W)``."""
         return z * self.scale.to(z) + self.shift.to(z)
+

@@ -1,83 +1,145 @@
-"""A perturbation condition: one magnitude in one regime."""
+"""Conditions: every perturbed setting of an experiment, as data with one small interface.
+
+A :class:`Condition` says how a batch of images changes (its model inputs, per sample), which network explains
+them (the original, an exactly or naively compensated copy, a randomised copy, ...), how an Integrated-Gradients
+baseline is carried through the change, whether the logits must be preserved, and which plain values describe it
+in ``scores.csv`` (:attr:`Condition.columns`). The evaluation loop only asks these questions and never branches on
+the kind of condition; the report groups rows by the columns and never parses a key. A new family of perturbations
+is one :class:`Perturbation` subclass (building its conditions) plus one config file.
+
+Every family writes the standard columns :data:`STANDARD_COLUMNS`: ``perturbation`` (the family), ``magnitude``
+(the x axis of the figures), ``regime`` (the panels of the figures) and ``condition`` (what the magnitude does not
+say, e.g. ``unit→imagenet``); it may add its own (``compensated``, ``exact``, ``noise``, ...).
+"""
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import hashlib
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn as nn
 
 from harness.errors import UserError
 from harness.models.encoding import Encoding
-from harness.perturbations.affine import AffineMap
+
+#: Columns every condition writes (family, x axis, panel, free-text label).
+STANDARD_COLUMNS = ("perturbation", "magnitude", "regime", "condition")
 
 
 @dataclass(frozen=True)
-class Condition:
-    """One perturbed setting of an experiment.
+class Batch:
+    """A batch of test images as the conditions see it.
 
     Attributes:
-        perturbation: Name of the perturbation family, e.g. ``brightness_shift``.
-        magnitude: Its size (for a brightness shift, δ in pixel units).
-        compensated: True: the network is rewritten so that ``f'(z') = f(z)``; False: the same
-            network sees ``z'``.
-        amap: The perturbation in model input space, ``z' = A ⊙ z + m``.
-        label: What the magnitude does not say (e.g. ``unit→imagenet``, or the per-channel shifts);
-            empty when the magnitude says it all.
+        x: Pixel-space images ``(B, C, H, W)`` in ``[0, 1]``.
+        z: Their model inputs ``encoding.encode(x)`` ``(B, C, H, W)``.
+        image_ids: ``(B,)`` int64 positions of the images in the test split (seeds per image derive from them).
+        target: ``(B,)`` the classes explained: the original network's prediction on the clean input.
+        encoding: The model's input encoding.
+        seed: The run's seed.
     """
 
-    perturbation: str
-    magnitude: float
-    compensated: bool
-    amap: AffineMap
-    label: str = ""
+    x: torch.Tensor
+    z: torch.Tensor
+    image_ids: torch.Tensor
+    target: torch.Tensor
+    encoding: Encoding
+    seed: int = 0
+
+
+class Condition:
+    """One perturbed setting. The base class is the identity; families override what they change.
+
+    Attributes:
+        columns: Plain values describing the condition in ``scores.csv`` (at least :data:`STANDARD_COLUMNS`).
+        n_samples: Perturbed copies of each image (1 for a deterministic condition; noise draws for a random one).
+        tolerance: If set, the run checks ``f'(z') = f(z)`` within ``tolerance × max|logit|`` (the network
+            transform is meant to undo the input transform).
+        strict: A failed logit check stops the run (True) or is a logged warning, the difference being in
+            ``max_logit_diff`` (False: e.g. the naive compensation, whose error is the point).
+        own_target: Explain each view's own prediction rather than the clean input's (a retrained network).
+    """
+
+    n_samples: int = 1
+    tolerance: float | None = None
+    strict: bool = True
+    own_target: bool = False
+
+    def __init__(self, columns: Mapping[str, Any]) -> None:
+        missing = [c for c in STANDARD_COLUMNS if c not in columns]
+        if missing:
+            raise ValueError(f"a condition's columns need {missing}")
+        self.columns = dict(columns)
 
     @property
     def key(self) -> str:
-        """Unique identifier, e.g. ``brightness_shift+0.5_compensated``."""
-        regime = "compensated" if self.compensated else "uncompensated"
-        label = f"[{self.label}]" if self.label else ""
-        return f"{self.perturbation}{label}{self.magnitude:+g}_{regime}"
+        """A stable, unique, file-name-safe identifier built from the columns (an identifier only: never parsed)."""
+        parts = [f"{k}={_text(v)}" for k, v in self.columns.items() if v is not None and v != ""]
+        return ",".join(parts).replace("/", "∕")
+
+    def transform_inputs(self, batch: Batch, sample: int) -> torch.Tensor:
+        """Model inputs ``(B, C, H, W)`` of draw ``sample`` (deterministic, or seeded per image and sample)."""
+        return batch.z
+
+    def transform_network(self, network: nn.Module) -> nn.Module:
+        """The network that explains the perturbed inputs (called once per run; ``network`` is not modified)."""
+        return network
+
+    def carry_baseline(self, baseline: torch.Tensor, batch: Batch, sample: int) -> torch.Tensor:
+        """An IG baseline (model input space) carried through this condition's input transform."""
+        return baseline
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.key})"
 
 
 class Perturbation:
-    """Base of the perturbation families: magnitudes × regimes → :class:`Condition` list.
-
-    Args:
-        compensated: Regimes to run: False (the same model sees the perturbed input), True (a
-            rewritten model computes the original function), or both.
-        exact: Exact compensation at zero-padded borders (False: the naive scalar-bias fold).
-        tolerance: A compensated model whose logits differ by more than ``tolerance × max|logit|``
-            fails the run.
-    """
+    """A family of conditions, as configured (``harness/configs/perturbation/*.yaml``)."""
 
     name = "perturbation"
 
-    def __init__(self, compensated: bool | Sequence[bool] = (False, True), exact: bool = True,
-                 tolerance: float = 1e-4) -> None:
-        self.regimes = [bool(v) for v in as_list(compensated, "perturbation.compensated")]
-        self.exact = exact
-        self.tolerance = tolerance
-
-    def maps(self, encoding: Encoding, image_shape: tuple[int, int, int]) -> list[tuple[float, str, AffineMap]]:
-        """``(magnitude, label, map in model input space)`` for every setting of this perturbation."""
+    def conditions(self, encoding: Encoding, image_shape: tuple[int, int, int]) -> list[Condition]:
+        """Every condition of this family for a model with ``encoding`` and inputs ``(C, H, W)``."""
         raise NotImplementedError
 
-    def conditions(self, encoding: Encoding, image_shape: tuple[int, int, int] = (3, 1, 1)) -> list[Condition]:
-        """Every (setting, regime) condition for a model with ``encoding`` and inputs ``(C, H, W)``."""
-        return [Condition(self.name, mag, comp, amap, label)
-                for mag, label, amap in self.maps(encoding, image_shape) for comp in self.regimes]
+
+def seed_for(*parts: Any) -> int:
+    """A 62-bit seed from any values (stable across processes and platforms, unlike ``hash``)."""
+    return int(hashlib.sha256(repr(parts).encode()).hexdigest()[:15], 16)
 
 
-def as_list(value: bool | float | Iterable, name: str) -> list:
-    """A scalar or list config value as a non-empty list (one clear error if empty)."""
-    values = list(value) if isinstance(value, Iterable) and not isinstance(value, str) else [value]
+def generators_for(seeds: Iterable[int]) -> list[torch.Generator]:
+    """One CPU generator per seed (draws are made on the CPU, so every device gets the same numbers)."""
+    return [torch.Generator().manual_seed(int(s)) for s in seeds]
+
+
+def _text(v: Any) -> str:
+    return f"{v:+g}" if isinstance(v, float) else str(v)
+
+
+def as_list(value: Any, name: str) -> list:
+    """A scalar or list config value as a non-empty list (a single string is one item; one clear error if empty)."""
+    values = list(value) if isinstance(value, Iterable) and not isinstance(value, (str, bytes)) else [value]
     if not values:
-        raise UserError(f"{name} is empty; give at least one value, e.g. {name}=[0.25]")
+        raise UserError(f"{name} is empty; give at least one value, e.g. {name}=[...]")
     return values
 
 
-def check_magnitudes(magnitudes: Sequence) -> list[float]:
+def check_magnitudes(magnitudes: Any, name: str = "perturbation.magnitudes") -> list[float]:
     """Magnitudes as floats, with one clear error for an empty or non-numeric list."""
-    values = as_list(magnitudes, "perturbation.magnitudes")
+    values = as_list(magnitudes, name)
     try:
         return [float(v) for v in values]
     except (TypeError, ValueError):
-        raise UserError(f"perturbation.magnitudes must be numbers, got {values}") from None
+        raise UserError(f"{name} must be numbers, got {values}") from None
+
+
+def check_choices(values: Any, name: str, choices: Sequence[Any]) -> list:
+    """``values`` as a non-empty list of items from ``choices`` (one clear error otherwise)."""
+    items = as_list(values, name)
+    bad = [v for v in items if v not in choices]
+    if bad:
+        raise UserError(f"{name} has {bad}; valid choices: {', '.join(map(str, choices))}")
+    return items

@@ -10,15 +10,16 @@ from collections.abc import Sequence
 
 from harness.models.encoding import Encoding
 from harness.perturbations.affine import AffineMap
-from harness.perturbations.base import Perturbation, check_magnitudes
+from harness.perturbations.base import check_magnitudes
+from harness.perturbations.invariance import AffinePerturbation
 
 
-class BrightnessShift(Perturbation):
+class BrightnessShift(AffinePerturbation):
     """Add a constant ``δ`` to every pixel, for each magnitude and regime.
 
     Args:
         magnitudes: The shifts δ (pixel units, e.g. ``0.25`` = +64/255).
-        **kwargs: Regimes, exactness and tolerance (see :class:`~harness.perturbations.base.Perturbation`).
+        **kwargs: Regimes, exactness and tolerance (see :class:`~harness.perturbations.invariance.AffinePerturbation`).
     """
 
     name = "brightness_shift"

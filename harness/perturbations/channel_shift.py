@@ -8,16 +8,17 @@ import torch
 from harness.errors import UserError
 from harness.models.encoding import Encoding
 from harness.perturbations.affine import AffineMap
-from harness.perturbations.base import Perturbation, as_list
+from harness.perturbations.base import as_list
+from harness.perturbations.invariance import AffinePerturbation
 
 
-class ChannelShift(Perturbation):
+class ChannelShift(AffinePerturbation):
     """Shift each channel by its own constant (pixel units, no clipping).
 
     Args:
         shifts: One list of per-channel shifts per setting, e.g. ``[[0.2, 0, -0.2], [0, 0.3, 0]]``.
             The recorded magnitude is the largest ``|δ_c|``; the label lists all of them.
-        **kwargs: Regimes, exactness and tolerance (see :class:`~harness.perturbations.base.Perturbation`).
+        **kwargs: Regimes, exactness and tolerance (see :class:`~harness.perturbations.invariance.AffinePerturbation`).
     """
 
     name = "channel_shift"

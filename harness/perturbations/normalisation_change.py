@@ -11,7 +11,8 @@ from collections.abc import Sequence
 
 from harness.models.encoding import ENCODINGS, Encoding
 from harness.perturbations.affine import AffineMap
-from harness.perturbations.base import Perturbation, as_list
+from harness.perturbations.base import as_list
+from harness.perturbations.invariance import AffinePerturbation
 
 
 def change_map(source: Encoding, target: Encoding) -> AffineMap:
@@ -21,12 +22,12 @@ def change_map(source: Encoding, target: Encoding) -> AffineMap:
     return AffineMap(scale.view(-1, 1, 1), shift.view(-1, 1, 1))
 
 
-class NormalisationChange(Perturbation):
+class NormalisationChange(AffinePerturbation):
     """One condition per target encoding other than the model's own.
 
     Args:
         targets: Encodings to switch to (default: every known encoding); the model's own is skipped.
-        **kwargs: Regimes, exactness and tolerance (see :class:`~harness.perturbations.base.Perturbation`).
+        **kwargs: Regimes, exactness and tolerance (see :class:`~harness.perturbations.invariance.AffinePerturbation`).
 
     The recorded magnitude is the largest ``|c₂ − a₂ c₁ / a₁|`` (the offset the change introduces in
     model input space, 0 for a pure rescale); the label is ``E1→E2``.

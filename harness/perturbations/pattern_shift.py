@@ -8,7 +8,8 @@ import torch
 from harness.errors import UserError
 from harness.models.encoding import Encoding
 from harness.perturbations.affine import AffineMap
-from harness.perturbations.base import Perturbation, check_magnitudes
+from harness.perturbations.base import check_magnitudes
+from harness.perturbations.invariance import AffinePerturbation
 
 
 def checkerboard(height: int, width: int, cell: int) -> torch.Tensor:
@@ -20,7 +21,7 @@ def checkerboard(height: int, width: int, cell: int) -> torch.Tensor:
     return 1.0 - 2.0 * ((rows + cols) % 2).float()
 
 
-class PatternShift(Perturbation):
+class PatternShift(AffinePerturbation):
     """Add ``δ × checkerboard`` (same pattern in every channel, pixel units, no clipping).
 
     Unlike a uniform shift, no scalar baseline (e.g. "black = the darkest value") follows this
@@ -29,7 +30,7 @@ class PatternShift(Perturbation):
     Args:
         magnitudes: The amplitudes δ.
         cell: Side of one checkerboard square in pixels.
-        **kwargs: Regimes, exactness and tolerance (see :class:`~harness.perturbations.base.Perturbation`).
+        **kwargs: Regimes, exactness and tolerance (see :class:`~harness.perturbations.invariance.AffinePerturbation`).
     """
 
     name = "pattern_shift"

@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -12,17 +11,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from harness.report import grid, plots
-from harness.report.collect import load_scores
+from harness.errors import UserError
+from harness.metrics.aggregate import aggregate
+from harness.metrics.registry import MEASURES
+from harness.report import figures, header
+from harness.report.collect import find_runs, kind, load_scores
 from harness.report.stats import compare_methods, ranking
-from harness.report.tables import group_columns, normalise, summarise, to_latex, to_markdown
+from harness.report.tables import group_columns, normalise, summarise, table_metrics, to_latex, to_markdown
 
 log = logging.getLogger(__name__)
 _UMASK = os.umask(0)
 os.umask(_UMASK)
-
-#: condition keys look like ``brightness_shift+0.5_compensated`` (see ``Condition.key``)
-_MAGNITUDE = re.compile(r"([+-][0-9.]+(?:e[+-]?[0-9]+)?)_(?:un)?compensated$")
 
 
 def atomic_write(path: Path, write) -> None:
@@ -52,80 +51,59 @@ def _savez(path: str, arrays: dict[str, np.ndarray]) -> None:
         np.savez_compressed(f, **arrays)
 
 
-def grid_conditions(keys: list[str]) -> list[str]:
-    """The conditions shown in the grid figure: the largest positive magnitude (else largest |δ|), every regime."""
-    conds = sorted({k.split("/")[0] for k in keys} - {"clean"})
-    mags = {c: float(m.group(1)) for c in conds if (m := _MAGNITUDE.search(c))}
-    if not mags:
-        return conds
-    best = max(mags.values(), key=lambda m: (abs(m), m))
-    return sorted((c for c in mags if mags[c] == best), key=lambda c: c.endswith("_compensated"))
-
-
-def _run_info(run_dir: Path) -> dict:
-    info = run_dir / "run_info.json"
-    return json.loads(info.read_text()) if info.is_file() else {}
-
-
-def _classes(run_dir: Path) -> list[str] | None:
-    return _run_info(run_dir).get("classes")
-
-
-def _grids(run_dir: Path, out: Path) -> None:
-    with np.load(run_dir / "examples.npz") as npz:
-        examples = {k: npz[k] for k in npz.files}
-    if "clean/image" not in examples:
-        return
-    conds, classes = grid_conditions(list(examples)), _classes(run_dir)
-    figures_dir = out / "figures"
-    grid.grid(examples, conds, figures_dir / "grid.png", classes=classes)
-    for regime in ("uncompensated", "compensated"):
-        chosen = [c for c in conds if c.endswith(f"_{regime}") and not c.endswith(f"_un{regime}")]
-        if chosen:
-            grid.grid(examples, chosen, figures_dir / f"grid_{regime}.png", classes=classes,
-                      title=f"Saliency maps, clean vs perturbed input, {regime} (each map min-max scaled)")
-
-
-def _comparisons(scores: pd.DataFrame) -> pd.DataFrame:
+def _comparisons(scores: pd.DataFrame, metrics: tuple[str, ...]) -> pd.DataFrame:
     scores = normalise(scores)
-    conditions = [c for c in group_columns(scores) if c not in ("method", "baseline_follows_perturbation")]
-    return compare_methods(scores, conditions, "variant", pair_on=["run", "image_id"])
+    conditions = [c for c in group_columns(scores) if c not in ("method", "baseline_treatment", "control")]
+    pair_on = [c for c in ("run", "image_id") if c in scores.columns]
+    return compare_methods(scores, conditions, "variant", pair_on=pair_on, metrics=metrics)
 
 
-def _ranking(summary: pd.DataFrame) -> list[str]:
-    by = [c for c in group_columns(summary) if c not in ("method", "baseline_follows_perturbation", "magnitude")]
-    lines = ranking(summary, by, "variant", metric="ssim")
-    return [line.replace("compensated=True", "compensated").replace("compensated=False", "uncompensated")
-            for line in lines]
+def _ranking(summary: pd.DataFrame, metric: str) -> list[str]:
+    groups = [c for c in summary.columns if c in group_columns(summary.drop(columns=["metric"]))]
+    by = [c for c in groups if c in ("regime", "perturbation") or c.startswith("cfg:")]
+    by = [c for c in by if summary[c].nunique(dropna=False) > 1 or c == "regime"]
+    return ranking(summary, by or ["metric"], "variant", metric=metric, higher=MEASURES[metric].stable != "lower")
 
 
-def build_report(root: str | Path, out: str | Path | None = None, seed: int = 0,
-                 n_resamples: int = 2000) -> pd.DataFrame:
-    """Tables and figures for one run or a multirun folder, from its saved files alone.
+def build_report(root: str | Path, out: str | Path | None = None, seed: int = 0, n_resamples: int = 2000,
+                 metrics: tuple[str, ...] | None = None, kept_only_table: bool = False) -> pd.DataFrame:
+    """Tables and figures for one run or one sweep (or, with ``out``, a pool of runs), from saved files alone.
 
-    Writes ``summary.csv``, ``summary.md`` (stability ranking + table), ``summary.tex``, ``comparisons.csv``
-    and ``figures/*.png|pdf`` into ``out`` (default: ``root``). Returns the summary.
+    Writes ``summary.csv``, ``summary.md`` (title, the run's essentials, stability ranking, table), ``summary.tex``,
+    ``comparisons.csv``, ``aggregates.csv`` (when conditions have several samples) and ``figures/*.png|pdf`` into
+    ``out`` (default: ``root``, which must then be a run or a sweep). Returns the summary.
+
+    Args:
+        metrics: The measures shown in the tables (default: the similarities, or the aggregates).
+        kept_only_table: Also write ``summary_kept.md`` / ``.csv``: only images whose prediction did not change
+            (the seed blog's "same prediction, different map" selection).
     """
     root = Path(root)
+    what = kind(root)
+    if out is None and what == "pool":
+        raise UserError(f"{root} is neither a run nor a sweep; pass --out DIR to pool the {len(find_runs(root))} "
+                        "runs under it into a report written there")
     out = Path(out) if out is not None else root
-    scores = load_scores(root)
+    scores = load_scores(root, pool=what == "pool")
+    aggregates = aggregate(scores)
     summary = summarise(scores, seed=seed, n_resamples=n_resamples)
-    rank = _ranking(summary)
-    markdown = "Stability ranking (mean SSIM over magnitudes):\n\n" + "".join(f"- {r}\n" for r in rank)
-    skipped = _run_info(root).get("data", {}).get("n_skipped", 0)
-    if skipped:
-        markdown += f"\nData: {skipped} unreadable image file(s) were skipped (listed in run_info.json).\n"
-    markdown += "\nCells: mean ± half-width of the bootstrap 95% CI over images; n = images scored (SSIM), " \
-                "n_nan = undefined scores (reasons in summary.csv).\n\n" + to_markdown(summary)
+    if aggregates is not None:
+        atomic_write(out / "aggregates.csv", lambda p: aggregates.to_csv(p, index=False))
+        summary = pd.concat([summary, summarise(aggregates, seed=seed, n_resamples=n_resamples)], ignore_index=True)
+    shown = table_metrics(summary, metrics)
+    markdown = header.markdown(root, what, scores, summary, _ranking(summary, shown[0]), shown[0])
+    markdown += to_markdown(summary, shown)
     atomic_write(out / "summary.csv", lambda p: summary.to_csv(p, index=False))
     atomic_write(out / "summary.md", lambda p: Path(p).write_text(markdown))
-    atomic_write(out / "summary.tex", lambda p: Path(p).write_text(to_latex(summary)))
-    atomic_write(out / "comparisons.csv", lambda p: _comparisons(scores).to_csv(p, index=False))
-    figures_dir = out / "figures"
-    plots.stability_vs_magnitude(summary, figures_dir / "stability_vs_magnitude.png")
-    plots.distribution(normalise(scores), figures_dir / "distribution.png")
-    plots.baselines(normalise(scores), figures_dir / "baselines.png")
-    if (root / "examples.npz").is_file():
-        _grids(root, out)
+    atomic_write(out / "summary.tex", lambda p: Path(p).write_text(to_latex(summary, shown)))
+    pairwise = tuple(m for m in ("ssim", "spearman") if m in scores.columns)
+    compared = _comparisons(aggregates, shown[:1]) if aggregates is not None else _comparisons(scores, pairwise)
+    atomic_write(out / "comparisons.csv", lambda p: compared.to_csv(p, index=False))
+    if kept_only_table and "pred_agrees" in scores.columns:
+        kept = summarise(scores[scores["pred_agrees"].astype(bool)], seed=seed, n_resamples=n_resamples)
+        atomic_write(out / "summary_kept.csv", lambda p: kept.to_csv(p, index=False))
+        atomic_write(out / "summary_kept.md", lambda p: Path(p).write_text(
+            "Only images whose prediction did not change under the perturbation.\n\n" + to_markdown(kept, shown)))
+    figures.draw(root, out, scores, aggregates, summary, shown)
     log.info("report written to %s", out)
     return summary

@@ -1,7 +1,14 @@
-"""The grid figure of the seed blog post, drawn from saved example maps (``examples.npz``)."""
+"""Map figures drawn from saved example maps (``examples.npz``) and the conditions recorded in ``run_info.json``.
+
+- :func:`grid`: the seed blog post's figure, rows = images (clean, then each chosen condition), columns = methods;
+- :func:`map_change`: the mean per-pixel change of each method's map under each chosen condition (e.g. where the
+  naive compensation errs: on the border).
+
+Conditions are described by their recorded columns (never by parsing their keys).
+"""
 from __future__ import annotations
 
-import re
+from collections.abc import Mapping
 from pathlib import Path
 
 import matplotlib
@@ -12,42 +19,39 @@ from harness.report import style
 _INFERNO = matplotlib.colormaps["inferno"]
 
 
-def _columns(examples: dict[str, np.ndarray]) -> list[tuple[str, str]]:
-    """(method, follows) pairs present for the clean input, in saved order."""
-    cols = []
-    for key in examples:
-        parts = key.split("/")
-        if parts[0] == "clean" and len(parts) == 3:
-            cols.append((parts[1], parts[2]))
-    return cols
+def map_columns(examples: Mapping[str, np.ndarray]) -> list[tuple[str, str]]:
+    """(method, treatment) pairs saved for the clean input, in saved order (treatment ``-`` without a baseline)."""
+    return [tuple(k.split("/")[1:]) for k in examples if k.startswith("clean/") and k.count("/") == 2]
 
 
-def _label(method: str, follows: str) -> str:
-    if follows == "None":
-        return method
-    return f"{method}\n(baseline {'shifted' if follows == 'True' else 'fixed'})"
+def _label(method: str, treatment: str) -> str:
+    return method if treatment == "-" else f"{method}\n({treatment} baseline)"
 
 
-_KEY = re.compile(r"^(?P<family>[a-z_]+?)(?:\[(?P<label>.*)\])?(?P<mag>[+-][0-9.]+(?:e[+-]?[0-9]+)?)_"
-                  r"(?P<regime>(?:un)?compensated)$")
+def condition_name(columns: Mapping) -> str:
+    """What a reader needs to tell a condition apart: its label (or magnitude) and its regime."""
+    what = columns.get("condition") or f"magnitude {float(columns.get('magnitude', 0)):+g}"
+    return f"{what}\n{columns.get('regime', '')}".strip()
 
 
-def _condition_name(cond: str) -> str:
-    """``brightness_shift+0.5_compensated`` → ``δ = +0.5, compensated``; labelled conditions show the label."""
-    m = _KEY.match(cond)
-    if cond == "clean" or m is None:
-        return cond
-    what = m["label"] or f"δ = {m['mag']}"
-    return f"{what}\n{m['regime']}"
+def chosen(conditions: list[dict], examples: Mapping[str, np.ndarray]) -> list[dict]:
+    """The conditions shown: per regime, the largest |magnitude| (positive preferred), in recorded order."""
+    saved = [c for c in conditions if f"{c['key']}/image" in examples]
+    best: dict = {}
+    for c in saved:
+        m = float(c.get("magnitude") or 0)
+        regime = c.get("regime", "")
+        if regime not in best or (abs(m), m) > best[regime][0]:
+            best[regime] = ((abs(m), m), c)
+    return [c for _, c in best.values()]
 
 
-def _row_label(i: int, cond: str, examples: dict[str, np.ndarray], classes: list[str] | None) -> str:
-    name = _condition_name(cond)
-    pred = examples.get(f"{cond}/pred")
+def _row_label(i: int, name: str, key: str, examples, classes: list[str] | None) -> str:
+    pred = examples.get(f"{key}/pred")
     if pred is None:
         return f"#{i} {name}"
     k = int(pred[i])
-    prob = examples.get(f"{cond}/prob")
+    prob = examples.get(f"{key}/prob")
     conf = f" ({float(prob[i]):.2f})" if prob is not None else ""
     return f"#{i} {name}\npred: {classes[k] if classes and k < len(classes) else k}{conf}"
 
@@ -59,6 +63,11 @@ def _tile(m: np.ndarray) -> np.ndarray:
     return _INFERNO(np.nan_to_num(scaled))[..., :3]
 
 
+def _image(x: np.ndarray) -> np.ndarray:
+    img = x.transpose(1, 2, 0)
+    return np.clip(np.repeat(img, 3, axis=2) if img.shape[2] == 1 else img, 0, 1)
+
+
 def _mosaic(tiles: list[list[np.ndarray]], gap: int) -> np.ndarray:
     h, w = tiles[0][0].shape[:2]
     out = np.ones((len(tiles) * (h + gap) - gap, len(tiles[0]) * (w + gap) - gap, 3))
@@ -68,40 +77,57 @@ def _mosaic(tiles: list[list[np.ndarray]], gap: int) -> np.ndarray:
     return out
 
 
-def grid(examples: dict[str, np.ndarray], conditions: list[str], path: str | Path, title: str = "",
-         classes: list[str] | None = None) -> Path:
-    """The seed blog's figure: rows = images (clean, then each condition), columns = input and methods.
+def _draw(tiles, col_labels, row_labels, title: str, path: Path):
+    h, w = tiles[0][0].shape[:2]
+    gap = max(1, h // 16)
+    fig, ax = style.figure(figsize=(1.25 * len(col_labels) + 0.9, 1.25 * len(row_labels) * h / w + 0.7))
+    ax.imshow(_mosaic(tiles, gap), interpolation="nearest")
+    ax.set_axis_off()
+    for c, text in enumerate(col_labels):
+        ax.text(c * (w + gap) + w / 2, -gap, text, ha="center", va="bottom", fontsize=6)
+    for r, text in enumerate(row_labels):
+        ax.text(-gap, r * (h + gap) + h / 2, text, ha="right", va="center", fontsize=6)
+    ax.set_title(title, fontsize=8, pad=24)
+    return style.save(fig, path, dpi=100)
 
-    Drawn as one mosaic image (fast, and small as PDF) with the labels as text.
+
+def grid(examples: Mapping[str, np.ndarray], conditions: list[dict], path: str | Path, title: str = "",
+         classes: list[str] | None = None) -> Path:
+    """Rows = images (clean, then each condition), columns = the input and every method's map.
 
     Args:
-        examples: Arrays saved by the run (``examples.npz``): ``<condition>/image`` ``(N, C, H, W)``,
-            ``<condition>/pred`` and ``/prob``, and ``<condition>/<method>/<follows>`` ``(N, H, W)``, with
-            condition ``clean`` first.
-        conditions: Condition keys to show under each clean row.
+        examples: Arrays saved by the run: ``clean/image`` ``(N, C, H, W)``, ``<key>/image``, ``<key>/pred``,
+            ``<key>/prob`` and ``<key>/<method>/<treatment>`` ``(N, H, W)``.
+        conditions: The conditions to show (``key`` and columns, as recorded in ``run_info.json``).
         path: Output PNG (a PDF is written beside it).
         title: Figure title.
         classes: Class names for the predictions.
     """
-    cols = _columns(examples)
-    n = len(examples["clean/image"])
-    row_keys = [(i, c) for i in range(n) for c in ["clean", *conditions]]
-    tiles = []
-    for i, cond in row_keys:
-        img = examples[f"{cond}/image"][i].transpose(1, 2, 0)
-        img = np.repeat(img, 3, axis=2) if img.shape[2] == 1 else img
-        tiles.append([np.clip(img, 0, 1)] + [_tile(examples[f"{cond}/{m}/{f}"][i]) for m, f in cols])
-    h, w = tiles[0][0].shape[:2]
-    gap = max(1, h // 16)
-    mosaic = _mosaic(tiles, gap)
-    fig, ax = style.figure(figsize=(1.25 * (len(cols) + 1) + 0.9, 1.25 * len(row_keys) * h / w + 0.7))
-    ax.imshow(mosaic, interpolation="nearest")
-    ax.set_axis_off()
-    for c, (method, follows) in enumerate([("input", "None"), *cols]):
-        ax.text(c * (w + gap) + w / 2, -gap, _label(method, follows), ha="center", va="bottom", fontsize=6)
-    for r, (i, cond) in enumerate(row_keys):
-        ax.text(-gap, r * (h + gap) + h / 2, _row_label(i, cond, examples, classes), ha="right", va="center",
-                fontsize=6)
-    ax.set_title(title or "Saliency maps of the clean-input prediction, clean vs perturbed input\n"
-                 "(each map min-max scaled; shifted images shown clipped to [0, 1])", fontsize=8, pad=24)
-    return style.save(fig, path, dpi=100)
+    cols = map_columns(examples)
+    rows = [("clean", "clean")] + [(c["key"], condition_name(c)) for c in conditions]
+    tiles, labels = [], []
+    for i in range(len(examples["clean/image"])):
+        for key, name in rows:
+            tiles.append([_image(examples[f"{key}/image"][i])]
+                         + [_tile(examples[f"{key}/{m}/{t}"][i]) for m, t in cols])
+            labels.append(_row_label(i, name, key, examples, classes))
+    return _draw(tiles, ["input"] + [_label(m, t) for m, t in cols], labels,
+                 title or "Saliency maps of the clean input's prediction, clean vs perturbed\n"
+                          "(each map min-max scaled; perturbed images shown clipped to [0, 1])", Path(path))
+
+
+def map_change(examples: Mapping[str, np.ndarray], conditions: list[dict], path: str | Path) -> Path | None:
+    """Rows = conditions, columns = methods: the mean over images (and samples) of ``|Φ' − Φ| / max|Φ|`` per pixel,
+    on one colour scale per column (where a map changes: e.g. only on the border for the naive compensation)."""
+    cols = [(m, t) for m, t in map_columns(examples) if f"absdiff/{conditions[0]['key']}/{m}/{t}" in examples]
+    if not cols:
+        return None
+    means = {(c["key"], m, t): examples[f"absdiff/{c['key']}/{m}/{t}"].sum(0)
+             / max(1, int(examples[f"absdiff/{c['key']}/count"].sum())) for c in conditions for m, t in cols}
+    scale = {(m, t): max(float(means[(c["key"], m, t)].max()) for c in conditions) for m, t in cols}
+    tiles = [[_INFERNO(means[(c["key"], m, t)] / scale[(m, t)] if scale[(m, t)] > 0
+                       else np.zeros_like(means[(c["key"], m, t)]))[..., :3] for m, t in cols] for c in conditions]
+    labels = [f"{condition_name(c)}" for c in conditions]
+    col_labels = [f"{_label(m, t)}\nmax {scale[(m, t)]:.2g}" for m, t in cols]
+    return _draw(tiles, col_labels, labels, "Mean per-pixel map change |Φ(x') − Φ(x)| / max|Φ(x)| over images\n"
+                 "(black: no change; one colour scale per column, its maximum above it)", Path(path))

@@ -1,4 +1,8 @@
-"""Statistical figures drawn from ``scores.csv`` / ``summary.csv`` alone."""
+"""Statistical figures drawn from ``scores.csv`` / ``aggregates.csv`` / ``summary.csv`` alone.
+
+Panels and series come from the standard condition columns (``regime``: panels, ``magnitude``: the x axis) and
+the measures' definitions (:mod:`harness.metrics.registry`), so every family of conditions gets the same figures.
+"""
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,120 +11,147 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from harness.metrics.registry import MEASURES
 from harness.report import style
-
-_LABELS = {"ssim": "SSIM", "spearman": "Spearman ρ", "spearman_abs": "Spearman ρ of |map|",
-           "kendall": "Kendall τ-b", "topk_intersection": "top-k overlap", "completeness_error": "completeness error"}
-_REGIME_COLORS = {False: style.OKABE_ITO[1], True: style.OKABE_ITO[4]}
-_REGIMES = [(False, "uncompensated: same model, shifted input"), (True, "compensated: f'(x') = f(x)")]
+from harness.report.tables import display_columns, label
 
 
-def _regimes(df: pd.DataFrame) -> list[tuple[bool, str]]:
-    present = set(df["compensated"].astype(bool))
-    return [(c, t) for c, t in _REGIMES if c in present]
+def _regimes(df: pd.DataFrame) -> list:
+    return list(dict.fromkeys(df["regime"])) if "regime" in df.columns else [None]
 
 
-def _series_label(summary: pd.DataFrame) -> pd.Series:
-    extra = [c for c in summary.columns if c.startswith("cfg:") or c in ("condition", "encoding", "n_steps",
-                                                                          "reduction")]
+def _in_regime(df: pd.DataFrame, regime) -> pd.DataFrame:
+    return df if regime is None else df[df["regime"] == regime]
+
+
+def _is_control(df: pd.DataFrame) -> bool:
+    return "control" in df.columns and bool(df["control"].fillna(False).astype(bool).any())
+
+
+def _series(summary: pd.DataFrame) -> pd.Series:
+    """One label per line: the variant, tagged with the other varying columns (e.g. a swept setting)."""
+    extra = [c for c in display_columns(summary) if c not in ("regime", "variant", "magnitude")]
     if not extra:
         return summary["variant"]
     tags = summary[extra].apply(lambda r: ", ".join(f"{c.removeprefix('cfg:')}={v}" for c, v in r.items()
-                                                    if not pd.isna(v)), axis=1)
+                                                    if not pd.isna(v) and v != ""), axis=1)
     return summary["variant"] + tags.map(lambda t: f" [{t}]" if t else "")
 
 
-def stability_vs_magnitude(summary: pd.DataFrame, path: str | Path,
-                           metrics: tuple[str, ...] = ("ssim", "spearman")) -> Path:
-    """Mean similarity (clean vs perturbed map) against perturbation magnitude, with 95% CI bands.
-
-    One row of panels per metric, one column per regime; one line per method variant.
+def stability_vs_magnitude(summary: pd.DataFrame, path: str | Path, metrics: tuple[str, ...] = ("ssim", "spearman"),
+                           xlabel: str = "perturbation magnitude") -> Path | None:
+    """Mean of each measure against the perturbation magnitude, with 95% CI bands; one row of panels per measure,
+    one column per regime, one line per method variant. Where a measure has a value for an unchanged map (SSIM 1,
+    sensitivity 0) that point is drawn at magnitude 0 (controls excepted: their maps change without a perturbation).
     """
-    summary = summary.assign(series=_series_label(summary))
-    regimes = _regimes(summary)
-    n_series = summary["series"].nunique()
-    mags = np.sort(summary["magnitude"].unique())
-    # series are shifted sideways by a fraction of the smallest gap between magnitudes (x stays readable)
-    dodge = 0.3 * float(np.diff(mags).min()) / max(n_series, 1) if len(mags) > 1 else 0.0
+    metrics = tuple(m for m in metrics if m in set(summary.metric) and m in MEASURES and m != "pred_agrees")
+    if not metrics or "magnitude" not in summary.columns:
+        return None
+    summary = summary.assign(series=_series(summary))
+    regimes, n_series = _regimes(summary), summary["series"].nunique()
+    mags = np.sort(np.append(summary["magnitude"].dropna().unique(), 0.0))
+    dodge = 0.3 * float(np.diff(np.unique(mags)).min()) / max(n_series, 1) if len(np.unique(mags)) > 1 else 0.0
     fig, axes = style.figure(len(metrics), len(regimes), squeeze=False, sharex=True, sharey="row",
                              figsize=(style.COLUMN_WIDTH * len(regimes), 1.9 * len(metrics) + 0.9 + 0.13 * n_series))
     for r, metric in enumerate(metrics):
-        for c, (comp, title) in enumerate(regimes):
+        identity = MEASURES[metric].identity
+        for c, regime in enumerate(regimes):
             ax = axes[r, c]
-            sel = summary[(summary.metric == metric) & (summary.compensated.astype(bool) == comp)]
+            sel = _in_regime(summary[summary.metric == metric], regime)
             for k, (name, df) in enumerate(sel.groupby("series", sort=False)):
                 df = df.sort_values("magnitude")
-                x = df.magnitude + (k - (n_series - 1) / 2) * dodge  # invariant methods all sit at 1: keep them apart
-                ax.plot(x, df["mean"], label=name, **style.line_style(name))
-                ax.fill_between(x, df.ci95_low, df.ci95_high, color=style.color(name), alpha=0.15, lw=0)
-            ax.set_title(title if r == 0 else "")
+                x, y, lo, hi = (df[col].to_numpy(dtype=float) for col in ("magnitude", "mean", "ci95_low", "ci95_high"))
+                if identity is not None and not _is_control(df) and 0.0 not in x:
+                    at = np.searchsorted(x, 0.0)
+                    x = np.insert(x, at, 0.0)
+                    y, lo, hi = (np.insert(v, at, identity) for v in (y, lo, hi))
+                x = x + (k - (n_series - 1) / 2) * dodge  # methods that coincide stay visible
+                ax.plot(x, y, label=name, **style.line_style(name, _is_control(df)))
+                ax.fill_between(x, lo, hi, color=style.color(name), alpha=0.15, lw=0)
+            ax.set_title(str(regime) if r == 0 and regime is not None else "")
             if c == 0:
-                ax.set_ylabel(_LABELS.get(metric, metric))
-            ax.axhline(1.0, color="0.6", lw=0.6, zorder=0)
+                ax.set_ylabel(label(metric))
+            if identity is not None:
+                ax.axhline(identity, color="0.6", lw=0.6, zorder=0)
             if r == len(metrics) - 1:
-                ax.set_xlabel("magnitude δ (series offset to stay visible)" if dodge
-                              else "perturbation magnitude δ")
+                ax.set_xlabel(xlabel + (" (series offset to stay visible)" if dodge else ""))
     handles, labels = axes[0, 0].get_legend_handles_labels()
-    fig.suptitle("Similarity of clean and perturbed maps vs perturbation size\n(mean over images, bootstrap 95% CI)")
+    fig.suptitle("Clean vs perturbed maps against perturbation size\n(mean over images, bootstrap 95% CI; "
+                 "magnitude 0: unchanged map)")
     fig.tight_layout()
     fig.legend(handles, labels, loc="upper center", ncol=2, frameon=False, bbox_to_anchor=(0.5, 0.0))
     return style.save(fig, path)
 
 
-def distribution(scores: pd.DataFrame, path: str | Path, metric: str = "ssim") -> Path:
-    """Per-image ``metric`` per method variant: box plots, uncompensated vs compensated, one panel per δ."""
-    mags = sorted(scores["magnitude"].unique())
-    variants = sorted(scores["variant"].unique(), key=lambda v: (style.METHOD_ORDER.index(v.split(" ")[0])
-                                                                 if v.split(" ")[0] in style.METHOD_ORDER else 99, v))
+def distribution(scores: pd.DataFrame, path: str | Path, metric: str = "ssim") -> Path | None:
+    """Per-image ``metric`` per method variant: box plots, one box per regime, one panel per magnitude."""
+    if metric not in scores.columns or "magnitude" not in scores.columns:
+        return None
+    mags, regimes = sorted(scores["magnitude"].dropna().unique()), _regimes(scores)
+    variants = list(dict.fromkeys(scores.sort_values("control" if "control" in scores.columns else "variant",
+                                                     kind="stable")["variant"]))
+    colors = {r: style.OKABE_ITO[(i * 3 + 1) % len(style.OKABE_ITO)] for i, r in enumerate(regimes)}
     fig, axes = style.figure(len(mags), 1, squeeze=False, sharex=True,
                              figsize=(2 * style.COLUMN_WIDTH, 1.5 * len(mags) + 1.0))
-    width = 0.38
+    width = 0.8 / len(regimes)
     for ax, mag in zip(axes[:, 0], mags):
-        for k, (comp, _title) in enumerate(_REGIMES):
-            sel = scores[(scores.magnitude == mag) & (scores.compensated.astype(bool) == comp)]
+        for k, regime in enumerate(regimes):
+            sel = _in_regime(scores[scores.magnitude == mag], regime)
             data = [sel.loc[sel.variant == v, metric].dropna().to_numpy() for v in variants]
-            pos = np.arange(len(variants)) + (k - 0.5) * width
+            pos = np.arange(len(variants)) + (k - (len(regimes) - 1) / 2) * width
             keep = [i for i, d in enumerate(data) if len(d)]
             if not keep:
                 continue
             box = ax.boxplot([data[i] for i in keep], positions=pos[keep], widths=width * 0.9, patch_artist=True,
                              showfliers=True, flierprops={"markersize": 2}, medianprops={"color": "black"})
             for patch in box["boxes"]:
-                patch.set(facecolor=_REGIME_COLORS[comp], alpha=0.9)
-        ax.set_ylabel(f"{_LABELS.get(metric, metric)}\nδ = {mag:+g}")
-        ax.axhline(1.0, color="0.6", lw=0.6, zorder=0)
+                patch.set(facecolor=colors[regime], alpha=0.9)
+        ax.set_ylabel(f"{label(metric)}\nmagnitude {mag:+g}")
+        if MEASURES.get(metric) and MEASURES[metric].identity is not None:
+            ax.axhline(MEASURES[metric].identity, color="0.6", lw=0.6, zorder=0)
     axes[-1, 0].set_xticks(np.arange(len(variants)), variants, rotation=30, ha="right")
-    handles = [plt.Rectangle((0, 0), 1, 1, color=_REGIME_COLORS[c]) for c, _ in _REGIMES]
-    fig.suptitle(f"Per-image {_LABELS.get(metric, metric)} of clean vs perturbed maps")
+    handles = [plt.Rectangle((0, 0), 1, 1, color=colors[r]) for r in regimes]
+    fig.suptitle(f"Per-image {label(metric)}")
     fig.tight_layout()
-    fig.legend(handles, [t for _, t in _REGIMES], loc="upper center", ncol=2, frameon=False,
-               bbox_to_anchor=(0.5, 0.0))
+    if regimes != [None]:
+        fig.legend(handles, [str(r) for r in regimes], loc="upper center", ncol=2, frameon=False,
+                   bbox_to_anchor=(0.5, 0.0))
     return style.save(fig, path)
 
 
-def baselines(scores: pd.DataFrame, path: str | Path) -> Path | None:
-    """IG baselines: stability per baseline (compensated regime) and completeness error vs ``n_steps``.
+def baselines(scores: pd.DataFrame, path: str | Path, metric: str = "ssim") -> Path | None:
+    """Methods with a completeness axiom (IG, DeepLift): stability per baseline variant and regime, and the
+    completeness error of the clean maps against ``n_steps`` (a bar per baseline when only one value was run).
 
-    Returns None when the scores hold no IG rows with ``completeness_error``.
+    Returns None when the scores hold no completeness errors.
     """
     ig = scores[scores["completeness_error"].notna()] if "completeness_error" in scores.columns else scores[:0]
-    if ig.empty:
+    if ig.empty or metric not in ig.columns:
         return None
     fig, (ax1, ax2) = style.figure(1, 2, figsize=(2 * style.COLUMN_WIDTH, 2.4))
-    comp = ig[ig.compensated.astype(bool)]
-    stab = comp.groupby("variant")["ssim"].agg(["mean", "sem"]).sort_index()
-    ax1.barh(stab.index, stab["mean"], xerr=1.96 * stab["sem"].fillna(0), color=[style.color(v) for v in stab.index],
-             alpha=0.85)
-    ax1.set_xlabel("mean SSIM, clean vs perturbed (compensated)")
-    ax1.set_title("Stability per IG baseline")
+    by_regime = "regime" in ig.columns
+    stab = ig.groupby(["variant", *(["regime"] if by_regime else [])], sort=True)[metric].mean()
+    (stab.unstack() if by_regime else stab.to_frame()).plot.barh(ax=ax1, color=style.OKABE_ITO[1:], alpha=0.85,
+                                                                 legend=by_regime)
+    ax1.set_xlabel(f"mean {label(metric)}, clean vs perturbed")
+    ax1.set_title("Stability per baseline")
+    if ax1.get_legend() is not None:
+        ax1.legend(frameon=False, fontsize=5, loc="lower left")
     col = "completeness_error_clean" if "completeness_error_clean" in ig.columns else "completeness_error"
-    for method, df in ig.groupby("method"):
-        err = df.drop_duplicates(["run", "image_id", "n_steps"] if "run" in df.columns else ["image_id", "n_steps"])
-        err = err.groupby("n_steps")[col].median().sort_index()
-        ax2.plot(err.index, err.values, label=method, **style.line_style(method))
-    ax2.axhline(0.05, color="0.5", lw=0.8, ls=":", label="5%")
-    ax2.set(xscale="log", yscale="log", xlabel="IG steps (n_steps)", ylabel="median over images",
-            title="Completeness error |ΣIG − ΔF| / |ΔF|, clean input")
-    ax2.legend(frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    keys = ["run", "image_id", "n_steps"] if "run" in ig.columns else ["image_id", "n_steps"]
+    steps = ig["n_steps"].dropna().unique()
+    if len(steps) > 1:
+        for method, df in ig.groupby("method"):
+            err = df.drop_duplicates(keys).groupby("n_steps")[col].median().sort_index()
+            ax2.plot(err.index, err.values, label=method, **style.line_style(method))
+        ax2.set(xscale="log", yscale="log", xlabel="steps (n_steps)")
+        ax2.legend(frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    else:
+        err = ig.drop_duplicates(keys[:-1] + ["method"]).groupby("method")[col].median().sort_index()
+        ax2.barh(err.index, err.values, color=[style.color(m) for m in err.index], alpha=0.85)
+        ax2.set(xlabel=f"median over images ({int(steps[0]) if len(steps) else '?'} steps)")
+    ax2.axvline(0.05, color="0.5", lw=0.8, ls=":") if len(steps) <= 1 else ax2.axhline(0.05, color="0.5", lw=0.8,
+                                                                                       ls=":", label="5%")
+    ax2.set_title("Completeness error |Σattr − ΔF| / |ΔF|, clean input")
     fig.tight_layout()
     return style.save(fig, path)

@@ -9,6 +9,10 @@ import pandas as pd
 from scipy import stats
 
 
+#: The columns :func:`describe` adds to a summary row.
+STATS = ("mean", "median", "std", "ci95_low", "ci95_high", "n", "n_nan", "nan_reasons")
+
+
 def bootstrap_ci(values: np.ndarray, seed: int = 0, n_resamples: int = 2000,
                  level: float = 0.95) -> tuple[float, float]:
     """Seeded bootstrap CI of the mean (``scipy.stats.bootstrap``, BCa; percentile if BCa is degenerate).
@@ -112,13 +116,22 @@ def compare_methods(scores: pd.DataFrame, conditions: list[str], variant: str, p
     return pd.DataFrame(rows)
 
 
-def ranking(summary: pd.DataFrame, by: list[str], variant: str, metric: str = "ssim") -> list[str]:
-    """One line per group of ``by``: method variants ordered by mean ``metric`` (averaged over magnitudes)."""
+def ranking(summary: pd.DataFrame, by: list[str], variant: str, metric: str = "ssim", higher: bool = True,
+            decimals: int = 3) -> list[str]:
+    """One line per group of ``by``: method variants from the most to the least stable by mean ``metric``
+    (averaged over magnitudes); variants equal at the printed precision are one tier (``a = b (1.000)``)."""
     lines = []
     sel = summary[summary.metric == metric]
-    for key, df in sel.groupby(by, dropna=False, sort=True):
-        means = df.groupby(variant)["mean"].mean().sort_values(ascending=False, kind="stable")
+    for key, df in sel.groupby(by, dropna=False, sort=False):
+        means = df.groupby(variant, sort=False)["mean"].mean()
+        rounded = means.round(decimals)
+        tiers = []
+        for value in sorted(rounded.dropna().unique(), reverse=higher):
+            names = [n for n in means.index if rounded[n] == value]
+            tiers.append(f"{' = '.join(names)} ({value:.{decimals}f})")
+        undefined = [n for n in means.index if pd.isna(means[n])]
+        if undefined:
+            tiers.append(f"{' = '.join(undefined)} (undefined)")
         label = ", ".join(f"{c}={v}" for c, v in zip(by, key if isinstance(key, tuple) else (key,)))
-        order = " > ".join(f"{name} ({m:.3f})" for name, m in means.items())
-        lines.append(f"{label}: {order}")
+        lines.append(f"{label}: {' > '.join(tiers)}")
     return lines

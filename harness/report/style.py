@@ -10,7 +10,10 @@ OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "
 #: Known methods get fixed colours, so a method looks the same in every figure.
 METHOD_COLORS = {"saliency": "#0072B2", "ixg": "#E69F00", "ig_black": "#009E73", "ig_white": "#CC79A7",
                  "ig_random": "#56B4E9", "gradcam": "#D55E00", "ig_zero": "#000000", "ig_gaussian": "#999999",
-                 "ig_blurred": "#882255", "ig_mean": "#117733"}
+                 "ig_blurred": "#882255", "ig_mean": "#117733", "ig_min": "#44AA99", "smoothgrad": "#332288",
+                 "vargrad": "#AA4499", "guided_backprop": "#DDCC77", "guided_gradcam": "#661100",
+                 "deeplift": "#88CCEE", "gradient_shap": "#6699CC", "occlusion": "#888888",
+                 "random_map": "#BBBBBB", "constant_map": "#DDDDDD"}
 METHOD_ORDER = list(METHOD_COLORS)
 #: Width of one paper column, inches.
 COLUMN_WIDTH = 3.5
@@ -31,10 +34,16 @@ def color(method: str) -> str:
     return METHOD_COLORS.get(base, OKABE_ITO[sum(map(ord, base)) % len(OKABE_ITO)])
 
 
-def line_style(variant: str) -> dict:
-    """Matplotlib line kwargs for a method variant: colour by method, dashed for a fixed IG baseline."""
-    return {"color": color(variant), "linestyle": "--" if "fixed baseline" in variant else "-",
-            "marker": "o" if "fixed baseline" not in variant else "s", "markersize": 3, "linewidth": 1.2}
+#: line style and marker per baseline treatment (methods without a baseline: solid, circles)
+TREATMENT_STYLE = {"fixed": ("--", "s"), "recomputed": (":", "^"), "carried": ("-", "o")}
+
+
+def line_style(variant: str, control: bool = False) -> dict:
+    """Matplotlib line kwargs for a method variant: colour by method, dashes and markers by baseline treatment,
+    thin and grey for the controls."""
+    style, marker = next((v for k, v in TREATMENT_STYLE.items() if f"({k} baseline)" in variant), ("-", "o"))
+    return {"color": color(variant), "linestyle": ":" if control else style, "marker": marker, "markersize": 3,
+            "linewidth": 0.8 if control else 1.2}
 
 
 def save(fig, path: str | Path, dpi: int = 200) -> Path:

@@ -1,75 +1,107 @@
-"""Summary tables of ``scores.csv``: long-format statistics, Markdown and LaTeX renderings."""
+"""Summary tables of per-image scores: long-format statistics, Markdown and LaTeX renderings.
+
+Rows are grouped by every column that describes the method or the condition (:func:`group_columns`: whatever is
+not a unit, a fact or a measure of :mod:`harness.metrics.registry`), so a new family's columns need no code here.
+"""
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-from harness.report.stats import describe
+from harness.metrics.registry import MEASURES, is_grouping, measure
+from harness.perturbations.base import STANDARD_COLUMNS
+from harness.report.stats import STATS, describe
 
-#: Columns that identify a condition in every run.
-BASE_GROUPS = ["method", "baseline_follows_perturbation", "perturbation", "magnitude", "compensated"]
-#: Columns that become part of a condition when they vary (e.g. across the runs of a sweep).
-OPTIONAL_GROUPS = ["condition", "encoding", "n_steps", "reduction"]
-#: Per-image columns that are summarised.
-METRIC_COLUMNS = ["ssim", "spearman", "spearman_abs", "kendall", "topk_intersection", "pred_agrees",
-                  "max_logit_diff", "completeness_error", "dark_share_clean", "dark_share_perturbed"]
-#: Scores defined for every row (NaN there means "undefined", and is counted); the other metrics are only
-#: summarised for groups where they apply (e.g. ``completeness_error`` for IG).
-SIMILARITY_COLUMNS = ("ssim", "spearman", "spearman_abs", "kendall", "topk_intersection")
-#: Metrics shown in the Markdown / LaTeX tables.
+#: The columns a table shows first, when present (the rest of the varying grouping columns follow).
+LEADING = ("regime", "variant", "magnitude", "condition")
+#: Measures shown in the tables of a run without aggregates / with aggregates, when present.
 TABLE_METRICS = ("ssim", "spearman", "kendall", "topk_intersection", "pred_agrees")
+AGGREGATE_METRICS = ("max_sensitivity", "avg_sensitivity", "local_lipschitz", "ris", "ros", "ssim_mean")
 
 
-def follows_as_text(v) -> str:
-    """``True``/``False``/missing → ``"true"``/``"false"``/``""`` (identical from memory and from CSV)."""
-    return "" if pd.isna(v) or v == "" else str(v).lower()
+def treatment_text(v) -> str:
+    """A baseline treatment as text (``""`` for a method without a baseline, from memory and from CSV alike)."""
+    return "" if pd.isna(v) or v == "" else str(v)
 
 
 def normalise(scores: pd.DataFrame) -> pd.DataFrame:
-    """Scores with ``baseline_follows_perturbation`` as text and a ``variant`` column (method + baseline)."""
-    if "condition" in scores.columns:  # "" in memory reads back from CSV as missing
-        scores = scores.assign(condition=scores["condition"].fillna(""))
-    follows = scores["baseline_follows_perturbation"].map(follows_as_text)
-    variant = [m if f == "" else f"{m} ({'shifted' if f == 'true' else 'fixed'} baseline)"
-               for m, f in zip(scores["method"], follows)]
-    return scores.assign(baseline_follows_perturbation=follows, variant=variant)
+    """Scores with text columns that read back the same from CSV, and a ``variant`` column (method + baseline)."""
+    scores = scores.copy()
+    for col in ("condition", "baseline_treatment"):
+        if col in scores.columns:
+            scores[col] = scores[col].map(treatment_text)
+    if "baseline_treatment" not in scores.columns:
+        scores["baseline_treatment"] = ""
+    scores["variant"] = [m if t == "" else f"{m} ({t} baseline)"
+                         for m, t in zip(scores["method"], scores["baseline_treatment"])]
+    return scores
 
 
 def group_columns(scores: pd.DataFrame) -> list[str]:
-    """The base condition columns plus optional and ``cfg:`` override columns that take several values.
-
-    (``n_steps`` is set only for IG rows; missing values do not count as a value.)
-    """
-    varies = [c for c in OPTIONAL_GROUPS + [c for c in scores.columns if c.startswith("cfg:")]
-              if c in scores.columns and scores[c].nunique(dropna=True) > 1]
-    known = [c for c in BASE_GROUPS if c in scores.columns] + [c for c in varies if not c.startswith("cfg:")]
-    # an override that only restates known columns (e.g. attribution.n_steps vs n_steps) adds nothing
-    extra = [c for c in varies if c.startswith("cfg:")
-             and scores.groupby(known, dropna=False)[c].nunique(dropna=False).max() > 1]
-    return known + extra
+    """Columns that define a group: the method and the standard condition columns, the other method and condition
+    columns that vary, and the ``cfg:`` override columns of a sweep that separate rows those do not already
+    separate (of several equivalent ones, the first)."""
+    known = [c for c in scores.columns if is_grouping(c) and not c.startswith("cfg:") and c != "variant"]
+    always = ("method", "baseline_treatment", *STANDARD_COLUMNS)
+    known = [c for c in known if scores[c].nunique(dropna=True) > 1 or c in always]
+    for c in [c for c in scores.columns if c.startswith("cfg:")]:
+        if scores.groupby(known, dropna=False)[c].nunique(dropna=False).max() > 1:
+            known.append(c)
+    return known
 
 
 def summarise(scores: pd.DataFrame, seed: int = 0, n_resamples: int = 2000) -> pd.DataFrame:
-    """Long-format summary: one row per condition and metric (mean, median, std, bootstrap CI, n, n_nan).
+    """Long-format summary: one row per group and measure (mean, median, std, bootstrap CI, n, n_nan).
+
+    Pairwise, per-map and aggregate measures count their NaNs (with the reasons); a diagnostic that is NaN for a
+    whole group does not apply to it (e.g. the completeness error of a method without one) and is left out.
 
     Args:
-        scores: Tidy per-image scores (from memory or ``scores.csv``).
+        scores: Tidy per-image (or per-image aggregate) scores, from memory or from CSV.
         seed: Seed of the bootstrap resampling (same seed, same table).
         n_resamples: Bootstrap resamples per CI.
     """
     scores = normalise(scores)
     groups = group_columns(scores)
-    metrics = [c for c in METRIC_COLUMNS if c in scores.columns]
+    metrics = [c for c in scores.columns if measure(c) is not None]
     reasons = scores["nan_reason"] if "nan_reason" in scores.columns else None
     rows = []
-    for key, df in scores.groupby(groups, dropna=False, sort=True):
-        head = {**dict(zip(groups, key)), "variant": df["variant"].iloc[0]}
+    for key, df in scores.groupby(groups, dropna=False, sort=False):
+        head = {**dict(zip(groups, key if isinstance(key, tuple) else (key,))), "variant": df["variant"].iloc[0]}
         for metric in metrics:
-            if metric not in SIMILARITY_COLUMNS and df[metric].isna().all():
-                continue  # not applicable to this method
+            if measure(metric).shape == "diagnostic" and df[metric].isna().all():
+                continue
             why = None if reasons is None else reasons.loc[df.index]
             rows.append({**head, "metric": metric, **describe(df[metric], why, seed, n_resamples)})
     return pd.DataFrame(rows)
+
+
+def summary_groups(summary: pd.DataFrame) -> list[str]:
+    """The grouping columns of a summary made by :func:`summarise` (``variant`` included)."""
+    return [c for c in summary.columns if c not in STATS and c != "metric"]
+
+
+def display_columns(summary: pd.DataFrame) -> list[str]:
+    """The grouping columns a table shows: the leading ones, then every other one that is not determined by those
+    already shown (e.g. ``compensated`` is determined by ``regime``)."""
+    groups = [c for c in summary_groups(summary) if c not in ("method", "baseline_treatment")]
+    shown = [c for c in LEADING if c in groups and (c in ("regime", "variant", "magnitude")
+                                                    or summary[c].nunique(dropna=True) > 1)]
+    for c in groups:
+        if c in shown or c in LEADING:
+            continue
+        if summary.groupby(shown, dropna=False)[c].nunique(dropna=False).max() > 1:
+            shown.append(c)
+    return shown
+
+
+def table_metrics(summary: pd.DataFrame, metrics: tuple[str, ...] | None = None) -> tuple[str, ...]:
+    """The measures a table shows: ``metrics`` if given, else the aggregates or the default similarities."""
+    present = set(summary.metric)
+    if metrics is None:
+        metrics = AGGREGATE_METRICS if present & set(AGGREGATE_METRICS) else TABLE_METRICS
+        metrics = (*metrics, "pred_agrees") if "pred_agrees" not in metrics else metrics
+    return tuple(m for m in metrics if m in present)
 
 
 def _cell(row: pd.Series, latex: bool = False) -> str:
@@ -80,38 +112,53 @@ def _cell(row: pd.Series, latex: bool = False) -> str:
     return f"{row['mean']:.3f}{pm}{half:.3f}" if np.isfinite(half) else f"{row['mean']:.3f}"
 
 
+def _text(column: str, value) -> str:
+    if column == "magnitude":
+        return f"{float(value):+g}" if pd.notna(value) else ""
+    return "" if pd.isna(value) else str(value)
+
+
 def _table(summary: pd.DataFrame, metrics: tuple[str, ...], latex: bool) -> tuple[list[str], list[list[str]]]:
-    groups = [c for c in summary.columns if c in BASE_GROUPS or c in OPTIONAL_GROUPS or c.startswith("cfg:")]
-    extra = [c for c in groups if c not in BASE_GROUPS]
-    metrics = tuple(m for m in metrics if m in set(summary.metric))
-    header = ["regime", "method", "δ" if not latex else r"$\delta$", *extra, *metrics, "n", "n_nan"]
+    cols = display_columns(summary)
+    groups = summary_groups(summary)
+    header = [{"variant": "method", "magnitude": r"$\delta$" if latex else "δ"}.get(c, c) for c in cols]
+    header += [*metrics, "n", "n_nan"]
+    regimes = {r: i for i, r in enumerate(dict.fromkeys(summary["regime"]))} if "regime" in summary.columns else {}
     body = []
-    for key, df in summary.groupby(groups, dropna=False, sort=False):
-        row = dict(zip(groups, key))
+    for _, df in summary.groupby(groups, dropna=False, sort=False):
+        first = df.iloc[0]
         cells = df.set_index("metric")
-        sort_key = (bool(row["compensated"]), row["method"], str(row["baseline_follows_perturbation"]),
-                    *[str(row[c]) for c in extra], row["magnitude"])
+        control = bool(first.get("control", False)) if pd.notna(first.get("control", False)) else False
+        sort_key = (regimes.get(first.get("regime"), 0), control, str(first["variant"]),
+                    *[_text(c, first[c]) for c in cols if c not in ("regime", "variant", "magnitude")],
+                    float(first["magnitude"]) if "magnitude" in cols and pd.notna(first["magnitude"]) else 0.0)
+        n_metric = metrics[0] if metrics and metrics[0] in cells.index else cells.index[0]
         body.append((sort_key, [
-            "compensated" if row["compensated"] else "uncompensated", str(df["variant"].iloc[0]),
-            f"{row['magnitude']:+g}", *[str(row[c]) for c in extra],
+            *[_text(c, first[c]) for c in cols],
             *[_cell(cells.loc[m], latex) if m in cells.index else "n/a" for m in metrics],
-            str(int(cells["n"].iloc[0])), str(int(cells["n_nan"].iloc[0])),
+            str(int(cells.loc[n_metric, "n"])), str(int(cells.loc[n_metric, "n_nan"])),
         ]))
     return header, [cells for _, cells in sorted(body, key=lambda t: t[0])]
 
 
-def to_markdown(summary: pd.DataFrame, metrics: tuple[str, ...] = TABLE_METRICS) -> str:
-    """A Markdown table: one line per condition, ``mean ± half-width of the bootstrap 95% CI``."""
-    header, body = _table(summary, metrics, latex=False)
+def to_markdown(summary: pd.DataFrame, metrics: tuple[str, ...] | None = None) -> str:
+    """A Markdown table: one line per group, ``mean ± half-width of the bootstrap 95% CI``."""
+    header, body = _table(summary, table_metrics(summary, metrics), latex=False)
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in body]) + "\n"
 
 
-def to_latex(summary: pd.DataFrame, metrics: tuple[str, ...] = TABLE_METRICS) -> str:
+def to_latex(summary: pd.DataFrame, metrics: tuple[str, ...] | None = None) -> str:
     """A booktabs LaTeX table of the same content as :func:`to_markdown`."""
-    header, body = _table(summary, metrics, latex=True)
+    header, body = _table(summary, table_metrics(summary, metrics), latex=True)
     esc = [h.replace("_", r"\_") for h in header]
     lines = [r"\begin{tabular}{" + "ll" + "r" * (len(header) - 2) + "}", r"\toprule", " & ".join(esc) + r" \\",
              r"\midrule"]
     lines += [" & ".join(c.replace("_", r"\_") for c in r) + r" \\" for r in body]
     return "\n".join(lines + [r"\bottomrule", r"\end{tabular}"]) + "\n"
+
+
+def label(metric: str) -> str:
+    """A measure's label (the column name if it is not a registered measure)."""
+    m = MEASURES.get(metric) or measure(metric)
+    return m.label if m is not None else metric

@@ -4,8 +4,9 @@ import torch
 import torch.nn as nn
 
 from harness.attribution.batching import CPU_BATCH, Batcher
-from harness.attribution.engine import View, attribute_all, attribute_views
-from harness.attribution.methods import GradCAM, InputXGradient, IntegratedGradients, Saliency
+from harness.attribution.engine import View, attribute_views
+from harness.attribution.gradcam import GradCAM
+from harness.attribution.methods import InputXGradient, IntegratedGradients, Saliency
 from harness.errors import UserError
 from harness.perturbations.affine import AffineMap
 
@@ -33,33 +34,50 @@ def _setup():
     return z, target, methods, baselines, amaps
 
 
+def _view(key, z, target, baselines, methods, amap=None):
+    """A view as the evaluator builds it: the clean input shares one baseline between both treatments; a perturbed
+    view carries it through ``amap`` or keeps it fixed (a model-space baseline is only ever fixed)."""
+    seeds = torch.zeros(len(z), 2, dtype=torch.int64)
+    out = {}
+    for name, b in baselines.items():
+        fixed_only = getattr(methods[name], "fixed_baseline", False)
+        if amap is None:
+            out[name] = [(("fixed",) if fixed_only else ("carried", "fixed"), b)]
+        else:
+            out[name] = [(("fixed",), b)] if fixed_only else [(("carried",), amap(b)), (("fixed",), b)]
+    return View(key, z if amap is None else amap(z), target, seeds, out)
+
+
 def test_stacked_views_equal_one_view_at_a_time():
     z, target, methods, baselines, amaps = _setup()
     net = _cnn()
-    kw = dict(target=target, baselines=baselines, follows=[True, False], reduction="sum_abs")
-    views = [View("clean", z), *(View(f"c{i}", a(z), a) for i, a in enumerate(amaps))]
-    stacked = attribute_views(methods, net, views, batcher=Batcher(max_batch=7), **kw)
+    views = [_view("clean", z, target, baselines, methods),
+             *(_view(f"c{i}", z, target, baselines, methods, a) for i, a in enumerate(amaps))]
+    stacked = attribute_views(methods, net, views, reduction="sum_abs", batcher=Batcher(max_batch=7))
     for v in views:
-        maps, errors = attribute_all(methods, net, v.z, amap=v.amap, batcher=Batcher(max_batch=1000), **kw)
+        alone = attribute_views(methods, net, [v], reduction="sum_abs", batcher=Batcher(max_batch=1000))[v.key]
         got = stacked[v.key]
-        assert list(got.maps) == list(maps)  # same keys, in the configured order
-        for k in maps:
-            assert torch.allclose(got.maps[k], maps[k], atol=1e-6), (v.key, k)
-        for k in errors:
-            assert torch.allclose(got.errors[k], errors[k], atol=1e-5, equal_nan=True), (v.key, k)
+        assert list(got.maps) == list(alone.maps)  # same keys, in the configured order
+        for k in alone.maps:
+            assert torch.allclose(got.maps[k], alone.maps[k], atol=1e-6), (v.key, k)
+        for k in alone.errors:
+            assert torch.allclose(got.errors[k], alone.errors[k], atol=1e-5, equal_nan=True), (v.key, k)
     # IG maps exist for both treatments of a perturbed view, one for a model-space baseline
-    assert {("ig_black", True), ("ig_black", False), ("ig_zero", False)} <= set(stacked["c0"].maps)
-    assert ("ig_zero", True) not in stacked["c0"].maps
+    assert {("ig_black", "carried"), ("ig_black", "fixed"), ("ig_zero", "fixed")} <= set(stacked["c0"].maps)
+    assert ("ig_zero", "carried") not in stacked["c0"].maps
+    # the clean view computes one map per IG method and shares it between the treatments
+    assert stacked["clean"].maps[("ig_black", "carried")] is stacked["clean"].maps[("ig_black", "fixed")]
 
 
 def test_ig_stacked_over_baselines_equals_separate_calls():
     z, target, methods, baselines, _ = _setup()
     net = _cnn()
-    got = attribute_views({k: methods[k] for k in ("ig_black", "ig_white")}, net, [View("clean", z)],
-                          target=target, baselines=baselines, follows=[True], reduction="sum")["clean"]
-    for name in ("ig_black", "ig_white"):
+    two = {k: methods[k] for k in ("ig_black", "ig_white")}
+    view = _view("clean", z, target, {k: baselines[k] for k in two}, two)
+    got = attribute_views(two, net, [view], reduction="sum")["clean"]
+    for name in two:
         ref = methods[name].attribute(net, z, target, baselines[name]).sum(1)
-        assert torch.allclose(got.maps[(name, True)], ref, atol=1e-6)
+        assert torch.allclose(got.maps[(name, "carried")], ref, atol=1e-6)
 
 
 def test_batcher_respects_the_limit_and_the_cost():
@@ -110,9 +128,8 @@ def test_batcher_defaults_and_bad_settings():
 def test_ig_splits_steps_when_the_limit_is_below_n_steps():
     z, target, methods, baselines, _ = _setup()
     net = _cnn()
-    kw = dict(target=target, baselines=baselines, follows=[True], reduction="sum")
-    small = attribute_views({"ig_black": methods["ig_black"]}, net, [View("clean", z)],
-                            batcher=Batcher(max_batch=3), **kw)["clean"]
-    large = attribute_views({"ig_black": methods["ig_black"]}, net, [View("clean", z)],
-                            batcher=Batcher(max_batch=1000), **kw)["clean"]
-    assert torch.allclose(small.maps[("ig_black", True)], large.maps[("ig_black", True)], atol=1e-6)
+    one = {"ig_black": methods["ig_black"]}
+    view = _view("clean", z, target, {"ig_black": baselines["ig_black"]}, one)
+    small = attribute_views(one, net, [view], reduction="sum", batcher=Batcher(max_batch=3))["clean"]
+    large = attribute_views(one, net, [view], reduction="sum", batcher=Batcher(max_batch=1000))["clean"]
+    assert torch.allclose(small.maps[("ig_black", "carried")], large.maps[("ig_black", "carried")], atol=1e-6)

@@ -4,8 +4,9 @@ import torch
 import torch.nn as nn
 
 from harness.attribution import baselines
-from harness.attribution.engine import attribute_all
-from harness.attribution.methods import GradCAM, InputXGradient, IntegratedGradients, Saliency, resolve_layer
+from harness.attribution.engine import View, attribute_views
+from harness.attribution.gradcam import GradCAM, resolve_layer
+from harness.attribution.methods import InputXGradient, IntegratedGradients, Saliency
 from harness.attribution.reduce import reduce_channels
 from harness.errors import UserError
 from harness.perturbations.affine import AffineMap
@@ -147,19 +148,20 @@ def test_reductions():
         reduce_channels(a, "mean")
 
 
-def test_engine_baseline_follows_or_stays():
-    """Toy is affine in z₀, so IG there is 5(z − b): a shifted baseline gives the clean map back."""
+def test_engine_baseline_carried_or_fixed():
+    """Toy is affine in z₀, so IG there is 5(z − b): a carried baseline gives the clean map back."""
     methods = {"ig": IntegratedGradients(baseline=None, n_steps=8)}
     amap = AffineMap.translation(torch.tensor([0.5, 0.0, 0.0]))
-    base = {"ig": torch.zeros_like(Z)}
-    kw = dict(target=T, baselines=base, follows=[True, False], reduction="sum")
-    clean, clean_err = attribute_all(methods, Toy(), Z, amap=None, **kw)
-    shifted, err = attribute_all(methods, Toy(), amap(Z), amap=amap, **kw)
-    assert set(clean) == set(clean_err) == {("ig", True), ("ig", False)}
-    assert torch.allclose(shifted[("ig", True)], clean[("ig", True)], atol=1e-5)
-    assert not torch.allclose(shifted[("ig", False)], clean[("ig", False)], atol=1e-2)
+    b, seeds = torch.zeros_like(Z), torch.zeros(len(Z), 2, dtype=torch.int64)
+    views = [View("clean", Z, T, seeds, {"ig": [(("carried", "fixed"), b)]}),
+             View("shifted", amap(Z), T, seeds, {"ig": [(("carried",), amap(b)), (("fixed",), b)]})]
+    out = attribute_views(methods, Toy(), views, reduction="sum")
+    clean, shifted = out["clean"], out["shifted"]
+    assert set(clean.maps) == set(clean.errors) == {("ig", "carried"), ("ig", "fixed")}
+    assert torch.allclose(shifted.maps[("ig", "carried")], clean.maps[("ig", "carried")], atol=1e-5)
+    assert not torch.allclose(shifted.maps[("ig", "fixed")], clean.maps[("ig", "fixed")], atol=1e-2)
     # 8 Gauss-Legendre steps integrate this smooth toy almost exactly: completeness holds
-    assert max(e.max().item() for e in [*clean_err.values(), *err.values()]) < 1e-3
+    assert max(e.max().item() for vm in out.values() for e in vm.errors.values()) < 1e-3
 
 
 def test_completeness_error_known_answer():

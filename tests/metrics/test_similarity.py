@@ -4,7 +4,7 @@ from scipy import stats
 from skimage.metrics import structural_similarity
 
 from harness.metrics import similarity as sim
-from harness.metrics.scorer import MapScorer
+from harness.metrics.scorer import Scorer
 
 RNG = np.random.default_rng(0)
 
@@ -57,10 +57,10 @@ def test_topk_known_answer():
 
 def test_constant_map_gives_nan_with_reason():
     a, zero = RNG.random((8, 8)), np.zeros((8, 8))
-    scores = MapScorer(backend="reference").score(np.stack([a, zero]), np.stack([a, a]))
+    scores = Scorer(backend="reference").score(np.stack([a, zero]), np.stack([a, a]))
     assert scores[0]["nan_reason"] == "" and scores[0]["ssim"] == pytest.approx(1.0)
     assert scores[1]["nan_reason"] == "constant clean map"
-    assert all(np.isnan(scores[1][k]) for k in MapScorer.columns)
+    assert all(np.isnan(scores[1][k]) for k in Scorer().columns)
 
 
 def test_non_finite_map_gives_nan_with_reason():

@@ -54,15 +54,15 @@ def test_rankdata_matches_scipy():
 
 @pytest.mark.parametrize("backend", ["auto", "torch"])
 def test_scorer_backends_agree_with_reference(backend):
-    from harness.metrics.scorer import MapScorer
+    from harness.metrics.scorer import Scorer
 
     a, b = _maps()
     a[1] = 0.0  # a constant map: NaN with the same reason in every backend
-    want = MapScorer(backend="reference").score(a, b)
-    got = MapScorer(backend=backend).score(torch.tensor(a, dtype=torch.float32), torch.tensor(b, dtype=torch.float32))
+    want = Scorer(backend="reference").score(a, b)
+    got = Scorer(backend=backend).score(torch.tensor(a, dtype=torch.float32), torch.tensor(b, dtype=torch.float32))
     for w, g in zip(want, got):
         assert w["nan_reason"] == g["nan_reason"]
-        for k in MapScorer.columns:
+        for k in Scorer().columns:
             assert (np.isnan(w[k]) and np.isnan(g[k])) or abs(w[k] - g[k]) < 1e-5, (k, w[k], g[k])
 
 

@@ -1,6 +1,6 @@
 import torch
 
-from harness.attribution.methods import GradCAM, resolve_layer
+from harness.attribution.gradcam import GradCAM, resolve_layer
 from harness.errors import UserError
 from harness.models import checkpoint
 from harness.models.torchvision_models import build

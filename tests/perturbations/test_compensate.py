@@ -107,13 +107,17 @@ def test_unsupported_first_layer_is_a_clear_error():
 def test_brightness_shift_is_pixel_shift_in_every_encoding(encoding):
     enc = Encoding.named(encoding)
     x = torch.rand(2, 3, 5, 5)
-    for cond in BrightnessShift([-0.5, 0.25]).conditions(enc):
-        assert torch.allclose(cond.amap(enc.encode(x)), enc.encode(x + cond.magnitude), atol=1e-4)
+    for cond in BrightnessShift([-0.5, 0.25]).conditions(enc, (3, 5, 5)):
+        assert torch.allclose(cond.amap(enc.encode(x)), enc.encode(x + cond.columns["magnitude"]), atol=1e-4)
 
 
 def test_brightness_shift_conditions_and_errors():
-    conds = BrightnessShift([0.1, 0.2], compensated=[False, True]).conditions(Encoding.named("unit"))
-    assert [(c.magnitude, c.compensated) for c in conds] == [(0.1, False), (0.1, True), (0.2, False), (0.2, True)]
-    assert conds[1].key == "brightness_shift+0.1_compensated"
+    conds = BrightnessShift([0.1, 0.2], compensated=[False, True]).conditions(Encoding.named("unit"), (3, 5, 5))
+    assert [(c.columns["magnitude"], c.columns["regime"]) for c in conds] == [
+        (0.1, "uncompensated"), (0.1, "compensated"), (0.2, "uncompensated"), (0.2, "compensated")]
+    assert len({c.key for c in conds}) == 4
+    both = BrightnessShift([0.1], compensated=[False, True], exact=[True, False]).conditions(Encoding.named("unit"), (3, 5, 5))
+    assert [c.columns["regime"] for c in both] == ["uncompensated", "compensated", "compensated, naive fold"]
+    assert [c.strict for c in both[1:]] == [True, False] and both[0].tolerance is None
     with pytest.raises(UserError, match="empty"):
         BrightnessShift([])

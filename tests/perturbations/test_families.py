@@ -42,8 +42,8 @@ def test_exact_compensation_for_every_family_and_encoding(e1):
 def test_normalisation_change_is_the_other_encoding(e1, e2):
     a, b = Encoding.named(e1), Encoding.named(e2)
     assert torch.allclose(change_map(a, b)(a.encode(X)), b.encode(X), atol=1e-3)
-    cond = NormalisationChange(targets=[e2], compensated=True).conditions(a)[0]
-    assert cond.label == f"{e1}→{e2}"
+    cond = NormalisationChange(targets=[e2], compensated=True).conditions(a, CHW)[0]
+    assert cond.columns["condition"] == f"{e1}→{e2}"
 
 
 def _grad(net, z):
@@ -80,7 +80,7 @@ def test_shift_families_keep_gradient_but_not_ixg(family):
 def test_ig_invariant_iff_baseline_follows(baseline):
     net, enc = _net(), Encoding.named("imagenet")
     z, b = enc.encode(X), enc.encode(baseline(X))
-    cond = NormalisationChange(targets=["unit"], compensated=True).conditions(enc)[0]
+    cond = NormalisationChange(targets=["unit"], compensated=True).conditions(enc, CHW)[0]
     comp, ig = compensate(net, cond.amap, CHW), IntegratedGradients(baseline, n_steps=16)
     clean = ig.attribute(net, z, T, b)
     carried = ig.attribute(comp, cond.amap(z), T, cond.amap(b))

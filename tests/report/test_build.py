@@ -4,6 +4,7 @@ import sys
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from harness.report.build import build_report
 
@@ -15,15 +16,16 @@ def _write_run(folder, magnitudes, offset=0.0):
     for mag in magnitudes:
         for comp in (False, True):
             for i in range(6):
-                for method, follows in (("saliency", None), ("ig_black", True), ("ig_black", False)):
+                for method, treatment in (("saliency", ""), ("ig_black", "carried"), ("ig_black", "fixed")):
                     ssim = 1.0 if comp and method == "saliency" else float(np.clip(RNG.random() - offset, 0, 1))
-                    rows.append({"image_id": i, "label": 0, "pred": 0, "pred_perturbed": 0, "pred_agrees": True,
-                                 "method": method, "baseline_follows_perturbation": follows,
-                                 "perturbation": "brightness_shift", "magnitude": mag, "compensated": comp,
+                    rows.append({"image_id": i, "sample": 0, "label": 0, "pred": 0, "pred_perturbed": 0,
+                                 "pred_agrees": True, "method": method, "baseline_treatment": treatment,
+                                 "perturbation": "brightness_shift", "magnitude": mag, "condition": "",
+                                 "regime": "compensated" if comp else "uncompensated", "compensated": comp,
                                  "ssim": ssim, "spearman": ssim, "spearman_abs": ssim, "kendall": ssim,
                                  "topk_intersection": ssim, "nan_reason": "", "max_logit_diff": 0.0,
-                                 "n_steps": 16 if follows is not None else None,
-                                 "completeness_error": 0.02 if follows is not None else None})
+                                 "n_steps": 16 if treatment else None,
+                                 "completeness_error": 0.02 if treatment else None})
     folder.mkdir(parents=True)
     pd.DataFrame(rows).to_csv(folder / "scores.csv", index=False)
 
@@ -46,19 +48,50 @@ def test_single_run_report_files_and_idempotence(tmp_path):
     assert _files(tmp_path / "run") == first
 
 
+def _table(md: bytes) -> bytes:
+    return md[md.index(b"| regime"):]
+
+
 def test_multirun_report_equals_report_of_concatenated_runs(tmp_path):
     _write_run(tmp_path / "multi" / "0", [0.25])
     _write_run(tmp_path / "multi" / "1", [0.5], offset=0.2)
+    (tmp_path / "multi" / "multirun.yaml").write_text("hydra: {}\n")  # what Hydra writes into a sweep folder
     build_report(tmp_path / "multi")
     concat = pd.concat([pd.read_csv(tmp_path / "multi" / r / "scores.csv") for r in ("0", "1")])
     (tmp_path / "flat").mkdir()
     concat.to_csv(tmp_path / "flat" / "scores.csv", index=False)
     build_report(tmp_path / "flat")
-    for name in ["summary.csv", "summary.md", "summary.tex"]:
+    for name in ["summary.csv", "summary.tex"]:
         assert (tmp_path / "multi" / name).read_bytes() == (tmp_path / "flat" / name).read_bytes(), name
+    assert _table((tmp_path / "multi" / "summary.md").read_bytes()) == _table((tmp_path / "flat" / "summary.md")
+                                                                              .read_bytes())
+
+
+def test_unrelated_runs_are_pooled_only_on_request_and_never_twice(tmp_path):
+    """A folder of runs that is not one sweep: refused without --out; with it, differing settings become columns,
+    and rows that nothing tells apart are refused (the same images counted twice)."""
+    import json
+
+    from harness.errors import UserError
+
+    for name, steps in (("a", 8), ("b", 16)):
+        _write_run(tmp_path / "res" / name, [0.5])
+        config = {"attribution": {"n_steps": steps}, "hydra": {"x": name}}
+        (tmp_path / "res" / name / "run_info.json").write_text(json.dumps({"config": config}))
+    with pytest.raises(UserError, match="neither a run nor a sweep; pass --out"):
+        build_report(tmp_path / "res")
+    assert not (tmp_path / "res" / "summary.md").exists()
+    summary = build_report(tmp_path / "res", out=tmp_path / "pooled")
+    assert set(summary["cfg:attribution.n_steps"].astype(str)) == {"8", "16"}
+    assert summary.n.max() == 6  # six images per condition, never twelve
+    (tmp_path / "res" / "b" / "run_info.json").write_text(json.dumps({"config": {"attribution": {"n_steps": 8}}}))
+    with pytest.raises(UserError, match="score the same image, method and condition more than once"):
+        build_report(tmp_path / "res", out=tmp_path / "pooled2")
 
 
 def test_sweep_overrides_become_condition_columns(tmp_path):
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "multirun.yaml").write_text("hydra: {}\n")
     for job, steps in (("0", 8), ("1", 32)):
         _write_run(tmp_path / "m" / job, [0.5])
         (tmp_path / "m" / job / ".hydra").mkdir()

@@ -8,11 +8,11 @@ from harness.report.tables import group_columns, normalise, summarise, to_latex,
 def _scores():
     rows = []
     for i, v in enumerate([0.2, 0.4, 0.6, np.nan]):
-        rows.append({"image_id": i, "method": "ixg", "baseline_follows_perturbation": None,
+        rows.append({"image_id": i, "method": "ixg", "baseline_treatment": None, "regime": "compensated",
                      "perturbation": "brightness_shift", "magnitude": 0.5, "compensated": True, "ssim": v,
                      "spearman": 1.0, "pred_agrees": True, "nan_reason": "" if v == v else "constant clean map",
                      "n_steps": None, "completeness_error": None})
-        rows.append({"image_id": i, "method": "ig_black", "baseline_follows_perturbation": True,
+        rows.append({"image_id": i, "method": "ig_black", "baseline_treatment": "carried", "regime": "compensated",
                      "perturbation": "brightness_shift", "magnitude": 0.5, "compensated": True, "ssim": 1.0,
                      "spearman": 1.0, "pred_agrees": True, "nan_reason": "", "n_steps": 16,
                      "completeness_error": 0.01 * i})
@@ -29,12 +29,12 @@ def test_summary_same_from_memory_and_csv(tmp_path):
 def test_summary_values_and_applicability():
     s = summarise(_scores())
     ixg = s[(s.method == "ixg") & (s.metric == "ssim")].iloc[0]
-    assert ixg.baseline_follows_perturbation == "" and ixg.variant == "ixg"
+    assert ixg.baseline_treatment == "" and ixg.variant == "ixg"
     assert (ixg.n, ixg.n_nan, ixg.nan_reasons) == (3, 1, "constant clean map: 1")
     assert ixg["mean"] == pytest.approx(0.4) and ixg["std"] == pytest.approx(0.2)
     assert "completeness_error" not in set(s[s.method == "ixg"].metric)  # not applicable, not "NaN"
     ig = s[(s.method == "ig_black") & (s.metric == "completeness_error")].iloc[0]
-    assert ig["mean"] == pytest.approx(0.015) and ig.variant == "ig_black (shifted baseline)"
+    assert ig["mean"] == pytest.approx(0.015) and ig.variant == "ig_black (carried baseline)"
 
 
 def test_group_columns_ignore_missing_values_but_keep_varying_ones():

@@ -1,0 +1,74 @@
+"""Noise-averaged maps: SmoothGrad (Smilkov et al. 2017) and VarGrad (Adebayo et al. 2018).
+
+SmoothGrad, https://arxiv.org/abs/1706.03825: ``(1/S) Σ_s E(z + ε_s)``; VarGrad (Adebayo et al., "Local
+explanation methods for deep neural networks lack sensitivity to parameter values", 2018,
+https://arxiv.org/abs/1810.03307): the population variance ``(1/S) Σ_s (E(z + ε_s) − mean)²``, where ``E`` is a
+base method (the gradient by default) and ``ε_s ~ N(0, σ²)`` with ``σ = noise_level`` times the range of valid
+pixels, ``[0, 1]``, in model input units (Smilkov et al.'s relative noise level; 0.15 = 15% of the range; the same
+pixel-space noise for every encoding). This is Captum's ``NoiseTunnel`` (which draws an absolute σ from the global
+generator); the harness draws the noise itself, **seeded per image**: the
+clean and every perturbed view of an image use the same draws, and so does a resumed run. Without that, the
+method's own Monte-Carlo noise would be counted as instability (measured: fresh draws per call make SmoothGrad look
+*more* sensitive than the gradient to small input noise), and under an exactly compensated shift (same range, same
+draws, same network function) SmoothGrad is exactly invariant, as Kindermans et al. (2017) found.
+"""
+from __future__ import annotations
+
+import torch
+
+from harness.attribution.methods import Method, Saliency
+from harness.errors import UserError
+from harness.perturbations.base import generators_for, seed_for
+
+
+class NoiseAveraged(Method):
+    """The mean (SmoothGrad) or variance (VarGrad) of a base method over seeded Gaussian noise draws.
+
+    Args:
+        base: The method averaged (default: the signed gradient, :class:`~harness.attribution.methods.Saliency`).
+        n_samples: Noise draws per map.
+        noise_level: σ as a fraction of the pixel range ``[0, 1]`` (converted to model input units by the encoding's
+            per-channel scale, bound by :meth:`bind`; 1 until then).
+        statistic: ``mean`` (SmoothGrad) or ``var`` (VarGrad, population variance in float64).
+    """
+
+    def __init__(self, base: Method | None = None, n_samples: int = 16, noise_level: float = 0.15,
+                 statistic: str = "mean") -> None:
+        if statistic not in ("mean", "var"):
+            raise UserError(f"statistic must be 'mean' or 'var', got '{statistic}'")
+        if n_samples < 1 or noise_level < 0:
+            raise UserError(f"n_samples must be >= 1 and noise_level >= 0, got {n_samples}, {noise_level}")
+        self.base = base or Saliency()
+        if self.base.needs_baseline:
+            raise UserError("SmoothGrad / VarGrad average a method without a baseline (e.g. the gradient)")
+        self.n_samples, self.noise_level, self.statistic = int(n_samples), float(noise_level), statistic
+        self.scale: torch.Tensor | None = None
+
+    def bind(self, encoding, train_images=None) -> None:
+        """Model input units per pixel unit, per channel ``(C,)``: the encoding's scale."""
+        self.scale = encoding.scale.detach().clone()
+
+    @property
+    def cost(self) -> int:
+        return self.n_samples * self.base.cost
+
+    def noise(self, z: torch.Tensor, seeds: torch.Tensor | None) -> torch.Tensor:
+        """Unit Gaussian draws ``(B, S, C, H, W)``: per image, from a generator seeded by its image seed."""
+        image_seeds = seeds[:, 0].tolist() if seeds is not None else [0] * len(z)
+        gens = generators_for(seed_for("smoothgrad", int(s)) for s in image_seeds)
+        eps = torch.stack([torch.randn((self.n_samples, *z.shape[1:]), generator=g) for g in gens])
+        return eps.to(device=z.device, dtype=z.dtype)
+
+    def attribute(self, network, z, target, baseline=None, max_inputs=None, seeds=None):
+        b, s = len(z), self.n_samples
+        scale = torch.ones(z.shape[1]) if self.scale is None else self.scale
+        sigma = self.noise_level * scale.to(device=z.device, dtype=z.dtype).view(1, 1, -1, 1, 1)
+        noisy = (z.detach().unsqueeze(1) + sigma * self.noise(z, seeds)).flatten(0, 1)
+        targets = target.repeat_interleave(s)
+        step = max(1, (max_inputs or len(noisy)) // self.base.cost)
+        parts = [self.base.attribute(network, noisy[i:i + step], targets[i:i + step]).detach()
+                 for i in range(0, len(noisy), step)]
+        attr = torch.cat(parts).view(b, s, *parts[0].shape[1:])
+        if self.statistic == "mean":
+            return attr.mean(1)
+        return attr.double().var(1, unbiased=False).to(attr.dtype)

@@ -1,0 +1,113 @@
+"""Every measure the harness writes, defined once: name, label, shape, and which direction means "stable".
+
+Tables, figures, rankings and the scorer read these definitions; nothing else lists metric names.
+
+Shapes:
+- ``pairwise``: clean map vs one perturbed map, one value per (image, condition, sample) in ``scores.csv``;
+- ``per_map``: one value per map (e.g. localisation against a mask), written for the perturbed map as ``name``
+  and for the clean map as ``name_clean``;
+- ``aggregate``: per image over a condition's samples (max-sensitivity, ...), in ``aggregates.csv``;
+- ``diagnostic``: facts about the prediction or the method (logit changes, completeness error), summarised where
+  they apply.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Measure:
+    """One column of scores and how to read it.
+
+    Attributes:
+        name: Column name.
+        label: Axis / table label.
+        shape: ``pairwise``, ``per_map``, ``aggregate`` or ``diagnostic``.
+        stable: ``higher`` or ``lower`` if that direction means a more stable (or better localised) map; ``""``.
+        identity: Its value for a perturbed map equal to the clean one (plotted at magnitude 0), if defined.
+        source: For an aggregate: the pairwise measure it reduces over samples.
+        reduce: For an aggregate: ``max``, ``mean`` or ``min`` over the samples (NaN samples ignored).
+        samples: For an aggregate: ``all`` samples, or only those whose prediction is ``kept``.
+        paper: Where it is defined.
+    """
+
+    name: str
+    label: str
+    shape: str
+    stable: str = ""
+    identity: float | None = None
+    source: str = ""
+    reduce: str = ""
+    samples: str = "all"
+    paper: str = ""
+
+
+_SIMILARITIES = [
+    Measure("ssim", "SSIM", "pairwise", "higher", 1.0, paper="Wang et al. 2004"),
+    Measure("spearman", "Spearman ρ", "pairwise", "higher", 1.0),
+    Measure("spearman_abs", "Spearman ρ of |map|", "pairwise", "higher", 1.0, paper="Adebayo et al. 2018"),
+    Measure("kendall", "Kendall τ-b", "pairwise", "higher", 1.0),
+    Measure("topk_intersection", "top-k overlap", "pairwise", "higher", 1.0, paper="Ghorbani et al. 2019"),
+    Measure("hog_similarity", "HOG similarity", "pairwise", "higher", 1.0, paper="Adebayo et al. 2018"),
+]
+_MEASURES = [
+    *_SIMILARITIES,
+    Measure("com_shift", "centre-of-mass shift (px)", "pairwise", "lower", 0.0, paper="Ghorbani et al. 2019"),
+    Measure("rel_change", "‖Φ(x) − Φ(x')‖ / ‖Φ(x)‖", "pairwise", "lower", 0.0, paper="Yeh et al. 2019"),
+    Measure("lipschitz_ratio", "‖Φ(x) − Φ(x')‖ / ‖x − x'‖", "pairwise", "lower", paper="Alvarez-Melis & Jaakkola 2018"),
+    Measure("ris_ratio", "relative input stability ratio", "pairwise", "lower", paper="Agarwal et al. 2022"),
+    Measure("ros_ratio", "relative output stability ratio", "pairwise", "lower", paper="Agarwal et al. 2022"),
+    Measure("dark_share", "share of |map| on the darkest quarter", "per_map"),
+    Measure("pointing_game", "pointing game (max in mask)", "per_map", "higher", paper="Zhang et al. 2018"),
+    Measure("relevance_mass", "relevance mass in mask", "per_map", "higher", paper="Arras et al. 2022"),
+    Measure("max_sensitivity", "max-sensitivity", "aggregate", "lower", 0.0, "rel_change", "max",
+            paper="Yeh et al. 2019"),
+    Measure("avg_sensitivity", "avg-sensitivity", "aggregate", "lower", 0.0, "rel_change", "mean",
+            paper="Yeh et al. 2019"),
+    Measure("local_lipschitz", "local Lipschitz estimate", "aggregate", "lower", None, "lipschitz_ratio", "max",
+            paper="Alvarez-Melis & Jaakkola 2018"),
+    Measure("ris", "relative input stability (RIS)", "aggregate", "lower", None, "ris_ratio", "max", "kept",
+            paper="Agarwal et al. 2022"),
+    Measure("ros", "relative output stability (ROS)", "aggregate", "lower", None, "ros_ratio", "max", "kept",
+            paper="Agarwal et al. 2022"),
+    *[Measure(f"{m.name}_{r}", f"{r} {m.label}", "aggregate", m.stable, m.identity, m.name, r)
+      for m in _SIMILARITIES for r in ("mean", "min")],
+    Measure("pred_agrees", "prediction unchanged", "diagnostic", "higher", 1.0),
+    Measure("max_logit_diff", "max |logit change|", "diagnostic", "lower", 0.0),
+    Measure("target_logit_change", "target logit change", "diagnostic"),
+    Measure("completeness_error", "completeness error", "diagnostic", "lower"),
+    Measure("completeness_error_clean", "completeness error, clean", "diagnostic", "lower"),
+    Measure("label_kept", "label kept", "diagnostic", "higher", 1.0),
+]
+
+#: name → measure, in display order.
+MEASURES: dict[str, Measure] = {m.name: m for m in _MEASURES}
+#: per-map measures also appear for the clean map, as ``<name>_clean``.
+CLEAN_SUFFIX = "_clean"
+#: Columns that identify what was scored, not how it is grouped: one image, one draw, one run of a pool.
+UNIT_COLUMNS = ("run", "image_id", "sample")
+#: Per-row facts about the image and the prediction (neither grouped by nor summarised).
+FACT_COLUMNS = ("label", "pred", "pred_perturbed", "explained", "nan_reason", "n_samples", "n_kept")
+
+
+def measure(column: str) -> Measure | None:
+    """The measure behind a column (``<per-map>_clean`` included), or None for a grouping column."""
+    if column in MEASURES:
+        return MEASURES[column]
+    if column.endswith(CLEAN_SUFFIX):
+        base = MEASURES.get(column[: -len(CLEAN_SUFFIX)])
+        if base is not None and base.shape == "per_map":
+            return Measure(column, f"{base.label}, clean", "per_map", base.stable)
+    return None
+
+
+def is_grouping(column: str) -> bool:
+    """Whether a score-table column describes the condition or method (everything that is not a unit, a fact or a
+    measure): the report groups rows by these."""
+    return column not in UNIT_COLUMNS and column not in FACT_COLUMNS and measure(column) is None and \
+        not column.startswith("_")
+
+
+def names(shape: str) -> list[str]:
+    """Names of the measures of one shape, in display order."""
+    return [m.name for m in _MEASURES if m.shape == shape]

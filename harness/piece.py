@@ -1,0 +1,160 @@
+"""The results of one (batch of images, condition): score rows for every sample, and a few example maps.
+
+A :class:`Piece` is filled sample by sample as the evaluation loop computes the condition's views, then handed to
+the store in one go (the unit of resuming). It keeps only per-image scores, the example maps of the first images
+(for each, the sample whose maps changed most) and a running sum of the per-pixel map change, so its memory does
+not grow with the number of samples.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from harness.attribution.engine import ViewMaps
+from harness.metrics.registry import CLEAN_SUFFIX
+from harness.metrics.scorer import Pair, Scorer
+from harness.perturbations.base import Batch, Condition
+
+
+@dataclass
+class Clean:
+    """The clean view of a batch: its images, logits, maps, and the per-map scores of its maps."""
+
+    batch: Batch
+    logits: torch.Tensor
+    maps: ViewMaps
+    masks: torch.Tensor | None
+    labels: torch.Tensor
+    start: int
+    map_scores: dict[Any, dict[str, list[float]]] = field(default_factory=dict)
+    map_reasons: dict[Any, list[str]] = field(default_factory=dict)
+
+
+@dataclass
+class Piece:
+    """Rows and examples of one condition on one batch (see the module docstring).
+
+    Attributes:
+        condition: The condition.
+        clean: The batch's clean view.
+        methods: Method name → method (for ``n_steps`` and whether it is a control).
+        encoding: Name of the model's encoding (a column).
+        keep: How many of the batch's first images keep example maps.
+    """
+
+    condition: Condition
+    clean: Clean
+    methods: Mapping[str, Any]
+    encoding: str
+    keep: int
+    rows: list[dict] = field(default_factory=list)
+    _best: dict[int, tuple[float, dict[str, np.ndarray]]] = field(default_factory=dict)
+    _absdiff: dict[str, torch.Tensor] = field(default_factory=dict)
+    _count: int = 0
+
+    def add(self, sample: int, z_p: torch.Tensor, logits_p: torch.Tensor, target_p: torch.Tensor, out: ViewMaps,
+            scorer: Scorer) -> None:
+        """Score one sample's maps ``out`` (of inputs ``z_p`` with logits ``logits_p``) against the clean maps."""
+        c, b = self.clean, self.clean.batch
+        x_p = b.encoding.decode(z_p)
+        pair = Pair(b.x, x_p, c.logits, logits_p)
+        broken = _broken(b.x, c.logits, logits_p)
+        change = (logits_p - c.logits).gather(1, b.target.unsqueeze(1)).squeeze(1).tolist()
+        max_diff = (logits_p - c.logits).abs().amax(1).tolist()
+        pred_p = logits_p.argmax(1).tolist()
+        rel = []
+        for key, m in out.maps.items():
+            a = c.maps.maps[key]
+            scores = scorer.score(a, m, pair)
+            per_map, reasons = scorer.score_maps(m, b.x, c.masks)
+            if not self.methods[key[0]].control:
+                rel.append((a - m).flatten(1).norm(dim=1) / a.flatten(1).norm(dim=1).clamp_min(1e-30))
+            self._absdiff[_name(key)] = self._absdiff.get(_name(key), 0) + _scaled_diff(a, m)
+            errors = (out.errors.get(key), c.maps.errors.get(key))
+            for i, s in enumerate(scores):
+                if broken[i]:
+                    s.update({k: float("nan") for k in scorer.columns}, nan_reason="non-finite input or logits")
+                reason = "; ".join(r for r in (s.pop("nan_reason"), reasons[i], c.map_reasons[key][i]) if r)
+                self.rows.append(self._row(i, sample, key, s, reason, per_map, pred_p[i], target_p[i], change[i],
+                                           max_diff[i], errors))
+        self._count += len(z_p)
+        if self.keep and rel:
+            self._keep_examples(torch.stack(rel).mean(0), x_p, logits_p, out)
+
+    def _row(self, i, sample, key, scores, reason, per_map, pred_p, target_p, change, max_diff, errors) -> dict:
+        c, b = self.clean, self.clean.batch
+        method = self.methods[key[0]]
+        err, err_clean = errors
+        return {
+            "image_id": c.start + i, "sample": sample, "label": int(c.labels[i]), "pred": int(b.target[i]),
+            "pred_perturbed": pred_p, "pred_agrees": bool(pred_p == int(b.target[i])),
+            "method": key[0], "baseline_treatment": key[1] or "", "control": bool(method.control),
+            **self.condition.columns, **scores, "nan_reason": reason,
+            **{k: v[i] for k, v in c.map_scores[key].items()}, **{k: v[i] for k, v in per_map.items()},
+            "target_logit_change": change, "max_logit_diff": max_diff, "explained": int(target_p),
+            "n_steps": getattr(method, "n_steps", None),
+            "completeness_error": float(err[i]) if err is not None else None,
+            "completeness_error_clean": float(err_clean[i]) if err_clean is not None else None,
+            "encoding": self.encoding,
+        }
+
+    def _keep_examples(self, rel: torch.Tensor, x_p, logits_p, out: ViewMaps) -> None:
+        """For each of the first images, keep the sample whose maps changed most (mean over methods)."""
+        prob, pred = logits_p.softmax(1).max(1)
+        for i in range(self.keep):
+            score = float(torch.nan_to_num(rel[i], nan=-1.0))
+            if i in self._best and self._best[i][0] >= score:
+                continue
+            arrays = {"image": x_p[i], "pred": pred[i], "prob": prob[i]}
+            arrays.update({_name(k): m[i] for k, m in out.maps.items()})
+            self._best[i] = (score, {k: v.detach().cpu().numpy() for k, v in arrays.items()})
+
+    def examples(self) -> dict[str, np.ndarray]:
+        """Example arrays ``<condition key>/...`` (first images) and the per-pixel map change
+        ``absdiff/<condition key>/<method>/<treatment>`` (sum over images and samples, with its ``count``)."""
+        key = self.condition.key
+        out = {}
+        if self._best:
+            names = self._best[0][1].keys()
+            out = {f"{key}/{n}": np.stack([self._best[i][1][n] for i in sorted(self._best)]) for n in names}
+        for name, total in self._absdiff.items():
+            out[f"absdiff/{key}/{name}"] = total.detach().cpu().numpy()[None]
+        out[f"absdiff/{key}/count"] = np.array([self._count])
+        return out
+
+
+def clean_examples(clean: Clean, keep: int) -> dict[str, np.ndarray]:
+    """The first ``keep`` clean images (pixel space), predictions, confidences and maps, as CPU arrays."""
+    if keep <= 0:
+        return {}
+    prob, pred = clean.logits[:keep].softmax(1).max(1)
+    parts = {"clean/image": clean.batch.x[:keep], "clean/pred": pred, "clean/prob": prob}
+    parts.update({f"clean/{_name(k)}": t[:keep] for k, t in clean.maps.maps.items()})
+    return {name: t.detach().cpu().numpy() for name, t in parts.items()}
+
+
+def score_clean_maps(clean: Clean, scorer: Scorer) -> None:
+    """Per-map scores of the clean maps (``<name>_clean`` columns), once per batch."""
+    for key, m in clean.maps.maps.items():
+        clean.map_scores[key], clean.map_reasons[key] = scorer.score_maps(m, clean.batch.x, clean.masks, CLEAN_SUFFIX)
+
+
+def _name(key: tuple[str, str | None]) -> str:
+    """``method/treatment`` (``method/-`` without a baseline): the example-array name of a map."""
+    return f"{key[0]}/{key[1] or '-'}"
+
+
+def _scaled_diff(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """``Σ_images |b − a| / max|a|`` ``(H, W)``: the per-pixel map change, each image scaled by its clean map."""
+    scale = a.flatten(1).abs().amax(1).clamp_min(1e-30).view(-1, 1, 1)
+    return torch.nan_to_num((b - a).abs() / scale).sum(0)
+
+
+def _broken(x: torch.Tensor, logits: torch.Tensor, logits_p: torch.Tensor) -> list[bool]:
+    """Per image: a non-finite input or output, whose map explains nothing even where its values are finite."""
+    ok = torch.isfinite(x).flatten(1).all(1) & torch.isfinite(logits).all(1) & torch.isfinite(logits_p).all(1)
+    return (~ok).tolist()

@@ -1,0 +1,44 @@
+"""Every figure of a report, from the saved tables and example maps (never by recomputing attributions)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from harness.report import grid, plots
+from harness.report.header import run_info
+from harness.report.tables import normalise
+
+
+def draw(root: Path, out: Path, scores: pd.DataFrame, aggregates: pd.DataFrame | None, summary: pd.DataFrame,
+         shown: tuple[str, ...]) -> None:
+    """``figures/``: measures vs magnitude, per-image distributions, baselines, and (for a run) the map grids."""
+    figures = out / "figures"
+    curves = tuple(m for m in shown if m != "pred_agrees")[:2]
+    plots.stability_vs_magnitude(summary, figures / "stability_vs_magnitude.png", curves)
+    per_image = normalise(aggregates if aggregates is not None else scores)
+    plots.distribution(per_image, figures / "distribution.png", curves[0] if curves else "ssim")
+    plots.baselines(normalise(scores), figures / "baselines.png")
+    if (root / "examples.npz").is_file():
+        _maps(root, figures)
+
+
+def _maps(root: Path, figures: Path) -> None:
+    with np.load(root / "examples.npz") as npz:
+        examples = {k: npz[k] for k in npz.files}
+    info = run_info(root)
+    conditions = info.get("conditions", [])
+    if "clean/image" not in examples or not conditions:
+        return
+    shown, classes = grid.chosen(conditions, examples), info.get("classes")
+    if not shown:
+        return
+    grid.grid(examples, shown, figures / "grid.png", classes=classes)
+    for regime in dict.fromkeys(c.get("regime") for c in shown):
+        one = [c for c in shown if c.get("regime") == regime]
+        if len(one) < len(shown):
+            name = str(regime).replace(" ", "_").replace(",", "").replace("∞", "inf")
+            grid.grid(examples, one, figures / f"grid_{name}.png", classes=classes,
+                      title=f"Saliency maps, clean vs perturbed input: {regime} (each map min-max scaled)")
+    grid.map_change(examples, shown, figures / "map_change.png")

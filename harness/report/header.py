@@ -1,0 +1,83 @@
+"""The top of ``summary.md``: a title, the run's essentials, the stability ranking and what to watch out for."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from harness.report.collect import find_runs
+from harness.report.tables import label
+
+
+def run_info(root: Path) -> dict:
+    """The ``run_info.json`` of a run, or of the first job of a sweep ({} if there is none)."""
+    for run in [root, *find_runs(root)]:
+        if (run / "run_info.json").is_file():
+            return json.loads((run / "run_info.json").read_text())
+    return {}
+
+
+def _essentials(info: dict, what: str, n_runs: int) -> list[str]:
+    if not info:
+        return []
+    cfg = info.get("config", {})
+    model, data = info.get("model", {}), cfg.get("data", {})
+    network = cfg.get("model", {}).get("network", {}).get("_target_", "?").rsplit(".", 1)[-1]
+    lines = [
+        f"- Data: `{(str(data.get('_target_', '?')).rsplit('.', 2) + ['?'])[-2]}` "
+        f"({len(info.get('classes', []))} classes), "
+        f"{info.get('n_images', '?')} test images explained" + ("" if info.get("data", {}).get("has_masks", True)
+                                                                else "; no foreground masks"),
+        f"- Model: `{network}`, encoding `{model.get('encoding', '?')}`, validation accuracy "
+        f"{model.get('val_accuracy', float('nan')):.3f}, test accuracy {model.get('test_accuracy', float('nan')):.3f}"
+        f" (checkpoint `{Path(str(model.get('checkpoint', '?'))).name}`)",
+        f"- Run: {info.get('date', '?')}, seed {info.get('seed')}, {info.get('device')}"
+        + (f", `{info['command']}`" if info.get("command") else ""),
+    ]
+    if what == "sweep":
+        lines.append(f"- Sweep of {n_runs} jobs (essentials above: the first job); settings that differ are `cfg:` "
+                     "columns")
+    elif what == "pool":
+        lines.append(f"- Pool of {n_runs} runs (essentials above: the first); settings that differ are `cfg:` columns")
+    checks = info.get("logit_check") or {}
+    if checks:
+        lines.append(f"- Rewritten networks reproduce the logits to {max(checks.values()):.2g} (max |logit "
+                     f"difference| over {len(checks)} conditions)")
+    return lines
+
+
+def constant_maps(scores: pd.DataFrame) -> list[str]:
+    """Per method, how many clean and perturbed maps are constant (e.g. an all-zero Grad-CAM: NaN similarities)."""
+    if "nan_reason" not in scores.columns:
+        return []
+    reason = scores["nan_reason"].astype(object).where(scores["nan_reason"].notna(), "").astype(str)
+    out = []
+    for method, df in scores.groupby("method", sort=False):
+        r = reason.loc[df.index]
+        images = df[["run", "image_id"]].drop_duplicates() if "run" in df.columns else df[["image_id"]].drop_duplicates()
+        clean = df[r.str.contains("constant clean map")][images.columns].drop_duplicates()
+        perturbed = int(r.str.contains("constant perturbed map").sum())
+        if len(clean) or perturbed:
+            out.append(f"{method}: {len(clean)} of {len(images)} clean maps, {perturbed} of {len(df)} perturbed maps")
+    return out
+
+
+def markdown(root: Path, what: str, scores: pd.DataFrame, summary: pd.DataFrame, rank: list[str],
+             metric: str) -> str:
+    """Everything in ``summary.md`` above the table."""
+    info = run_info(root)
+    title = info.get("experiment") or root.name
+    lines = [f"# {title}: stability of saliency maps", "", *_essentials(info, what, scores["run"].nunique()), ""]
+    lines += [f"Stability ranking by mean {label(metric)} (most stable first; mean over magnitudes):", ""]
+    lines += [f"- {r}" for r in rank] + [""]
+    constant = constant_maps(scores)
+    if constant:
+        lines += ["Constant maps (e.g. all-zero Grad-CAM; their similarities are NaN, counted in n_nan): "
+                  + "; ".join(constant) + ".", ""]
+    skipped = info.get("data", {}).get("n_skipped", 0)
+    if skipped:
+        lines += [f"Data: {skipped} unreadable image file(s) were skipped (listed in run_info.json).", ""]
+    lines += ["Cells: mean ± half-width of the bootstrap 95% CI over images; n = images scored (first measure), "
+              "n_nan = undefined scores (reasons in summary.csv).", ""]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,73 @@
+"""The command line itself: exit codes, one-line messages, --help, multirun. Everything else runs in-process."""
+import os
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+
+def _app(tmp_path, *overrides, cwd=None):
+    env = {**os.environ, "HARNESS_CACHE_DIR": str(tmp_path / "cache")}
+    env.pop("HYDRA_FULL_ERROR", None)
+    cmd = [sys.executable, "-m", "harness", *overrides]
+    return subprocess.run(cmd, cwd=cwd or tmp_path, env=env, capture_output=True, text=True, timeout=600)
+
+
+def test_help_from_another_directory(tmp_path):
+    elsewhere = tmp_path / "somewhere"
+    elsewhere.mkdir()
+    proc = _app(tmp_path, "--help", cwd=elsewhere)
+    assert proc.returncode == 0
+    for group in ["data", "model", "train", "perturbation", "attribution", "metrics", "report", "experiment"]:
+        assert f"{group}:" in proc.stdout
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (["attribution.include=[saliency,lrp]"], "unknown method(s) ['lrp'] in attribution.include"),
+    (["perturbation=gamma"], "unknown perturbation 'gamma'; valid choices: brightness_shift, channel_shift, "
+                             "noise, normalisation_change, pattern_shift"),
+    (["experiment=bias_shift,nope", "-m"], "unknown experiment 'nope'; valid choices: baseline_sweep, bias_shift"),
+    (["data=image_folder"], "Missing mandatory value: data.root"),
+])
+def test_mistakes_are_one_line_with_exit_2_and_leave_no_folder(tmp_path, overrides, message):
+    proc = _app(tmp_path, *overrides, f"hydra.run.dir={tmp_path / 'r'}")
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert message in proc.stderr and proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+    assert not (tmp_path / "r").exists()
+
+
+def test_multirun_is_collected_into_one_table(tmp_path, tiny):
+    sweep = tmp_path / "sweep"
+    overrides = [o for o in tiny if not o.startswith("perturbation.magnitudes")]
+    proc = _app(tmp_path, "experiment=bias_shift", *overrides, "attribution.include=[saliency,ig_black]",
+                "perturbation.magnitudes=[0.25],[0.5]", f"hydra.sweep.dir={sweep}", "-m")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    jobs = [pd.read_csv(sweep / j / "scores.csv") for j in ("0", "1")]
+    merged = pd.read_csv(sweep / "scores.csv")
+    assert len(merged) == sum(len(j) for j in jobs)
+    assert sorted(merged["cfg:perturbation.magnitudes"].unique()) == ["[0.25]", "[0.5]"]
+    cols = list(jobs[0].columns)
+    pd.testing.assert_frame_equal(merged[cols], pd.concat(jobs, ignore_index=True))
+    assert (sweep / "summary.md").is_file() and (sweep / "figures" / "stability_vs_magnitude.png").is_file()
+    # collecting again (by hand) reads the jobs, not its own merged table
+    again = subprocess.run([sys.executable, "-m", "harness.collect", str(sweep)], capture_output=True, text=True)
+    assert again.returncode == 0, again.stderr
+    pd.testing.assert_frame_equal(pd.read_csv(sweep / "scores.csv"), merged)
+
+
+@pytest.mark.slow
+def test_parallel_joblib_sweep_equals_sequential_sweep(tmp_path, tiny):
+    pytest.importorskip("hydra_plugins.hydra_joblib_launcher")
+    overrides = [o for o in tiny if not o.startswith("perturbation.magnitudes")]
+    overrides += ["experiment=bias_shift", "attribution.include=[saliency,ig_black]",
+                  "perturbation.magnitudes=[0.25],[0.5]"]
+    seq = _app(tmp_path, *overrides, f"hydra.sweep.dir={tmp_path / 'seq'}", "-m")
+    assert seq.returncode == 0, seq.stderr[-2000:]
+    par = _app(tmp_path, *overrides, "hydra/launcher=local_parallel", f"hydra.sweep.dir={tmp_path / 'par'}", "-m")
+    assert par.returncode == 0, par.stderr[-2000:]
+    for name in ("scores.csv", "summary.csv"):
+        assert (tmp_path / "seq" / name).read_bytes() == (tmp_path / "par" / name).read_bytes(), name
+    # resubmitting the sweep skips the finished jobs
+    again = _app(tmp_path, *overrides, f"hydra.sweep.dir={tmp_path / 'seq'}", "-m")
+    assert again.returncode == 0 and "rebuilding its report only" in (tmp_path / "seq" / "0" / "__main__.log").read_text()
