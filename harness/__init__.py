@@ -1,6 +1,16 @@
-"""harness: robustness evaluation of saliency maps under input shifts.
+"""harness: robustness evaluation of saliency maps.
 
-Data flow (one subpackage per stage): ``data`` → ``models`` → ``perturbations``
-→ ``attribution`` → ``metrics`` → ``report``. :func:`harness.run.run` wires them.
+Data flow (one subpackage per stage): ``data`` → ``models`` → ``perturbations`` → ``attribution`` → ``metrics``
+→ ``report``. :func:`harness.run.run` wires them for the command line (``python -m harness``);
+:func:`harness.evaluate` is the same engine for a model and images in Python.
 """
-__version__ = "0.1.0"
+__version__ = "0.2.0"
+__all__ = ["evaluate"]
+
+
+def __getattr__(name: str):
+    if name == "evaluate":  # imported on first use: ``python -m harness --help`` stays fast
+        from harness.api import evaluate
+
+        return evaluate
+    raise AttributeError(f"module 'harness' has no attribute {name!r}")

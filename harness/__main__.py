@@ -20,8 +20,11 @@ def main(cfg: DictConfig) -> None:
     """Compose the config, run the experiment into Hydra's output folder."""
     from harness.run import run
 
+    from tqdm.contrib.logging import logging_redirect_tqdm
+
     run_dir = Path(HydraConfig.get().runtime.output_dir)
-    code = exit_code_of(lambda: run(cfg, run_dir))
+    with logging_redirect_tqdm():  # log lines go above a progress bar instead of through it
+        code = exit_code_of(lambda: run(cfg, run_dir))
     if code:
         _remove_if_empty(run_dir)
         sys.exit(code)
@@ -39,6 +42,8 @@ def check_group_choices(argv: list[str], config_dir: str = CONFIG_DIR) -> str | 
 
     Hydra would stop too, but with a multi-line message; this names the group and its valid choices.
     """
+    if any(arg.startswith("hydra.searchpath") for arg in argv):
+        return None  # options may come from the user's own config folders: Hydra checks them
     for arg in argv:
         group, sep, value = arg.lstrip("+~").partition("=")
         folder = Path(config_dir) / group

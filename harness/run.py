@@ -26,7 +26,7 @@ from harness.attribution.methods import Method
 from harness.attribution.runtime import use_exact_float32
 from harness.data.base import ImageSet
 from harness.errors import UserError, find_user_error
-from harness.evaluate import TREATMENTS, Evaluation, Evaluator
+from harness.evaluation import TREATMENTS, Evaluation, Evaluator
 from harness.metrics.scorer import Scorer
 from harness.models.classifier import EncodedClassifier
 from harness.models.prepare import prepare_model

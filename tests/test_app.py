@@ -141,7 +141,7 @@ def test_exact_and_naive_compensation_in_one_run(run_app, tiny, caplog):
 
 def test_naive_fold_is_an_error_only_when_exact_compensation_fails(compose_config):
     """A strict (exact) condition above tolerance stops the run with one line."""
-    from harness.evaluate import check_logits
+    from harness.evaluation import check_logits
     from harness.models.classifier import EncodedClassifier
     from harness.models.encoding import Encoding
     from harness.models.rps_cnn import build_rps_cnn
@@ -217,7 +217,7 @@ def test_bring_your_own_model(run_app, tiny, tmp_path, monkeypatch):
 def test_nan_input_scores_nan_with_reason():
     from harness.attribution.methods import Saliency
     from harness.data.base import ImageSet
-    from harness.evaluate import Evaluator
+    from harness.evaluation import Evaluator
     from harness.metrics.scorer import Scorer
     from harness.models.classifier import EncodedClassifier
     from harness.models.encoding import Encoding

@@ -12,7 +12,7 @@ import torch
 from harness.attribution.baselines import constant, uniform
 from harness.attribution.gradcam import GradCAM
 from harness.attribution.methods import InputXGradient, IntegratedGradients, Saliency
-from harness.evaluate import Evaluator
+from harness.evaluation import Evaluator
 from harness.metrics.scorer import Scorer
 from harness.perturbations.brightness_shift import BrightnessShift
 

@@ -11,9 +11,11 @@ from __future__ import annotations
 import contextlib
 import functools
 import inspect
+import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -205,7 +207,8 @@ class Captum(WithBaseline):
         args = (network, resolve_layer(network, self.layer, z[:1])) if self.layer is not None else (network,)
         extra = {"baselines": baseline} if self.needs_baseline else {}
         rng = _seeded(seeds) if self.random else contextlib.nullcontext()
-        with rng:
+        with rng, warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Setting (forward, )?backward hooks", category=UserWarning)
             attr = self.attribution(*args).attribute(_leaf(z), target=target, **extra, **self.kwargs)
         if attr.shape[-2:] != z.shape[-2:]:
             attr = F.interpolate(attr, size=tuple(z.shape[-2:]), mode="bilinear", align_corners=False)
@@ -242,9 +245,16 @@ class Occlusion(WithBaseline):
 
 @contextlib.contextmanager
 def _seeded(seeds: torch.Tensor | None):
-    """Seed torch's global generators from a batch's per-image seeds, restoring them afterwards."""
+    """Seed torch's and NumPy's global generators (Captum draws from both) from a pass's per-image seeds, and
+    restore them afterwards: the same inputs give the same draws, in a resumed run too."""
     devices = [torch.cuda.current_device()] if torch.cuda.is_available() else []
+    state = np.random.get_state()
     with torch.random.fork_rng(devices=devices):
         if seeds is not None:
-            torch.manual_seed(int(seeds[:, 0].sum().item()) % (2 ** 62))
-        yield
+            seed = int(seeds[:, 0].sum().item()) % (2 ** 62)
+            torch.manual_seed(seed)
+            np.random.seed(seed % (2 ** 32))
+        try:
+            yield
+        finally:
+            np.random.set_state(state)
