@@ -31,6 +31,7 @@ def evaluate(
     labels: torch.Tensor | None = None,
     masks: torch.Tensor | None = None,
     train_images: torch.Tensor | None = None,
+    train_labels: torch.Tensor | None = None,
     seed: int = 0,
     out: str | Path | None = None,
 ) -> pd.DataFrame:
@@ -48,13 +49,16 @@ def evaluate(
         overrides: Any other Hydra overrides, as on the command line, e.g. ``["perturbation.magnitudes=[0.25]"]``.
         labels: ``(N,)`` true classes, if known (-1 otherwise; the maps explain the predicted class either way).
         masks: ``(N, H, W)`` foreground masks for the localisation scores, if known.
-        train_images: Training images, for baselines that need them (the mean image).
+        train_images: Training images ``(M, C, H, W)``, for baselines that need them (the mean image) and for data
+            randomisation (with ``train_labels``).
+        train_labels: ``(M,)`` their classes.
         seed: Seed of every random draw.
         out: A folder to write ``scores.csv``, the summary tables and the figures into (None: nothing is written).
 
     Returns:
         One row per (image, method, baseline treatment, condition, sample), as in ``scores.csv``.
     """
+    from harness.perturbations.base import Context
     from harness.run import build_parts, execute, report, run_info, save_raw
 
     cfg = _compose([f"perturbation={perturbation}", f"attribution.include=[{','.join(methods)}]", f"seed={seed}",
@@ -67,9 +71,9 @@ def evaluate(
     data = ImageSet(images.detach().float().cpu(), labels.cpu(), None if masks is None else masks.bool().cpu())
     with preserved(model):
         wrapped = EncodedClassifier(model, Encoding.named(encoding, channels=images.shape[1]))
-        for method in parts.methods.values():
-            method.bind(wrapped.encoding, train_images)
-        result = execute(cfg, parts, wrapped, data, device, out)
+        context = Context(network=model, encoding=wrapped.encoding, train_images=train_images,
+                          train_labels=train_labels, device=device)
+        result = execute(cfg, parts, wrapped, data, device, out, context, reference=data)
     scores = pd.DataFrame(result.rows)
     if out is not None:
         info = run_info(cfg, device, torch.get_num_threads(), len(data), ())

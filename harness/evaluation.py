@@ -24,7 +24,7 @@ from harness.data.base import ImageSet
 from harness.errors import CompensationError, UserError
 from harness.metrics.scorer import Scorer
 from harness.models.classifier import EncodedClassifier, predict
-from harness.perturbations.base import Batch, Condition, seed_for
+from harness.perturbations.base import Batch, Condition, Explainer, seed_for
 from harness.piece import Clean, Piece, clean_examples, score_clean_maps
 from harness.progress import Progress
 from harness.store import PartialStore
@@ -46,6 +46,8 @@ class Evaluation:
     logit_check: dict[str, float] = field(default_factory=dict)
     #: every condition's key, columns and number of samples
     conditions: list[dict] = field(default_factory=list)
+    #: test accuracy of each condition's network on its inputs (``clean``: the original network on clean inputs)
+    accuracy: dict[str, float] = field(default_factory=dict)
 
 
 def check_logits(model: EncodedClassifier, conditions: Sequence[Condition], networks: Mapping[str, nn.Module],
@@ -74,6 +76,17 @@ def check_logits(model: EncodedClassifier, conditions: Sequence[Condition], netw
         log.warning("%s (expected: recorded in max_logit_diff)", message)
     if out:
         log.info("logit check: max |logit difference| %s (logit scale %.3g)", out, scale)
+    return out
+
+
+def accuracies(model: EncodedClassifier, conditions: Sequence[Condition], networks: Mapping[str, nn.Module],
+               batch: Batch, labels: torch.Tensor) -> dict[str, float]:
+    """Accuracy of the clean network and of every condition's network on its inputs (first sample)."""
+    def acc(net, z):
+        return (predict(net, z).argmax(1) == labels).double().mean().item()
+
+    out = {"clean": acc(model.network, batch.z)}
+    out.update({c.key: acc(networks[c.key], c.transform_inputs(batch, 0)) for c in conditions if not c.per_method})
     return out
 
 
@@ -112,8 +125,13 @@ class Evaluator:
             raise UserError(f"attribution.baseline_treatments has {bad or 'nothing'}; valid choices: "
                             f"{', '.join(TREATMENTS)}")
 
-    def __call__(self, model: EncodedClassifier, data: ImageSet, conditions: Sequence[Condition]) -> Evaluation:
-        """Score every (image, method, condition, sample); see the module docstring."""
+    def __call__(self, model: EncodedClassifier, data: ImageSet, conditions: Sequence[Condition],
+                 reference: ImageSet | None = None) -> Evaluation:
+        """Score every (image, method, condition, sample); see the module docstring.
+
+        ``reference`` (e.g. the whole test split, ``data`` being its first images): the accuracy of every condition's
+        network on the condition's inputs (sample 0) is measured on it and recorded in ``result.accuracy``.
+        """
         keys = [c.key for c in conditions]
         if len(set(keys)) != len(keys) or "clean" in keys:
             raise UserError(f"two conditions are the same: {sorted(k for k in keys if keys.count(k) > 1)}")
@@ -121,7 +139,10 @@ class Evaluator:
         for net in {id(n): n for n in [model.network, *networks.values()]}.values():
             net.eval().requires_grad_(False)
         result = Evaluation(logit_check=check_logits(model, conditions, networks, self._batch(model, data, 0)[0]))
-        views = -(-len(data) // self.batch_size) * (1 + sum(c.n_samples for c in conditions))
+        if reference is not None and (reference.labels >= 0).any():
+            result.accuracy = accuracies(model, conditions, networks, self._batch(model, reference, 0)[0],
+                                         reference.labels.to(self.device))
+        views = -(-len(data) // self.batch_size) * (1 + sum(self._n_views(c) for c in conditions))
         if self.store is not None and (done := self.store.n_done()):
             log.info("resuming: %d finished (batch, condition) pieces found in %s", done, self.store.root)
         with Progress(views, "attribution", "views") as bar:
@@ -132,6 +153,9 @@ class Evaluator:
             rows, result.examples = self.store.assemble(["clean", *keys])
             result.rows = rows.to_dict("records")
         return result
+
+    def _n_views(self, cond: Condition) -> int:
+        return cond.n_samples * (len(self.methods) if cond.per_method else 1)
 
     def _batch(self, model: EncodedClassifier, data: ImageSet, start: int) -> tuple[Batch, torch.Tensor]:
         """The images of ``data`` (the first at position ``start`` of the test split) and their clean logits."""
@@ -144,9 +168,9 @@ class Evaluator:
     def _chunk(self, model, chunk: ImageSet, start: int, conditions, networks, result: Evaluation, bar) -> None:
         todo = [c for c in conditions if self.store is None or not self.store.done(start, c.key)]
         if not todo and self.store.done(start, "clean"):
-            bar.update(1 + sum(c.n_samples for c in conditions))
+            bar.update(1 + sum(self._n_views(c) for c in conditions))
             return
-        bar.update(sum(c.n_samples for c in conditions if c not in todo))
+        bar.update(sum(self._n_views(c) for c in conditions if c not in todo))
         batch, logits = self._batch(model, chunk, start)
         base = self._clean_baselines(model, batch.x)
         clean_view = View("clean", batch.z, batch.target, self._seeds(batch, "clean"),
@@ -162,9 +186,10 @@ class Evaluator:
                 stacks[id(model.network)] = (model.network, [clean_view])
             views = {}
             for cond in (c for c in needed if s < c.n_samples):
-                net, view = networks[cond.key], self._view(model, cond, batch, s, base, networks[cond.key])
-                stacks.setdefault(id(net), (net, []))[1].append(view)
-                views[view.key] = (cond, view)
+                net = networks[cond.key]
+                for view in self._views(model, cond, batch, s, base, net):
+                    stacks.setdefault(id(net), (net, []))[1].append(view)
+                    views[view.key] = (cond, view)
             maps = {}
             for net, stack in stacks.values():
                 maps.update(attribute_views(self.methods, net, stack, reduction=self.reduction, batcher=self.batcher))
@@ -181,12 +206,28 @@ class Evaluator:
         for key, piece in pieces.items():
             self._emit(result, start, key, piece.rows, piece.examples())
 
-    def _view(self, model, cond: Condition, batch: Batch, s: int, base: dict, net: nn.Module) -> View:
-        z_p = cond.transform_inputs(batch, s)
+    def _views(self, model, cond: Condition, batch: Batch, s: int, base: dict, net: nn.Module) -> list[View]:
+        """Sample ``s`` of ``cond``: one view, or one per method for a per-method condition (an attack)."""
+        if not cond.per_method:
+            return [self._view(model, cond, batch, s, base, net, cond.transform_inputs(batch, s), None)]
+        views = []
+        for name, method in self.methods.items():
+            seeds = self._seeds(batch, cond.key, s)
+            explainer = Explainer(name, method, model.network, base.get(name), seeds, self.reduction)
+            z_p = cond.transform_inputs(batch, s, explainer)
+            views.append(self._view(model, cond, batch, s, base, net, z_p, name))
+        return views
+
+    def _view(self, model, cond: Condition, batch: Batch, s: int, base: dict, net: nn.Module, z_p: torch.Tensor,
+              only: str | None) -> View:
         logits_p = predict(net, z_p)
         target = logits_p.argmax(1) if cond.own_target else batch.target
-        return View(f"{cond.key}#{s}", z_p, target, self._seeds(batch, cond.key, s),
-                    self._baselines(model, cond, batch, s, z_p, base), logits_p)
+        key = f"{cond.key}#{s}" if only is None else f"{cond.key}#{s}#{only}"
+        baselines = self._baselines(model, cond, batch, s, z_p, base)
+        if only is not None:
+            baselines = {k: v for k, v in baselines.items() if k == only}
+        return View(key, z_p, target, self._seeds(batch, cond.key, s), baselines, logits_p,
+                    None if only is None else frozenset({only}))
 
     def _all(self, name: str) -> tuple[str, ...]:
         """The treatments a method is run with (a model-space baseline is only ever fixed)."""

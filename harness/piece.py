@@ -52,9 +52,9 @@ class Piece:
     encoding: str
     keep: int
     rows: list[dict] = field(default_factory=list)
-    _best: dict[int, tuple[float, dict[str, np.ndarray]]] = field(default_factory=dict)
+    _best: dict[tuple[int, tuple[str, ...]], tuple[float, dict[str, np.ndarray]]] = field(default_factory=dict)
     _absdiff: dict[str, torch.Tensor] = field(default_factory=dict)
-    _count: int = 0
+    _count: dict[str, int] = field(default_factory=dict)
 
     def add(self, sample: int, z_p: torch.Tensor, logits_p: torch.Tensor, target_p: torch.Tensor, out: ViewMaps,
             scorer: Scorer) -> None:
@@ -74,6 +74,7 @@ class Piece:
             if not self.methods[key[0]].control:
                 rel.append((a - m).flatten(1).norm(dim=1) / a.flatten(1).norm(dim=1).clamp_min(1e-30))
             self._absdiff[_name(key)] = self._absdiff.get(_name(key), 0) + _scaled_diff(a, m)
+            self._count[_name(key)] = self._count.get(_name(key), 0) + len(m)
             errors = (out.errors.get(key), c.maps.errors.get(key))
             for i, s in enumerate(scores):
                 if broken[i]:
@@ -81,9 +82,9 @@ class Piece:
                 reason = "; ".join(r for r in (s.pop("nan_reason"), reasons[i], c.map_reasons[key][i]) if r)
                 self.rows.append(self._row(i, sample, key, s, reason, per_map, pred_p[i], target_p[i], change[i],
                                            max_diff[i], errors))
-        self._count += len(z_p)
-        if self.keep and rel:
-            self._keep_examples(torch.stack(rel).mean(0), x_p, logits_p, out)
+        if self.keep:
+            change = torch.stack(rel).mean(0) if rel else torch.zeros(len(z_p), device=z_p.device)
+            self._keep_examples(change, x_p, logits_p, out)
 
     def _row(self, i, sample, key, scores, reason, per_map, pred_p, target_p, change, max_diff, errors) -> dict:
         c, b = self.clean, self.clean.batch
@@ -103,27 +104,38 @@ class Piece:
         }
 
     def _keep_examples(self, rel: torch.Tensor, x_p, logits_p, out: ViewMaps) -> None:
-        """For each of the first images, keep the sample whose maps changed most (mean over methods)."""
+        """For each of the first images, keep the sample whose maps changed most (mean over methods). A view that
+        holds only some methods (an attack's, made for one method) is kept per method."""
+        scope = tuple(sorted({k[0] for k in out.maps}))
         prob, pred = logits_p.softmax(1).max(1)
         for i in range(self.keep):
             score = float(torch.nan_to_num(rel[i], nan=-1.0))
-            if i in self._best and self._best[i][0] >= score:
+            if (i, scope) in self._best and self._best[(i, scope)][0] >= score:
                 continue
             arrays = {"image": x_p[i], "pred": pred[i], "prob": prob[i]}
             arrays.update({_name(k): m[i] for k, m in out.maps.items()})
-            self._best[i] = (score, {k: v.detach().cpu().numpy() for k, v in arrays.items()})
+            self._best[(i, scope)] = (score, {k: v.detach().cpu().numpy() for k, v in arrays.items()})
 
     def examples(self) -> dict[str, np.ndarray]:
-        """Example arrays ``<condition key>/...`` (first images) and the per-pixel map change
-        ``absdiff/<condition key>/<method>/<treatment>`` (sum over images and samples, with its ``count``)."""
-        key = self.condition.key
-        out = {}
-        if self._best:
-            names = self._best[0][1].keys()
-            out = {f"{key}/{n}": np.stack([self._best[i][1][n] for i in sorted(self._best)]) for n in names}
+        """Example arrays ``<condition key>/...`` of the first images (with per-method views, also each method's input
+        ``<key>/inputs/image/<method>``), and the per-pixel map change ``absdiff/<key>/<method>/<treatment>`` (summed over
+        images and samples, with ``absdiff_count/...``)."""
+        key, out = self.condition.key, {}
+        scopes = list(dict.fromkeys(scope for _, scope in self._best))
+        for n, scope in enumerate(scopes):
+            images = sorted(i for i, sc in self._best if sc == scope)
+            names = self._best[(images[0], scope)][1].keys()
+            stacked = {name: np.stack([self._best[(i, scope)][1][name] for i in images]) for name in names}
+            for name, arr in stacked.items():
+                if name in ("image", "pred", "prob"):
+                    if self.condition.per_method:
+                        out[f"{key}/inputs/{name}/{'+'.join(scope)}"] = arr
+                    if n > 0:
+                        continue
+                out[f"{key}/{name}"] = arr
         for name, total in self._absdiff.items():
             out[f"absdiff/{key}/{name}"] = total.detach().cpu().numpy()[None]
-        out[f"absdiff/{key}/count"] = np.array([self._count])
+            out[f"absdiff_count/{key}/{name}"] = np.array([self._count[name]])
         return out
 
 

@@ -30,7 +30,7 @@ from harness.evaluation import TREATMENTS, Evaluation, Evaluator
 from harness.metrics.scorer import Scorer
 from harness.models.classifier import EncodedClassifier
 from harness.models.prepare import prepare_model
-from harness.perturbations.base import Perturbation, as_list
+from harness.perturbations.base import Context, Perturbation, as_list
 from harness.report.build import build_report, save_raw
 from harness.store import PartialStore
 
@@ -120,9 +120,17 @@ def build_parts(cfg: DictConfig) -> Parts:
 
 
 def execute(cfg: DictConfig, parts: Parts, model: EncodedClassifier, explained: ImageSet, device: torch.device,
-            run_dir: str | Path | None) -> Evaluation:
-    """Explain and score ``explained`` under every condition (results stored in ``run_dir``, if given)."""
+            run_dir: str | Path | None, context: Context, reference: ImageSet | None = None) -> Evaluation:
+    """Explain and score ``explained`` under every condition (results stored in ``run_dir``, if given).
+
+    Args:
+        context: What the perturbation family may need (the network, the training data, ...).
+        reference: Where each condition's accuracy is measured (the whole test split).
+    """
     check_methods(parts.methods, model.network, tuple(explained.images.shape[1:]))
+    for method in parts.methods.values():
+        method.bind(model.encoding, context.train_images)
+    parts.perturbation.bind(context)
     conditions = parts.perturbation.conditions(model.encoding, tuple(explained.images.shape[1:]))
     with_baseline = any(m.needs_baseline for m in parts.methods.values())
     log.info("explaining %d test images: %d methods%s × %d conditions on %s", len(explained), len(parts.methods),
@@ -133,8 +141,9 @@ def execute(cfg: DictConfig, parts: Parts, model: EncodedClassifier, explained: 
     evaluator = Evaluator(parts.methods, parts.scorer, parts.treatments, cfg.attribution.reduction,
                           cfg.attribution.batch_size, device, seed=cfg.seed, n_examples=cfg.report.n_examples,
                           store=store, batcher=Batcher(engine.max_batch, engine.memory_fraction))
-    result = evaluator(model, explained, conditions)
-    result.conditions = [{"key": c.key, **c.columns, "n_samples": c.n_samples} for c in conditions]
+    result = evaluator(model, explained, conditions, reference)
+    result.conditions = [{"key": c.key, **c.columns, "n_samples": c.n_samples, **c.info(),
+                          "accuracy": result.accuracy.get(c.key)} for c in conditions]
     return result
 
 
@@ -156,11 +165,13 @@ def run(cfg: DictConfig, run_dir: str | Path) -> Any:
     check = functools.partial(check_methods, parts.methods, image_shape=splits.image_shape)
     model, model_info = prepare_model(cfg.model, cfg.train, cfg.data, splits, device, cfg.cache_dir, check=check)
     explained = splits.test.head(cfg.attribution.n_images)
-    for method in parts.methods.values():
-        method.bind(model.encoding, splits.train.images)
-    result = execute(cfg, parts, model, explained, device, run_dir)
+    context = Context(network=model.network, encoding=model.encoding, train_images=splits.train.images,
+                      train_labels=splits.train.labels, train_cfg=OmegaConf.to_container(cfg.train, resolve=True),
+                      device=device, cache_dir=cfg.cache_dir, model_key=model_info.sha256 or model_info.checkpoint)
+    result = execute(cfg, parts, model, explained, device, run_dir, context, reference=splits.test)
     info = run_info(cfg, device, threads, len(explained), splits.classes)
     info.update(model=asdict(model_info), logit_check=result.logit_check, conditions=result.conditions,
+                clean_accuracy=result.accuracy.get("clean"),
                 data={"skipped_files": list(splits.skipped), "n_skipped": len(splits.skipped),
                       "has_masks": explained.masks is not None})
     save_raw(run_dir, result.rows, result.examples, info)
@@ -176,7 +187,8 @@ def report(cfg: DictConfig, run_dir: str | Path) -> Any:
     metrics = cfg.report.get("table_metrics")
     return build_report(run_dir, seed=cfg.seed, n_resamples=cfg.report.bootstrap_resamples,
                         metrics=tuple(as_list(metrics, "report.table_metrics")) if metrics else None,
-                        kept_only_table=bool(cfg.report.get("kept_only_table", False)))
+                        kept_only_table=bool(cfg.report.get("kept_only_table", False)),
+                        prefer=str(cfg.report.get("prefer", "stable")))
 
 
 def _complete(run_dir: str | Path, cfg: DictConfig) -> bool:

@@ -39,6 +39,7 @@ class View:
         baselines: Method name → its baselines (model input space), for methods that take one.
         logits: The network's logits on ``z`` ``(B, K)`` if already computed (saves IG's completeness check a
             forward pass).
+        methods: The methods explained on this view (None: all); e.g. an attack's inputs are made for one method.
     """
 
     key: str
@@ -47,6 +48,11 @@ class View:
     seeds: torch.Tensor
     baselines: Mapping[str, Baselines] = field(default_factory=dict)
     logits: torch.Tensor | None = None
+    methods: frozenset[str] | None = None
+
+    def explains(self, name: str) -> bool:
+        """Whether the method ``name`` is computed on this view."""
+        return self.methods is None or name in self.methods
 
 
 @dataclass
@@ -102,20 +108,22 @@ def attribute_views(
     batcher = batcher or Batcher()
     batcher.fit(network, views[0].z[0])
     out = {v.key: ViewMaps({}, {}) for v in views}
-    z = torch.cat([v.z for v in views]).detach()
-    t, seeds = torch.cat([v.target for v in views]), torch.cat([v.seeds for v in views])
-    sizes = [len(v.z) for v in views]
     for name, method in methods.items():
-        if method.needs_baseline:
+        chosen = [v for v in views if v.explains(name)]
+        if method.needs_baseline or not chosen:
             continue
+        z = torch.cat([v.z for v in chosen]).detach()
+        t, seeds = torch.cat([v.target for v in chosen]), torch.cat([v.seeds for v in chosen])
         attr = batcher.map(lambda zi, ti, si, lim, m=method: m.attribute(network, zi, ti, max_inputs=lim, seeds=si),
                            z, t, seeds, cost=method.cost)
-        for v, maps in zip(views, reduce_channels(attr.detach(), reduction).split(sizes)):
+        for v, maps in zip(chosen, reduce_channels(attr.detach(), reduction).split([len(v.z) for v in chosen])):
             out[v.key].maps[(name, None)] = maps
     # methods with a baseline: one entry per (method, baseline, view); entries of the same stack key run in one call
     entries: dict[tuple, list[tuple[str, tuple[str, ...], View, torch.Tensor]]] = defaultdict(list)
     for name, method in methods.items():
         for v in views:
+            if not v.explains(name):
+                continue
             for treatments, base in (v.baselines.get(name, ()) if method.needs_baseline else ()):
                 entries[method.stack_key or (name,)].append((name, treatments, v, base))
     for group in entries.values():

@@ -44,6 +44,20 @@ class GradCAM(Method):
         )
         return LayerAttribution.interpolate(cam, tuple(z.shape[-2:]), self.interpolate_mode)
 
+    def differentiable(self, network, z, target, baseline=None, seeds=None):
+        """``ReLU(Σ_k α_k A^k)`` upsampled, with ``α_k`` the mean gradient, differentiable in ``z``."""
+        layer, store = resolve_layer(network, self.layer, z[:1].detach()), {}
+        hook = layer.register_forward_hook(lambda _m, _i, out: store.setdefault("a", out))
+        try:
+            out = network(z).gather(1, target.unsqueeze(1)).sum()
+        finally:
+            hook.remove()
+        a = store["a"]
+        grads = torch.autograd.grad(out, a, create_graph=True)[0]
+        cam = torch.relu((grads.mean((2, 3), keepdim=True) * a).sum(1, keepdim=True))
+        return torch.nn.functional.interpolate(cam, size=tuple(z.shape[-2:]), mode=self.interpolate_mode,
+                                               align_corners=False if self.interpolate_mode == "bilinear" else None)
+
 
 #: Modules that rectify (or smoothly gate) feature maps: Grad-CAM's default layer is one of these.
 ACTIVATIONS = (nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.PReLU, nn.ELU, nn.SELU, nn.CELU, nn.GELU, nn.SiLU, nn.Mish,

@@ -67,6 +67,20 @@ class Method:
         """Raise a :class:`~harness.errors.UserError` if this method cannot explain ``network`` (called once per
         run on a sample input ``(1, C, H, W)``, before any attribution)."""
 
+    def surrogate(self, network: nn.Module, beta: float) -> nn.Module:
+        """The network an attack differentiates this method's map through: ``network`` with its ReLUs replaced by
+        softplus(β) (:func:`harness.attribution.surrogate.softplus`)."""
+        from harness.attribution.surrogate import softplus
+
+        return softplus(network, beta)
+
+    def differentiable(self, network: nn.Module, z: torch.Tensor, target: torch.Tensor,
+                       baseline: torch.Tensor | None = None, seeds: torch.Tensor | None = None) -> torch.Tensor:
+        """The attributions ``(B, C', H, W)`` as a differentiable function of ``z`` (double backpropagation), for
+        attacks on the explanation. ``network`` should be smooth (a softplus surrogate) for useful gradients."""
+        raise UserError(f"{type(self).__name__} has no differentiable map, so it cannot be attacked; attack "
+                        "saliency, ixg, IG, SmoothGrad or Grad-CAM")
+
     def bind(self, encoding: Any, train_images: torch.Tensor | None = None) -> None:
         """Learn what the method needs from the model's input encoding and the training images (once per run)."""
 
@@ -107,11 +121,20 @@ def _leaf(z: torch.Tensor) -> torch.Tensor:
     return z if z.requires_grad and z.is_leaf else z.detach().requires_grad_(True)
 
 
+def gradient(network: nn.Module, z: torch.Tensor, target: torch.Tensor, create_graph: bool = True) -> torch.Tensor:
+    """``∂f_t/∂z`` ``(B, C, H, W)``, kept differentiable with respect to ``z`` (``z`` must require grad)."""
+    out = network(z).gather(1, target.unsqueeze(1)).sum()
+    return torch.autograd.grad(out, z, create_graph=create_graph)[0]
+
+
 class Saliency(Method):
     """Vanilla gradient ∂f_t/∂z, signed (Simonyan et al. 2014, https://arxiv.org/abs/1312.6034)."""
 
     def attribute(self, network, z, target, baseline=None, max_inputs=None, seeds=None):
         return _Saliency(network).attribute(_leaf(z), target=target, abs=False)
+
+    def differentiable(self, network, z, target, baseline=None, seeds=None):
+        return gradient(network, z, target)
 
 
 class InputXGradient(Method):
@@ -119,6 +142,9 @@ class InputXGradient(Method):
 
     def attribute(self, network, z, target, baseline=None, max_inputs=None, seeds=None):
         return _IxG(network).attribute(_leaf(z), target=target)
+
+    def differentiable(self, network, z, target, baseline=None, seeds=None):
+        return z * gradient(network, z, target)
 
 
 class IntegratedGradients(WithBaseline):
@@ -159,6 +185,16 @@ class IntegratedGradients(WithBaseline):
             raise ValueError("IntegratedGradients needs a baseline in model input space")
         return _IG(network).attribute(z, baselines=baseline, target=target, n_steps=self.n_steps,
                                       method=self.method, internal_batch_size=max_inputs)
+
+    def differentiable(self, network, z, target, baseline=None, seeds=None):
+        """IG through its path points: ``(z − b) ⊙ Σ_k w_k ∂F(b + α_k (z − b))``, with Captum's quadrature."""
+        from captum.attr._utils.approximation_methods import approximation_parameters
+
+        step_sizes, alphas = approximation_parameters(self.method)
+        b, total = baseline.detach(), 0
+        for w, a in zip(step_sizes(self.n_steps), alphas(self.n_steps)):
+            total = total + w * gradient(network, b + a * (z - b), target)
+        return (z - b) * total
 
 
 class Captum(WithBaseline):

@@ -61,14 +61,25 @@ class NoiseAveraged(Method):
 
     def attribute(self, network, z, target, baseline=None, max_inputs=None, seeds=None):
         b, s = len(z), self.n_samples
-        scale = torch.ones(z.shape[1]) if self.scale is None else self.scale
-        sigma = self.noise_level * scale.to(device=z.device, dtype=z.dtype).view(1, 1, -1, 1, 1)
-        noisy = (z.detach().unsqueeze(1) + sigma * self.noise(z, seeds)).flatten(0, 1)
+        noisy = (z.detach().unsqueeze(1) + self._sigma(z) * self.noise(z, seeds)).flatten(0, 1)
         targets = target.repeat_interleave(s)
         step = max(1, (max_inputs or len(noisy)) // self.base.cost)
         parts = [self.base.attribute(network, noisy[i:i + step], targets[i:i + step]).detach()
                  for i in range(0, len(noisy), step)]
-        attr = torch.cat(parts).view(b, s, *parts[0].shape[1:])
+        return self._combine(torch.cat(parts).view(b, s, *parts[0].shape[1:]))
+
+    def _combine(self, attr: torch.Tensor) -> torch.Tensor:
         if self.statistic == "mean":
             return attr.mean(1)
         return attr.double().var(1, unbiased=False).to(attr.dtype)
+
+    def differentiable(self, network, z, target, baseline=None, seeds=None):
+        """The same draws as :meth:`attribute`, through the base method's differentiable map."""
+        b = len(z)
+        noisy = z.unsqueeze(1) + self._sigma(z) * self.noise(z, seeds)
+        parts = [self.base.differentiable(network, noisy[:, k], target) for k in range(self.n_samples)]
+        return self._combine(torch.stack(parts, 1).view(b, self.n_samples, *parts[0].shape[1:]))
+
+    def _sigma(self, z: torch.Tensor) -> torch.Tensor:
+        scale = torch.ones(z.shape[1]) if self.scale is None else self.scale
+        return self.noise_level * scale.to(device=z.device, dtype=z.dtype).view(1, 1, -1, 1, 1)

@@ -44,6 +44,7 @@ class Measure:
 
 _SIMILARITIES = [
     Measure("ssim", "SSIM", "pairwise", "higher", 1.0, paper="Wang et al. 2004"),
+    Measure("ssim_abs", "SSIM of |map|", "pairwise", "higher", 1.0, paper="Adebayo et al. 2018"),
     Measure("spearman", "Spearman ρ", "pairwise", "higher", 1.0),
     Measure("spearman_abs", "Spearman ρ of |map|", "pairwise", "higher", 1.0, paper="Adebayo et al. 2018"),
     Measure("kendall", "Kendall τ-b", "pairwise", "higher", 1.0),

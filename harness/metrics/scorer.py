@@ -18,7 +18,7 @@ from harness.metrics.registry import names
 
 BACKENDS = ("auto", "torch", "reference")
 #: map similarities (NaN with a reason for a constant or non-finite map), with a batched torch version
-_SIMILARITY = ("ssim", "spearman", "spearman_abs", "kendall", "topk_intersection")
+_SIMILARITY = ("ssim", "ssim_abs", "spearman", "spearman_abs", "kendall", "topk_intersection")
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,8 @@ class Scorer:
         eps_min: ε_min of the relative stability ratios (Agarwal et al. 2022).
     """
 
-    def __init__(self, pairwise: Sequence[str] = _SIMILARITY, per_map: Sequence[str] = ("dark_share",),
+    def __init__(self, pairwise: Sequence[str] = ("ssim", "spearman", "spearman_abs", "kendall", "topk_intersection"),
+                 per_map: Sequence[str] = ("dark_share",),
                  topk_fraction: float = 0.1, backend: str = "auto", eps_min: float = 1e-6) -> None:
         from harness.perturbations.base import as_list
 
@@ -97,8 +98,8 @@ class Scorer:
     def _torch(self, name: str, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         if name == "topk_intersection":
             return ts.topk_intersection(a, b, self.topk_fraction)
-        if name == "spearman_abs":
-            return ts.spearman(a.abs(), b.abs())
+        if name in ("spearman_abs", "ssim_abs"):
+            return getattr(ts, name.removesuffix("_abs"))(a.abs(), b.abs())
         return getattr(ts, name)(a, b)
 
     def _change(self, name: str, a: torch.Tensor, b: torch.Tensor, pair: Pair | None) -> torch.Tensor:

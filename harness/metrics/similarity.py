@@ -39,6 +39,11 @@ def ssim(a: np.ndarray, b: np.ndarray) -> float:
     return float(structural_similarity(minmax(a).astype(np.float64), minmax(b).astype(np.float64), data_range=1.0))
 
 
+def ssim_abs(a: np.ndarray, b: np.ndarray) -> float:
+    """:func:`ssim` of ``|a|`` and ``|b|`` (the magnitude of the attribution, whatever its sign; Adebayo et al. 2018)."""
+    return ssim(np.abs(a), np.abs(b))
+
+
 def spearman(a: np.ndarray, b: np.ndarray) -> float:
     """Spearman rank correlation of the pixel values (``scipy.stats.spearmanr``, average ranks for ties)."""
     if undefined_reason(a, b):

@@ -58,6 +58,23 @@ def fit(
     return history
 
 
+def fit_until(model: EncodedClassifier, train: ImageSet, cfg: TrainConfig, device: torch.device,
+              target_accuracy: float, max_epochs: int) -> float:
+    """Train ``model`` on ``train`` until its accuracy *on* ``train`` reaches ``target_accuracy`` (or ``max_epochs``);
+    returns the final training accuracy. For memorisation, e.g. of permuted labels (Zhang et al. 2017)."""
+    gen = torch.Generator().manual_seed(cfg.seed)
+    opt = torch.optim.Adam(model.network.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    fitted = accuracy(model, train, device)
+    for epoch in range(max_epochs):
+        if fitted >= target_accuracy:
+            break
+        loss = _epoch(model, train, opt, cfg.batch_size, gen, device, desc=f"fit {epoch + 1}/{max_epochs}")
+        fitted = accuracy(model, train, device)
+        log.info("epoch %d/%d  loss %.4f  training accuracy %.4f", epoch + 1, max_epochs, loss, fitted)
+    model.network.eval()
+    return fitted
+
+
 def _epoch(model, data: ImageSet, opt, batch_size, gen, device, desc: str) -> float:
     model.network.train()
     order = torch.randperm(len(data), generator=gen)

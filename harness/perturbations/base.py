@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -49,6 +49,27 @@ class Batch:
     seed: int = 0
 
 
+@dataclass(frozen=True)
+class Explainer:
+    """The method a per-method condition (an attack) works against, as the evaluation loop runs it.
+
+    Attributes:
+        name: The method's configured name.
+        method: The method.
+        network: The network it explains (the original one).
+        baseline: Its clean baseline in model input space (for methods that take one).
+        seeds: ``(B, 2)`` the seeds its random draws use.
+        reduction: The channel reduction of its maps.
+    """
+
+    name: str
+    method: Any
+    network: nn.Module
+    baseline: torch.Tensor | None
+    seeds: torch.Tensor
+    reduction: str
+
+
 class Condition:
     """One perturbed setting. The base class is the identity; families override what they change.
 
@@ -60,12 +81,15 @@ class Condition:
         strict: A failed logit check stops the run (True) or is a logged warning, the difference being in
             ``max_logit_diff`` (False: e.g. the naive compensation, whose error is the point).
         own_target: Explain each view's own prediction rather than the clean input's (a retrained network).
+        per_method: The perturbed inputs are made for each method separately (an attack on its explanation): the
+            loop calls :meth:`transform_inputs` once per method, with an :class:`Explainer`.
     """
 
     n_samples: int = 1
     tolerance: float | None = None
     strict: bool = True
     own_target: bool = False
+    per_method: bool = False
 
     def __init__(self, columns: Mapping[str, Any]) -> None:
         missing = [c for c in STANDARD_COLUMNS if c not in columns]
@@ -79,8 +103,9 @@ class Condition:
         parts = [f"{k}={_text(v)}" for k, v in self.columns.items() if v is not None and v != ""]
         return ",".join(parts).replace("/", "∕")
 
-    def transform_inputs(self, batch: Batch, sample: int) -> torch.Tensor:
-        """Model inputs ``(B, C, H, W)`` of draw ``sample`` (deterministic, or seeded per image and sample)."""
+    def transform_inputs(self, batch: Batch, sample: int, explainer: Explainer | None = None) -> torch.Tensor:
+        """Model inputs ``(B, C, H, W)`` of draw ``sample`` (deterministic, or seeded per image and sample); for a
+        :attr:`per_method` condition, made against ``explainer``."""
         return batch.z
 
     def transform_network(self, network: nn.Module) -> nn.Module:
@@ -91,14 +116,46 @@ class Condition:
         """An IG baseline (model input space) carried through this condition's input transform."""
         return baseline
 
+    def info(self) -> dict[str, Any]:
+        """Facts about the condition worth recording in ``run_info.json`` (e.g. a retrained network's accuracy)."""
+        return {}
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.key})"
+
+
+@dataclass
+class Context:
+    """What a family may need beyond the encoding (the trained network, the training data, where to cache), given by
+    the harness through :meth:`Perturbation.bind` before it asks for the conditions.
+
+    Attributes:
+        network: The trained network (model input → logits).
+        encoding: Its input encoding.
+        train_images, train_labels: The training split ``(N, C, H, W)`` in pixel space and ``(N,)``.
+        train_cfg: How the network was trained (``harness/configs/train``).
+        device: Where to compute.
+        cache_dir: Where trained networks are cached.
+        model_key: What identifies the trained network (for cache keys of networks derived from it).
+    """
+
+    network: nn.Module | None = None
+    encoding: Encoding | None = None
+    train_images: torch.Tensor | None = None
+    train_labels: torch.Tensor | None = None
+    train_cfg: Any = None
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    cache_dir: Any = None
+    model_key: Any = None
 
 
 class Perturbation:
     """A family of conditions, as configured (``harness/configs/perturbation/*.yaml``)."""
 
     name = "perturbation"
+
+    def bind(self, context: Context) -> None:
+        """Take what the family needs from ``context`` (most families need nothing)."""
 
     def conditions(self, encoding: Encoding, image_shape: tuple[int, int, int]) -> list[Condition]:
         """Every condition of this family for a model with ``encoding`` and inputs ``(C, H, W)``."""
@@ -143,3 +200,23 @@ def check_choices(values: Any, name: str, choices: Sequence[Any]) -> list:
     if bad:
         raise UserError(f"{name} has {bad}; valid choices: {', '.join(map(str, choices))}")
     return items
+
+
+class Combined(Perturbation):
+    """Several families in one run (e.g. model and data randomisation): their conditions, one after the other.
+
+    Args:
+        families: The families (each a configured :class:`Perturbation`).
+    """
+
+    name = "combined"
+
+    def __init__(self, families: Sequence[Perturbation]) -> None:
+        self.families = list(as_list(families, "perturbation.families"))
+
+    def bind(self, context: Context) -> None:
+        for family in self.families:
+            family.bind(context)
+
+    def conditions(self, encoding: Encoding, image_shape: tuple[int, int, int]) -> list[Condition]:
+        return [c for family in self.families for c in family.conditions(encoding, image_shape)]

@@ -43,7 +43,7 @@ class AffineCondition(Condition):
         self.tolerance = tolerance if compensated else None
         self.strict = bool(exact)
 
-    def transform_inputs(self, batch: Batch, sample: int) -> torch.Tensor:
+    def transform_inputs(self, batch: Batch, sample: int, explainer=None) -> torch.Tensor:
         return self.amap(batch.z)
 
     def transform_network(self, network: nn.Module) -> nn.Module:

@@ -51,7 +51,7 @@ class NoiseCondition(Condition):
         out = x + self.noise(batch, sample)
         return out.clamp(0.0, 1.0) if self.clip else out
 
-    def transform_inputs(self, batch: Batch, sample: int) -> torch.Tensor:
+    def transform_inputs(self, batch: Batch, sample: int, explainer=None) -> torch.Tensor:
         return batch.encoding.encode(self._perturb(batch.x, batch, sample))
 
     def carry_baseline(self, baseline: torch.Tensor, batch: Batch, sample: int) -> torch.Tensor:

@@ -58,15 +58,18 @@ def _comparisons(scores: pd.DataFrame, metrics: tuple[str, ...]) -> pd.DataFrame
     return compare_methods(scores, conditions, "variant", pair_on=pair_on, metrics=metrics)
 
 
-def _ranking(summary: pd.DataFrame, metric: str) -> list[str]:
+def _ranking(summary: pd.DataFrame, metric: str, prefer: str) -> list[str]:
     groups = [c for c in summary.columns if c in group_columns(summary.drop(columns=["metric"]))]
     by = [c for c in groups if c in ("regime", "perturbation") or c.startswith("cfg:")]
     by = [c for c in by if summary[c].nunique(dropna=False) > 1 or c == "regime"]
-    return ranking(summary, by or ["metric"], "variant", metric=metric, higher=MEASURES[metric].stable != "lower")
+    stable_high = MEASURES[metric].stable != "lower"
+    return ranking(summary, by or ["metric"], "variant", metric=metric,
+                   higher=stable_high if prefer == "stable" else not stable_high)
 
 
 def build_report(root: str | Path, out: str | Path | None = None, seed: int = 0, n_resamples: int = 2000,
-                 metrics: tuple[str, ...] | None = None, kept_only_table: bool = False) -> pd.DataFrame:
+                 metrics: tuple[str, ...] | None = None, kept_only_table: bool = False,
+                 prefer: str = "stable") -> pd.DataFrame:
     """Tables and figures for one run or one sweep (or, with ``out``, a pool of runs), from saved files alone.
 
     Writes ``summary.csv``, ``summary.md`` (title, the run's essentials, stability ranking, table), ``summary.tex``,
@@ -77,7 +80,11 @@ def build_report(root: str | Path, out: str | Path | None = None, seed: int = 0,
         metrics: The measures shown in the tables (default: the similarities, or the aggregates).
         kept_only_table: Also write ``summary_kept.md`` / ``.csv``: only images whose prediction did not change
             (the seed blog's "same prediction, different map" selection).
+        prefer: The ranking's order: ``stable`` (the maps that changed least first: input invariance, noise) or
+            ``changed`` (those that changed most first: a sanity check, which a method passes by changing).
     """
+    if prefer not in ("stable", "changed"):
+        raise UserError(f"report.prefer must be 'stable' or 'changed', got '{prefer}'")
     root = Path(root)
     what = kind(root)
     if out is None and what == "pool":
@@ -91,7 +98,7 @@ def build_report(root: str | Path, out: str | Path | None = None, seed: int = 0,
         atomic_write(out / "aggregates.csv", lambda p: aggregates.to_csv(p, index=False))
         summary = pd.concat([summary, summarise(aggregates, seed=seed, n_resamples=n_resamples)], ignore_index=True)
     shown = table_metrics(summary, metrics)
-    markdown = header.markdown(root, what, scores, summary, _ranking(summary, shown[0]), shown[0])
+    markdown = header.markdown(root, what, scores, summary, _ranking(summary, shown[0], prefer), shown[0], prefer)
     markdown += to_markdown(summary, shown)
     atomic_write(out / "summary.csv", lambda p: summary.to_csv(p, index=False))
     atomic_write(out / "summary.md", lambda p: Path(p).write_text(markdown))

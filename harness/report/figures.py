@@ -38,7 +38,19 @@ def _maps(root: Path, figures: Path) -> None:
     for regime in dict.fromkeys(c.get("regime") for c in shown):
         one = [c for c in shown if c.get("regime") == regime]
         if len(one) < len(shown):
-            name = str(regime).replace(" ", "_").replace(",", "").replace("∞", "inf")
-            grid.grid(examples, one, figures / f"grid_{name}.png", classes=classes,
+            grid.grid(examples, one, figures / f"grid_{_file_name(regime)}.png", classes=classes,
                       title=f"Saliency maps, clean vs perturbed input: {regime} (each map min-max scaled)")
     grid.map_change(examples, shown, figures / "map_change.png")
+    for c in shown:
+        grid.per_method(examples, c, figures / f"per_method_{_file_name(c.get('regime'))}.png", classes=classes)
+    for regime in dict.fromkeys(c.get("regime") for c in conditions):
+        series = sorted((c for c in conditions if c.get("regime") == regime and f"{c['key']}/image" in examples),
+                        key=lambda c: float(c.get("magnitude") or 0))
+        if len(series) > 1:
+            for i in range(min(2, len(examples["clean/image"]))):
+                grid.cascade(examples, series, figures / f"series_{_file_name(regime)}_{i}.png", image=i,
+                             classes=classes)
+
+
+def _file_name(regime) -> str:
+    return str(regime).replace(" ", "_").replace(",", "").replace("∞", "inf").replace("/", "-")

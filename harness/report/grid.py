@@ -123,7 +123,7 @@ def map_change(examples: Mapping[str, np.ndarray], conditions: list[dict], path:
     if not cols:
         return None
     means = {(c["key"], m, t): examples[f"absdiff/{c['key']}/{m}/{t}"].sum(0)
-             / max(1, int(examples[f"absdiff/{c['key']}/count"].sum())) for c in conditions for m, t in cols}
+             / max(1, int(examples[f"absdiff_count/{c['key']}/{m}/{t}"].sum())) for c in conditions for m, t in cols}
     scale = {(m, t): max(float(means[(c["key"], m, t)].max()) for c in conditions) for m, t in cols}
     tiles = [[_INFERNO(means[(c["key"], m, t)] / scale[(m, t)] if scale[(m, t)] > 0
                        else np.zeros_like(means[(c["key"], m, t)]))[..., :3] for m, t in cols] for c in conditions]
@@ -131,3 +131,39 @@ def map_change(examples: Mapping[str, np.ndarray], conditions: list[dict], path:
     col_labels = [f"{_label(m, t)}\nmax {scale[(m, t)]:.2g}" for m, t in cols]
     return _draw(tiles, col_labels, labels, "Mean per-pixel map change |Φ(x') − Φ(x)| / max|Φ(x)| over images\n"
                  "(black: no change; one colour scale per column, its maximum above it)", Path(path))
+
+
+def cascade(examples: Mapping[str, np.ndarray], conditions: list[dict], path: str | Path, image: int = 0,
+            classes: list[str] | None = None) -> Path:
+    """One image through a series of conditions: columns = the clean input, then each condition (in the given
+    order, e.g. the cascading randomisation from the top layer down); rows = the input, then each method's map.
+    Adebayo et al.'s (2018) cascade figure."""
+    cols = map_columns(examples)
+    keys = ["clean", *(c["key"] for c in conditions)]
+    names = ["clean", *(condition_name(c) for c in conditions)]
+    tiles = [[_image(examples[f"{k}/image"][image]) for k in keys]]
+    tiles += [[_tile(examples[f"{k}/{m}/{t}"][image]) for k in keys] for m, t in cols]
+    row_labels = [_row_label(image, "input", "clean", examples, classes)] + [_label(m, t) for m, t in cols]
+    return _draw(tiles, names, row_labels,
+                 f"Image #{image}: clean, then each condition (each map min-max scaled)", Path(path))
+
+
+def per_method(examples: Mapping[str, np.ndarray], condition: dict, path: str | Path, image: int = 0,
+               amplify: float = 10.0, classes: list[str] | None = None) -> Path | None:
+    """For a condition whose inputs were made for each method (an attack): rows = methods; columns = the clean image
+    and map, the method's perturbed image, the perturbation (``amplify``× around grey) and the perturbed map."""
+    key = condition["key"]
+    cols = [(m, t) for m, t in map_columns(examples) if f"{key}/inputs/image/{m}" in examples]
+    if not cols:
+        return None
+    clean = _image(examples["clean/image"][image])
+    tiles, labels = [], []
+    for m, t in cols:
+        x_p = examples[f"{key}/inputs/image/{m}"][image]
+        delta = np.clip(0.5 + amplify * (x_p - examples["clean/image"][image]), 0, 1)
+        tiles.append([clean, _tile(examples[f"clean/{m}/{t}"][image]), _image(x_p), _image(delta),
+                      _tile(examples[f"{key}/{m}/{t}"][image])])
+        labels.append(_label(m, t))
+    heads = ["clean image", "clean map", "perturbed image", f"perturbation ×{amplify:g}", "perturbed map"]
+    return _draw(tiles, heads, labels, f"Image #{image}, {condition_name(condition).replace(chr(10), ', ')}: each "
+                 "method against its own perturbed input (maps min-max scaled)", Path(path))

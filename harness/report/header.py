@@ -64,12 +64,16 @@ def constant_maps(scores: pd.DataFrame) -> list[str]:
 
 
 def markdown(root: Path, what: str, scores: pd.DataFrame, summary: pd.DataFrame, rank: list[str],
-             metric: str) -> str:
+             metric: str, prefer: str = "stable") -> str:
     """Everything in ``summary.md`` above the table."""
     info = run_info(root)
     title = info.get("experiment") or root.name
     lines = [f"# {title}: stability of saliency maps", "", *_essentials(info, what, scores["run"].nunique()), ""]
-    lines += [f"Stability ranking by mean {label(metric)} (most stable first; mean over magnitudes):", ""]
+    if prefer == "stable":
+        lines += [f"Stability ranking by mean {label(metric)} (most stable first; mean over magnitudes):", ""]
+    else:
+        lines += [f"Ranking by mean {label(metric)}, the maps that changed most first (a method passes a sanity check "
+                  "by changing; mean over magnitudes):", ""]
     lines += [f"- {r}" for r in rank] + [""]
     constant = constant_maps(scores)
     if constant:
