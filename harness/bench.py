@@ -6,6 +6,8 @@ For each model setting (``harness/configs/bench/default.yaml``) it measures, on 
   size the harness uses on the device;
 - maps/s for every method as the harness's engine computes them (IG with three baselines stacked), and the
   ratio of its gradient evaluations per second to the limit;
+- the noise-sensitivity views (saliency and SmoothGrad, six conditions stacked) through the engine and through the
+  whole loop (scoring included), and the explanation attack's steps per second;
 - the **naive loop**: Captum's IG called once per image and per baseline, as a user would write it;
 - metric throughput (maps/s) of the batched torch metrics vs scikit-image / SciPy;
 - **variants**: speed and map fidelity of bf16 autocast, TF32 (GPU) and ``torch.compile`` against float32;
@@ -37,6 +39,7 @@ from harness.attribution.engine import View, attribute_views
 from harness.attribution.gradcam import GradCAM
 from harness.attribution.methods import InputXGradient, IntegratedGradients, Saliency
 from harness.attribution.runtime import use_exact_float32
+from harness.bench_conditions import attack_rows, sensitivity_rows
 from harness.configs import CONFIG_DIR
 from harness.errors import UserError, exit_code_of
 from harness.metrics import similarity
@@ -117,6 +120,9 @@ def _setting(s: DictConfig, cfg: DictConfig, device: torch.device) -> tuple[list
     naive = _naive_ig(net, x, target, cfg, device)
     rows.append({**base, "method": f"ig×3 baselines ({cfg.n_steps} steps)", "maps_s": maps_s,
                  "vs_limit": maps_s * cfg.n_steps / limit, "naive_maps_s": naive, "speedup_vs_naive": maps_s / naive})
+    timer = functools.partial(_best_time, device=device)
+    rows += sensitivity_rows(net, x, target, batcher, limit, base, cfg.repeats, lambda fn, r: timer(fn, r))
+    rows += attack_rows(net, x, target, limit, base, cfg.attack_steps)
     return rows, _variants(net, x, batch, limit, base, cfg, device)
 
 

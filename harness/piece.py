@@ -118,8 +118,8 @@ class Piece:
 
     def examples(self) -> dict[str, np.ndarray]:
         """Example arrays ``<condition key>/...`` of the first images (with per-method views, also each method's input
-        ``<key>/inputs/image/<method>``), and the per-pixel map change ``absdiff/<key>/<method>/<treatment>`` (summed over
-        images and samples, with ``absdiff_count/...``)."""
+        ``<key>/inputs/image/<method>``), and the per-pixel map change ``absdiff/<key>/<method>/<treatment>``
+        (summed over images and samples, with ``absdiff_count/...``)."""
         key, out = self.condition.key, {}
         scopes = list(dict.fromkeys(scope for _, scope in self._best))
         for n, scope in enumerate(scopes):

@@ -142,7 +142,7 @@ def execute(cfg: DictConfig, parts: Parts, model: EncodedClassifier, explained: 
                           cfg.attribution.batch_size, device, seed=cfg.seed, n_examples=cfg.report.n_examples,
                           store=store, batcher=Batcher(engine.max_batch, engine.memory_fraction))
     result = evaluator(model, explained, conditions, reference)
-    result.conditions = [{"key": c.key, **c.columns, "n_samples": c.n_samples, **c.info(),
+    result.conditions = [{"key": c.key, **c.columns, "n_samples": c.n_samples, "axis": c.axis, **c.info(),
                           "accuracy": result.accuracy.get(c.key)} for c in conditions]
     return result
 
@@ -184,9 +184,10 @@ def run(cfg: DictConfig, run_dir: str | Path) -> Any:
 
 def report(cfg: DictConfig, run_dir: str | Path) -> Any:
     """The run's tables and figures, as configured in ``cfg.report``."""
-    metrics = cfg.report.get("table_metrics")
+    metrics, curves = cfg.report.get("table_metrics"), cfg.report.get("figure_metrics")
     return build_report(run_dir, seed=cfg.seed, n_resamples=cfg.report.bootstrap_resamples,
                         metrics=tuple(as_list(metrics, "report.table_metrics")) if metrics else None,
+                        figure_metrics=tuple(as_list(curves, "report.figure_metrics")) if curves else None,
                         kept_only_table=bool(cfg.report.get("kept_only_table", False)),
                         prefer=str(cfg.report.get("prefer", "stable")))
 

@@ -50,7 +50,7 @@ def test_app_end_to_end_then_cached(run_app, tiny):
     assert "torch" in info["versions"] and info["seed"] == 0 and info["threads"] >= 1
     assert {c["regime"] for c in info["conditions"]} == {"uncompensated", "compensated"}
     md = (run_dir / "summary.md").read_text()
-    assert md.startswith("# bias_shift: stability of saliency maps") and "test accuracy" in md
+    assert md.startswith("# bias_shift: saliency maps, clean vs perturbed") and "test accuracy" in md
     assert "Stability ranking" in md and "| regime | method | δ |" in md
 
     again = run_app(["experiment=bias_shift", *tiny], "run2")

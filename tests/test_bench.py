@@ -11,7 +11,8 @@ from hydra import compose, initialize_config_dir
 from harness.bench import BENCH_CONFIG_DIR, bench
 from harness.errors import UserError
 
-TINY = ["settings=[{image_size: 32, width: 0.25, n_images: 4}]", "n_steps=4", "repeats=1", "naive_images=1",
+TINY = ["settings=[{image_size: 32, width: 0.25, n_images: 4}]", "n_steps=4", "attack_steps=2", "repeats=1",
+        "naive_images=1",
         "metric_maps=4", "variants=[bf16]", "device=cpu"]
 
 
@@ -24,6 +25,7 @@ def test_bench_writes_every_table(tmp_path):
     bench(_cfg(TINY), tmp_path)
     table = pd.read_csv(tmp_path / "bench.csv")
     assert {"saliency", "ixg", "gradcam", "ig×3 baselines (4 steps)"} <= set(table.method)
+    assert table.method.str.startswith("noise views").sum() == 1 and table.method.str.contains("attack step").sum() == 1
     assert (table.maps_s > 0).all() and (table.limit_img_s > 0).all()
     assert table.speedup_vs_naive.notna().sum() == 1
     metrics = pd.read_csv(tmp_path / "bench_metrics.csv")
@@ -45,6 +47,7 @@ def test_bench_command_line(tmp_path):
     env = {**os.environ}
     env.pop("HYDRA_FULL_ERROR", None)
     proc = subprocess.run([sys.executable, "-m", "harness.bench", f"hydra.run.dir={tmp_path}", *TINY[:-2],
-                           "variants=[int4]", "device=cpu"], cwd=Path(tmp_path), env=env, capture_output=True, text=True,
+                           "variants=[int4]", "device=cpu"], cwd=Path(tmp_path), env=env, capture_output=True,
+                          text=True,
                           timeout=600)
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr

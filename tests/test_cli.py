@@ -71,4 +71,5 @@ def test_parallel_joblib_sweep_equals_sequential_sweep(tmp_path, tiny):
         assert (tmp_path / "seq" / name).read_bytes() == (tmp_path / "par" / name).read_bytes(), name
     # resubmitting the sweep skips the finished jobs
     again = _app(tmp_path, *overrides, f"hydra.sweep.dir={tmp_path / 'seq'}", "-m")
-    assert again.returncode == 0 and "rebuilding its report only" in (tmp_path / "seq" / "0" / "__main__.log").read_text()
+    log = (tmp_path / "seq" / "0" / "__main__.log").read_text()
+    assert again.returncode == 0 and "rebuilding its report only" in log

@@ -3,7 +3,6 @@ per image, is less sensitive than the vanilla gradient at every radius; the cont
 map without information (a constant map never changes)."""
 import pandas as pd
 import pytest
-import torch
 
 from harness.attribution.controls import ConstantMap, RandomMap
 from harness.attribution.methods import Saliency

@@ -12,7 +12,7 @@ import contextlib
 import functools
 import inspect
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -80,6 +80,13 @@ class Method:
         attacks on the explanation. ``network`` should be smooth (a softplus surrogate) for useful gradients."""
         raise UserError(f"{type(self).__name__} has no differentiable map, so it cannot be attacked; attack "
                         "saliency, ixg, IG, SmoothGrad or Grad-CAM")
+
+    def differentiable_parts(self, network: nn.Module, z: torch.Tensor, target: torch.Tensor,
+                             baseline: torch.Tensor | None = None,
+                             seeds: torch.Tensor | None = None) -> Iterator[torch.Tensor]:
+        """Terms that sum to :meth:`differentiable` (IG's path points, SmoothGrad's draws), so that an attack can
+        backpropagate through one at a time and keep its memory bounded; by default the whole map at once."""
+        yield self.differentiable(network, z, target, baseline, seeds)
 
     def bind(self, encoding: Any, train_images: torch.Tensor | None = None) -> None:
         """Learn what the method needs from the model's input encoding and the training images (once per run)."""
@@ -188,13 +195,16 @@ class IntegratedGradients(WithBaseline):
 
     def differentiable(self, network, z, target, baseline=None, seeds=None):
         """IG through its path points: ``(z − b) ⊙ Σ_k w_k ∂F(b + α_k (z − b))``, with Captum's quadrature."""
+        return sum(self.differentiable_parts(network, z, target, baseline, seeds))
+
+    def differentiable_parts(self, network, z, target, baseline=None, seeds=None):
+        """One term per path point: ``(z − b) ⊙ w_k ∂F(b + α_k (z − b))``."""
         from captum.attr._utils.approximation_methods import approximation_parameters
 
         step_sizes, alphas = approximation_parameters(self.method)
-        b, total = baseline.detach(), 0
+        b = baseline.detach()
         for w, a in zip(step_sizes(self.n_steps), alphas(self.n_steps)):
-            total = total + w * gradient(network, b + a * (z - b), target)
-        return (z - b) * total
+            yield (z - b) * (w * gradient(network, b + a * (z - b), target))
 
 
 class Captum(WithBaseline):

@@ -80,6 +80,15 @@ class NoiseAveraged(Method):
         parts = [self.base.differentiable(network, noisy[:, k], target) for k in range(self.n_samples)]
         return self._combine(torch.stack(parts, 1).view(b, self.n_samples, *parts[0].shape[1:]))
 
+    def differentiable_parts(self, network, z, target, baseline=None, seeds=None):
+        """SmoothGrad: one term per draw, ``E(z + ε_s) / S`` (VarGrad is not a sum: the whole map at once)."""
+        if self.statistic != "mean":
+            yield self.differentiable(network, z, target, baseline, seeds)
+            return
+        noisy = z.unsqueeze(1) + self._sigma(z) * self.noise(z, seeds)
+        for k in range(self.n_samples):
+            yield self.base.differentiable(network, noisy[:, k], target) / self.n_samples
+
     def _sigma(self, z: torch.Tensor) -> torch.Tensor:
         scale = torch.ones(z.shape[1]) if self.scale is None else self.scale
         return self.noise_level * scale.to(device=z.device, dtype=z.dtype).view(1, 1, -1, 1, 1)

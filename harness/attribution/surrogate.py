@@ -12,7 +12,6 @@ from __future__ import annotations
 import copy
 import weakref
 
-import torch
 import torch.nn as nn
 
 from harness.attribution.methods import Method
@@ -71,3 +70,6 @@ class BetaSmoothed(Method):
 
     def differentiable(self, network, z, target, baseline=None, seeds=None):
         return self.base.differentiable(softplus(network, self.beta), z, target, baseline, seeds)
+
+    def differentiable_parts(self, network, z, target, baseline=None, seeds=None):
+        return self.base.differentiable_parts(softplus(network, self.beta), z, target, baseline, seeds)

@@ -38,7 +38,8 @@ def relative(a: torch.Tensor, b: torch.Tensor, eps_min: float) -> torch.Tensor:
     return ((fa - fb) / torch.where(fa == 0, torch.full_like(fa, eps_min), fa)).norm(dim=1)
 
 
-def ris_ratio(a: torch.Tensor, b: torch.Tensor, x: torch.Tensor, x_p: torch.Tensor, eps_min: float = 1e-6) -> torch.Tensor:
+def ris_ratio(a: torch.Tensor, b: torch.Tensor, x: torch.Tensor, x_p: torch.Tensor,
+              eps_min: float = 1e-6) -> torch.Tensor:
     """Relative input stability of one sample (Agarwal et al. 2022, https://arxiv.org/abs/2203.06877):
     ``‖(Φ(x) − Φ(x')) / Φ(x)‖₂ / max(‖(x − x') / x‖₂, ε_min)``; RIS is its max over label-preserving samples."""
     return relative(a, b, eps_min) / relative(x, x_p, eps_min).clamp_min(eps_min)

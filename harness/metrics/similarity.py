@@ -40,7 +40,7 @@ def ssim(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def ssim_abs(a: np.ndarray, b: np.ndarray) -> float:
-    """:func:`ssim` of ``|a|`` and ``|b|`` (the magnitude of the attribution, whatever its sign; Adebayo et al. 2018)."""
+    """:func:`ssim` of ``|a|`` and ``|b|``: the attribution's magnitude, whatever its sign (Adebayo et al. 2018)."""
     return ssim(np.abs(a), np.abs(b))
 
 

@@ -11,9 +11,10 @@ that method's own map:
 - the gradient is taken through a *surrogate*: the network with ReLU replaced by softplus(β) (a ReLU network's
   map has zero input gradient almost everywhere), and through the method's own differentiable map (double
   backpropagation; IG through its path points; SmoothGrad through its seeded draws);
-- every ``check_every`` steps (and at the end) the iterate is scored with the *real* network and map; the best
-  iterate that keeps the predicted class is returned (an iterate that flips it is never chosen, as in Ghorbani et
-  al.'s code), so every attacked input is within ε and classified as before; if none improves, the clean image is.
+- a step after which the real network predicts another class is rejected and the image's step length halved;
+  every ``check_every`` steps (and at the end) the iterate is scored with the *real* network and map, and the best
+  one is returned, so every attacked input is within ε and classified as before; if none improves on the clean
+  image (by the real map's objective), the clean image is.
 
 Objectives (lower is a more successful attack), with ``m`` the map (reduced over channels) and ``m₀`` the clean map:
 
@@ -27,7 +28,9 @@ is random-sign noise of the same L∞ norm (Ghorbani's baseline): ``x' = clip(x 
 """
 from __future__ import annotations
 
+import logging
 import math
+import time
 from typing import Any
 
 import torch
@@ -38,6 +41,8 @@ from harness.metrics.sensitivity import centre_of_mass
 from harness.models.encoding import Encoding
 from harness.perturbations.base import Batch, Condition, Explainer, Perturbation, check_choices, check_magnitudes, \
     generators_for, seed_for
+
+log = logging.getLogger(__name__)
 
 OBJECTIVES = {"topk": "top-k attack", "mass_centre": "mass-centre attack", "targeted": "targeted attack"}
 NORMS = ("linf", "l2")
@@ -90,6 +95,7 @@ class AttackCondition(Condition):
     """
 
     per_method = True
+    axis = "radius ε (1/255 pixel units)"
 
     def __init__(self, objective: str, epsilon: float, norm: str = "linf", steps: int = 40, step_size: float = 0.125,
                  beta: float = 10.0, topk_fraction: float = 0.1, gamma: float = 1e-3, check_every: int = 5) -> None:
@@ -103,8 +109,14 @@ class AttackCondition(Condition):
     def transform_inputs(self, batch: Batch, sample: int, explainer: Explainer | None = None) -> torch.Tensor:
         if explainer is None or explainer.method.control:
             return batch.z  # nothing to attack: a control's map does not depend on the input
+        start = time.perf_counter()
         with torch.enable_grad():
-            return batch.encoding.encode(self._attack(batch, explainer))
+            attacked = self._attack(batch, explainer)
+        moved = int((attacked != batch.x).flatten(1).any(1).sum())
+        log.info("%s, ε = %g/255, %s, images %d-%d: %d of %d moved (%.0f s)", self.columns["regime"], self.eps * 255,
+                 explainer.name, int(batch.image_ids[0]), int(batch.image_ids[-1]), moved, len(attacked),
+                 time.perf_counter() - start)
+        return batch.encoding.encode(attacked)
 
     def _real(self, batch: Batch, e: Explainer, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The real network's map ``(B, H, W)`` and logits on pixel-space ``x``."""
@@ -121,15 +133,14 @@ class AttackCondition(Condition):
         with torch.no_grad():
             probs0 = surrogate(batch.z).softmax(1)
         best, best_loss = x0.clone(), objective(self.objective, clean, clean, self.fraction, goal).detach()
-        x = x0.clone()
+        x, alpha = x0.clone(), torch.full((len(x0), 1, 1, 1), self.step_size * self.eps, device=x0.device)
         for step in range(1, self.steps + 1):
-            x = x.detach().requires_grad_(True)
-            z = batch.encoding.encode(x)
-            m = reduce_channels(e.method.differentiable(surrogate, z, target, e.baseline, e.seeds), e.reduction)
-            probs = surrogate(z).softmax(1) if self.objective == "targeted" else None
-            loss = objective(self.objective, m, clean, self.fraction, goal, probs, probs0, self.gamma)
-            grad = torch.autograd.grad(loss.sum(), x)[0]
-            x = self._step(x.detach(), grad, x0)
+            grad = self._gradient(batch, e, surrogate, x.detach(), clean, goal, probs0)
+            proposal = self._step(x.detach(), grad, x0, alpha)
+            with torch.no_grad():
+                flipped = e.network(batch.encoding.encode(proposal)).argmax(1) != target
+            x = torch.where(flipped.view(-1, 1, 1, 1), x.detach(), proposal)  # a step that flips the class: rejected,
+            alpha = torch.where(flipped.view(-1, 1, 1, 1), alpha / 2, alpha)  # and the next one is shorter
             if step % self.check_every == 0 or step == self.steps:
                 real, logits = self._real(batch, e, x)
                 real_loss = objective(self.objective, real, clean, self.fraction, goal)
@@ -137,8 +148,28 @@ class AttackCondition(Condition):
                 best[better], best_loss = x[better], torch.where(better, real_loss, best_loss)
         return best.detach()
 
-    def _step(self, x: torch.Tensor, grad: torch.Tensor, x0: torch.Tensor) -> torch.Tensor:
-        alpha = self.step_size * self.eps
+    def _gradient(self, batch: Batch, e: Explainer, surrogate, x: torch.Tensor, clean, goal, probs0) -> torch.Tensor:
+        """``∂loss/∂x`` through the surrogate map, one term of the map at a time (IG's path points, SmoothGrad's
+        draws): the loss is linearised in the attributions ``A`` (``v = ∂loss/∂A``, from ``A`` computed without a
+        graph), and ``Σ_terms ∂⟨v, term⟩/∂x`` is accumulated, so memory does not grow with the number of terms."""
+        enc, target = batch.encoding, batch.target
+        with torch.no_grad():
+            attr = e.method.attribute(surrogate, enc.encode(x), target, e.baseline, seeds=e.seeds)
+        attr = attr.detach().requires_grad_(True)
+        loss = objective(self.objective, reduce_channels(attr, e.reduction), clean, self.fraction, goal)
+        v = torch.autograd.grad(loss.sum(), attr)[0]
+        grad = torch.zeros_like(x)
+        leaf = x.requires_grad_(True)
+        for part in e.method.differentiable_parts(surrogate, enc.encode(leaf), target, e.baseline, e.seeds):
+            grad += torch.autograd.grad((v * part).sum(), leaf, retain_graph=True)[0]
+        if self.objective == "targeted":
+            probs = surrogate(enc.encode(leaf)).softmax(1)
+            grad += torch.autograd.grad(self.gamma * ((probs - probs0) ** 2).mean(1).sum(), leaf)[0]
+        return grad
+
+    def _step(self, x: torch.Tensor, grad: torch.Tensor, x0: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
+        """One projected step of length ``alpha`` ``(B, 1, 1, 1)``: signed (L∞) or normalised (L2), into the ball and
+        the pixel range."""
         if self.norm == "linf":
             x = x - alpha * grad.sign()
             x = x0 + (x - x0).clamp(-self.eps, self.eps)
@@ -159,6 +190,8 @@ class RandomSign(Condition):
                           "regime": f"random-sign noise ({_norm_label(norm)})", "condition": "", "objective": "",
                           "norm": norm})
         self.eps, self.norm, self.n_samples = float(epsilon) / 255.0, norm, int(n_samples)
+
+    axis = "radius ε (1/255 pixel units)"
 
     def transform_inputs(self, batch: Batch, sample: int, explainer: Explainer | None = None) -> torch.Tensor:
         gens = generators_for(seed_for("random_sign", batch.seed, int(i), sample) for i in batch.image_ids)

@@ -83,6 +83,7 @@ class Condition:
         own_target: Explain each view's own prediction rather than the clean input's (a retrained network).
         per_method: The perturbed inputs are made for each method separately (an attack on its explanation): the
             loop calls :meth:`transform_inputs` once per method, with an :class:`Explainer`.
+        axis: What the ``magnitude`` column measures, for the figures' x axis.
     """
 
     n_samples: int = 1
@@ -90,6 +91,8 @@ class Condition:
     strict: bool = True
     own_target: bool = False
     per_method: bool = False
+    #: what the ``magnitude`` column measures (the x axis of the figures)
+    axis: str = "perturbation magnitude"
 
     def __init__(self, columns: Mapping[str, Any]) -> None:
         missing = [c for c in STANDARD_COLUMNS if c not in columns]

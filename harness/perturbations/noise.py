@@ -40,6 +40,8 @@ class NoiseCondition(Condition):
                           "condition": "", "noise": kind, "clip": bool(clip)})
         self.kind, self.radius, self.n_samples, self.clip = kind, float(radius), int(n_samples), bool(clip)
 
+    axis = "noise radius r (L∞) or σ (Gaussian), pixel units"
+
     def noise(self, batch: Batch, sample: int) -> torch.Tensor:
         """The pixel-space noise ``u`` ``(B, C, H, W)`` of draw ``sample`` for every image of ``batch``."""
         draw = KINDS[self.kind][1]

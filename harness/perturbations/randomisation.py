@@ -91,6 +91,8 @@ class RandomisedNetwork(Condition):
                           "condition": label or names[-1]})
         self.names, self.seed, self.reset_stats = list(names), int(seed), bool(reset_batchnorm_stats)
 
+    axis = "layers (blocks) randomised, from the top"
+
     def transform_network(self, network: nn.Module) -> nn.Module:
         return randomise(network, self.names, self.seed, self.reset_stats)
 
@@ -136,6 +138,7 @@ class RetrainedNetwork(Condition):
     """The same architecture trained on permuted labels; it explains its own prediction (``own_target``)."""
 
     own_target = True
+    axis = "share of the labels permuted"
 
     def __init__(self, network: nn.Module, train_accuracy: float, n_train: int) -> None:
         super().__init__({"perturbation": "data_randomisation", "magnitude": 1.0, "regime": "data randomisation",

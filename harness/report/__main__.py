@@ -1,23 +1,51 @@
-"""``python -m harness.report RUN_OR_MULTIRUN_DIR [--out DIR]``: rebuild tables and figures from saved scores."""
+"""``python -m harness.report RUN_OR_SWEEP_DIR [--out DIR]``: rebuild tables and figures from saved scores.
+
+The report settings of the run (``report.*`` in its ``run_info.json``: table and figure measures, ranking order,
+the kept-predictions table, the bootstrap) are used unless an option says otherwise.
+"""
 from __future__ import annotations
 
 import argparse
 import logging
 import sys
+from pathlib import Path
 
 from harness.errors import exit_code_of
 from harness.report.build import build_report
 
 
+def _settings(args: argparse.Namespace) -> dict:
+    from harness.report.header import run_info
+
+    folder = Path(args.results)
+    info = run_info(folder) if folder.is_dir() else {}
+    saved = info.get("config", {}).get("report", {})
+    listed = lambda v: tuple(v) if v else None  # noqa: E731
+    return {
+        "out": args.out, "seed": args.seed if args.seed is not None else info.get("seed", 0),
+        "n_resamples": args.resamples or saved.get("bootstrap_resamples", 2000),
+        "metrics": listed(args.metrics or saved.get("table_metrics")),
+        "figure_metrics": listed(args.figure_metrics or saved.get("figure_metrics")),
+        "prefer": args.prefer or saved.get("prefer", "stable"),
+        "kept_only_table": args.kept_only or bool(saved.get("kept_only_table", False)),
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m harness.report", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m harness.report", description=__doc__.split("\n")[0])
     parser.add_argument("results", help="a run folder (with scores.csv) or a Hydra multirun folder")
-    parser.add_argument("--out", help="where to write the report (default: the results folder)")
-    parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
-    parser.add_argument("--resamples", type=int, default=2000, help="bootstrap resamples per CI (default 2000)")
+    parser.add_argument("--out", help="where to write the report (default: the results folder; required to pool "
+                                      "runs that are not one sweep)")
+    parser.add_argument("--seed", type=int, help="bootstrap seed (default: the run's)")
+    parser.add_argument("--resamples", type=int, help="bootstrap resamples per CI (default: the run's, or 2000)")
+    parser.add_argument("--metrics", nargs="+", help="measures shown in the tables")
+    parser.add_argument("--figure-metrics", nargs="+", help="measures drawn against the magnitude")
+    parser.add_argument("--prefer", choices=("stable", "changed"), help="ranking order")
+    parser.add_argument("--kept-only", action="store_true", help="also write the table of images whose prediction "
+                                                                  "did not change (summary_kept.md)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    return exit_code_of(lambda: build_report(args.results, args.out, seed=args.seed, n_resamples=args.resamples))
+    return exit_code_of(lambda: build_report(args.results, **_settings(args)))
 
 
 if __name__ == "__main__":

@@ -69,7 +69,7 @@ def _ranking(summary: pd.DataFrame, metric: str, prefer: str) -> list[str]:
 
 def build_report(root: str | Path, out: str | Path | None = None, seed: int = 0, n_resamples: int = 2000,
                  metrics: tuple[str, ...] | None = None, kept_only_table: bool = False,
-                 prefer: str = "stable") -> pd.DataFrame:
+                 prefer: str = "stable", figure_metrics: tuple[str, ...] | None = None) -> pd.DataFrame:
     """Tables and figures for one run or one sweep (or, with ``out``, a pool of runs), from saved files alone.
 
     Writes ``summary.csv``, ``summary.md`` (title, the run's essentials, stability ranking, table), ``summary.tex``,
@@ -80,6 +80,7 @@ def build_report(root: str | Path, out: str | Path | None = None, seed: int = 0,
         metrics: The measures shown in the tables (default: the similarities, or the aggregates).
         kept_only_table: Also write ``summary_kept.md`` / ``.csv``: only images whose prediction did not change
             (the seed blog's "same prediction, different map" selection).
+        figure_metrics: The measures drawn against the magnitude (default: the first two of the table).
         prefer: The ranking's order: ``stable`` (the maps that changed least first: input invariance, noise) or
             ``changed`` (those that changed most first: a sanity check, which a method passes by changing).
     """
@@ -111,6 +112,6 @@ def build_report(root: str | Path, out: str | Path | None = None, seed: int = 0,
         atomic_write(out / "summary_kept.csv", lambda p: kept.to_csv(p, index=False))
         atomic_write(out / "summary_kept.md", lambda p: Path(p).write_text(
             "Only images whose prediction did not change under the perturbation.\n\n" + to_markdown(kept, shown)))
-    figures.draw(root, out, scores, aggregates, summary, shown)
+    figures.draw(root, out, scores, aggregates, summary, shown, figure_metrics)
     log.info("report written to %s", out)
     return summary

@@ -12,11 +12,14 @@ from harness.report.tables import normalise
 
 
 def draw(root: Path, out: Path, scores: pd.DataFrame, aggregates: pd.DataFrame | None, summary: pd.DataFrame,
-         shown: tuple[str, ...]) -> None:
-    """``figures/``: measures vs magnitude, per-image distributions, baselines, and (for a run) the map grids."""
+         shown: tuple[str, ...], curves: tuple[str, ...] | None = None) -> None:
+    """``figures/``: measures vs magnitude (``curves``, default the first two shown), per-image distributions,
+    baselines, and (for a run) the map figures."""
     figures = out / "figures"
-    curves = tuple(m for m in shown if m != "pred_agrees")[:2]
-    plots.stability_vs_magnitude(summary, figures / "stability_vs_magnitude.png", curves)
+    curves = curves or tuple(m for m in shown if m != "pred_agrees")[:2]
+    axes = {c.get("axis") for c in run_info(root).get("conditions", []) if c.get("axis")}
+    xlabel = " | ".join(sorted(axes)) or "perturbation magnitude"
+    plots.stability_vs_magnitude(summary, figures / "stability_vs_magnitude.png", curves, xlabel=xlabel)
     per_image = normalise(aggregates if aggregates is not None else scores)
     plots.distribution(per_image, figures / "distribution.png", curves[0] if curves else "ssim")
     plots.baselines(normalise(scores), figures / "baselines.png")
@@ -53,4 +56,6 @@ def _maps(root: Path, figures: Path) -> None:
 
 
 def _file_name(regime) -> str:
-    return str(regime).replace(" ", "_").replace(",", "").replace("∞", "inf").replace("/", "-")
+    """A regime as an ASCII file-name part: ``uniform noise, L∞ radius`` → ``uniform_noise_Linf_radius``."""
+    text = str(regime).replace("∞", "inf").replace("σ", "sigma")
+    return "_".join("".join(ch if ch.isascii() and ch.isalnum() else " " for ch in text).split())

@@ -116,10 +116,13 @@ def grid(examples: Mapping[str, np.ndarray], conditions: list[dict], path: str |
                           "(each map min-max scaled; perturbed images shown clipped to [0, 1])", Path(path))
 
 
-def map_change(examples: Mapping[str, np.ndarray], conditions: list[dict], path: str | Path) -> Path | None:
-    """Rows = conditions, columns = methods: the mean over images (and samples) of ``|Φ' − Φ| / max|Φ|`` per pixel,
-    on one colour scale per column (where a map changes: e.g. only on the border for the naive compensation)."""
-    cols = [(m, t) for m, t in map_columns(examples) if f"absdiff/{conditions[0]['key']}/{m}/{t}" in examples]
+def map_change(examples: Mapping[str, np.ndarray], conditions: list[dict], path: str | Path,
+               methods: list[str] | None = None) -> Path | None:
+    """Rows = conditions, columns = methods (all, or ``methods``): the mean over images (and samples) of
+    ``|Φ' − Φ| / max|Φ|`` per pixel, on one colour scale per column (where a map changes: e.g. most on the border
+    for the naive compensation)."""
+    cols = [(m, t) for m, t in map_columns(examples) if f"absdiff/{conditions[0]['key']}/{m}/{t}" in examples
+            and (methods is None or m in methods)]
     if not cols:
         return None
     means = {(c["key"], m, t): examples[f"absdiff/{c['key']}/{m}/{t}"].sum(0)

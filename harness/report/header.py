@@ -23,9 +23,9 @@ def _essentials(info: dict, what: str, n_runs: int) -> list[str]:
         return []
     cfg = info.get("config", {})
     model, data = info.get("model", {}), cfg.get("data", {})
-    network = cfg.get("model", {}).get("network", {}).get("_target_", "?").rsplit(".", 1)[-1]
+    network = str(cfg.get("model", {}).get("network", {}).get("_target_", "?")).rsplit(".", 1)[-1]
     lines = [
-        f"- Data: `{(str(data.get('_target_', '?')).rsplit('.', 2) + ['?'])[-2]}` "
+        f"- Data: `{_module(data.get('_target_'))}` "
         f"({len(info.get('classes', []))} classes), "
         f"{info.get('n_images', '?')} test images explained" + ("" if info.get("data", {}).get("has_masks", True)
                                                                 else "; no foreground masks"),
@@ -40,11 +40,34 @@ def _essentials(info: dict, what: str, n_runs: int) -> list[str]:
                      "columns")
     elif what == "pool":
         lines.append(f"- Pool of {n_runs} runs (essentials above: the first); settings that differ are `cfg:` columns")
+    accuracy = _accuracies(info)
+    if accuracy:
+        lines.append(accuracy)
     checks = info.get("logit_check") or {}
     if checks:
         lines.append(f"- Rewritten networks reproduce the logits to {max(checks.values()):.2g} (max |logit "
                      f"difference| over {len(checks)} conditions)")
     return lines
+
+
+def _module(target) -> str:
+    """``harness.data.synthetic_rps.make_splits`` → ``synthetic_rps``: the module a builder lives in."""
+    parts = str(target or "?").split(".")
+    return parts[-2] if len(parts) > 1 else parts[0]
+
+
+def _accuracies(info: dict) -> str:
+    """One line: the test accuracy of the original network and of each condition's network on its inputs."""
+    conds = [c for c in info.get("conditions", []) if c.get("accuracy") is not None]
+    if not conds or info.get("clean_accuracy") is None:
+        return ""
+    parts = []
+    for regime in dict.fromkeys(c.get("regime") for c in conds):
+        series = sorted((c for c in conds if c.get("regime") == regime), key=lambda c: float(c.get("magnitude") or 0))
+        values = ", ".join(f"{float(c['magnitude']):+g}: {c['accuracy']:.2f}" for c in series)
+        parts.append(f"{regime} ({values})")
+    return f"- Test accuracy under each condition (magnitude: accuracy; clean {info['clean_accuracy']:.3f}): " + \
+        "; ".join(parts)
 
 
 def constant_maps(scores: pd.DataFrame) -> list[str]:
@@ -55,7 +78,7 @@ def constant_maps(scores: pd.DataFrame) -> list[str]:
     out = []
     for method, df in scores.groupby("method", sort=False):
         r = reason.loc[df.index]
-        images = df[["run", "image_id"]].drop_duplicates() if "run" in df.columns else df[["image_id"]].drop_duplicates()
+        images = df[[c for c in ("run", "image_id") if c in df.columns]].drop_duplicates()
         clean = df[r.str.contains("constant clean map")][images.columns].drop_duplicates()
         perturbed = int(r.str.contains("constant perturbed map").sum())
         if len(clean) or perturbed:
@@ -68,7 +91,7 @@ def markdown(root: Path, what: str, scores: pd.DataFrame, summary: pd.DataFrame,
     """Everything in ``summary.md`` above the table."""
     info = run_info(root)
     title = info.get("experiment") or root.name
-    lines = [f"# {title}: stability of saliency maps", "", *_essentials(info, what, scores["run"].nunique()), ""]
+    lines = [f"# {title}: saliency maps, clean vs perturbed", "", *_essentials(info, what, scores["run"].nunique()), ""]
     if prefer == "stable":
         lines += [f"Stability ranking by mean {label(metric)} (most stable first; mean over magnitudes):", ""]
     else:

@@ -29,8 +29,11 @@ def _is_control(df: pd.DataFrame) -> bool:
 
 
 def _series(summary: pd.DataFrame) -> pd.Series:
-    """One label per line: the variant, tagged with the other varying columns (e.g. a swept setting)."""
-    extra = [c for c in display_columns(summary) if c not in ("regime", "variant", "magnitude")]
+    """One label per line: the variant, tagged with the other varying columns (e.g. a swept setting), except those
+    that the position on the x axis determines (e.g. the name of the layer randomised at each depth)."""
+    place = [c for c in ("regime", "magnitude") if c in summary.columns]
+    extra = [c for c in display_columns(summary) if c not in ("regime", "variant", "magnitude")
+             and (not place or summary.groupby(place, dropna=False)[c].nunique(dropna=False).max() > 1)]
     if not extra:
         return summary["variant"]
     tags = summary[extra].apply(lambda r: ", ".join(f"{c.removeprefix('cfg:')}={v}" for c, v in r.items()

@@ -29,8 +29,8 @@ def _setup():
     }
     baselines = {"ig_black": torch.zeros_like(z), "ig_white": torch.ones_like(z),
                  "ig_coarse": torch.full_like(z, 0.5), "ig_zero": torch.zeros_like(z)}
-    amaps = [AffineMap.translation(torch.tensor([0.3, -0.2, 0.1])), AffineMap(torch.tensor([2.0, 1.0, 0.5]).view(3, 1, 1),
-                                                                            torch.zeros(3, 1, 1))]
+    amaps = [AffineMap.translation(torch.tensor([0.3, -0.2, 0.1])),
+             AffineMap(torch.tensor([2.0, 1.0, 0.5]).view(3, 1, 1), torch.zeros(3, 1, 1))]
     return z, target, methods, baselines, amaps
 
 

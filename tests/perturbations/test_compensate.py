@@ -116,7 +116,8 @@ def test_brightness_shift_conditions_and_errors():
     assert [(c.columns["magnitude"], c.columns["regime"]) for c in conds] == [
         (0.1, "uncompensated"), (0.1, "compensated"), (0.2, "uncompensated"), (0.2, "compensated")]
     assert len({c.key for c in conds}) == 4
-    both = BrightnessShift([0.1], compensated=[False, True], exact=[True, False]).conditions(Encoding.named("unit"), (3, 5, 5))
+    both = BrightnessShift([0.1], compensated=[False, True], exact=[True, False]).conditions(
+        Encoding.named("unit"), (3, 5, 5))
     assert [c.columns["regime"] for c in both] == ["uncompensated", "compensated", "compensated, naive fold"]
     assert [c.strict for c in both[1:]] == [True, False] and both[0].tolerance is None
     with pytest.raises(UserError, match="empty"):

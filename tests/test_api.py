@@ -1,0 +1,57 @@
+"""``harness.evaluate``: the README's example runs, the caller's module is left as it was, the report is written."""
+import re
+from pathlib import Path
+
+import pandas as pd
+import torch
+import torch.nn as nn
+
+import harness
+from harness.metrics.aggregate import aggregate
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+def test_the_readme_python_example_runs():
+    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
+    assert blocks, "the README has a Python example"
+    for code in blocks:
+        exec(compile(code, str(README), "exec"), {})  # noqa: S102 - the documented example, verbatim
+
+
+def _net():
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Conv2d(3, 6, 3, padding=1), nn.BatchNorm2d(6), nn.ReLU(), nn.AdaptiveAvgPool2d(1),
+                         nn.Flatten(), nn.Linear(6, 3))
+
+
+def test_the_callers_module_is_left_as_it_was_found(tmp_path):
+    net = _net().train()
+    net[0].weight.requires_grad_(False)
+    state = {k: v.clone() for k, v in net.state_dict().items()}
+    images = torch.rand(3, 3, 16, 16)
+    scores = harness.evaluate(net, images, methods=["saliency", "ig_black"], perturbation="noise",
+                              overrides=["perturbation.radii=[0.05]", "perturbation.n_samples=3",
+                                         "attribution.n_steps=4", "metrics.pairwise=[ssim,rel_change]"],
+                              out=tmp_path / "report")
+    assert net.training and all(m.training for m in net.modules())
+    assert not net[0].weight.requires_grad and net[0].bias.requires_grad
+    assert all(torch.equal(v, net.state_dict()[k]) for k, v in state.items())  # BatchNorm statistics untouched
+    assert set(scores.method) == {"saliency", "ig_black", "random_map", "constant_map"}
+    assert len(scores) == 3 * 3 * 4 and set(scores["sample"]) == {0, 1, 2}
+    agg = aggregate(scores)
+    assert (agg[agg.method == "constant_map"].max_sensitivity == 0).all()
+    assert (tmp_path / "report" / "summary.md").is_file() and (tmp_path / "report" / "aggregates.csv").is_file()
+    pd.testing.assert_frame_equal(scores, pd.read_csv(tmp_path / "report" / "scores.csv"), check_dtype=False,
+                                  check_exact=False)
+
+
+def test_a_bad_override_is_one_clear_error():
+    import pytest
+
+    from harness.errors import UserError
+
+    with pytest.raises(UserError, match="bad override"):
+        harness.evaluate(_net(), torch.rand(2, 3, 16, 16), overrides=["perturbation.nope=1"])
+    with pytest.raises(UserError, match=r"unknown method\(s\) \['lrp'\]"):
+        harness.evaluate(_net(), torch.rand(2, 3, 16, 16), methods=["lrp"])
