@@ -189,7 +189,7 @@ def report(cfg: DictConfig, run_dir: str | Path) -> Any:
                         metrics=tuple(as_list(metrics, "report.table_metrics")) if metrics else None,
                         figure_metrics=tuple(as_list(curves, "report.figure_metrics")) if curves else None,
                         kept_only_table=bool(cfg.report.get("kept_only_table", False)),
-                        prefer=str(cfg.report.get("prefer", "stable")))
+                        prefer=str(cfg.report.get("prefer", "stable")), figures=bool(cfg.report.get("figures", True)))
 
 
 def _complete(run_dir: str | Path, cfg: DictConfig) -> bool:

@@ -19,7 +19,7 @@ from harness.models.train import TrainConfig, accuracy, fit, init_weights
 TINY = [
     "data.n_train=60", "data.n_val=30", "data.n_test=30", "data.image_size=32",
     "train.epochs=1", "attribution.n_images=3", "attribution.n_steps=4", "attribution.batch_size=2",
-    "model.network.width=0.25", "perturbation.magnitudes=[0.5]",
+    "model.network.width=0.25", "perturbation.magnitudes=[0.5]", "report.figures=false",
 ]
 
 

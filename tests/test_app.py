@@ -34,7 +34,7 @@ def test_bias_shift_runs_both_regimes_and_baseline_treatments(compose_config):
 
 
 def test_app_end_to_end_then_cached(run_app, tiny):
-    run_dir = run_app(["experiment=bias_shift", *tiny], "run1")
+    run_dir = run_app(["experiment=bias_shift", *tiny, "report.figures=true"], "run1")
     for name in ["scores.csv", "summary.csv", "summary.md", "summary.tex", "comparisons.csv", "run_info.json",
                  "examples.npz", "figures/grid.png", "figures/grid_uncompensated.png", "figures/grid_compensated.png",
                  "figures/stability_vs_magnitude.pdf", "figures/distribution.png", "figures/baselines.png",
@@ -129,7 +129,7 @@ def test_exact_and_naive_compensation_in_one_run(run_app, tiny, caplog):
     warning, not an error) and its gradient differs from the clean one, unlike the exact fold's."""
     with caplog.at_level("WARNING"):
         run_dir = run_app(["experiment=bias_shift", *tiny, "perturbation.exact=[true,false]",
-                           "attribution.include=[saliency]"], "naive")
+                           "attribution.include=[saliency]", "report.figures=true"], "naive")
     assert "changes the logits" in caplog.text
     s = pd.read_csv(run_dir / "scores.csv")
     s = s[s.method == "saliency"]

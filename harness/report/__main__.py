@@ -28,6 +28,7 @@ def _settings(args: argparse.Namespace) -> dict:
         "figure_metrics": listed(args.figure_metrics or saved.get("figure_metrics")),
         "prefer": args.prefer or saved.get("prefer", "stable"),
         "kept_only_table": args.kept_only or bool(saved.get("kept_only_table", False)),
+        "figures": not args.no_figures,
     }
 
 
@@ -43,6 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--prefer", choices=("stable", "changed"), help="ranking order")
     parser.add_argument("--kept-only", action="store_true", help="also write the table of images whose prediction "
                                                                   "did not change (summary_kept.md)")
+    parser.add_argument("--no-figures", action="store_true", help="tables only")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     return exit_code_of(lambda: build_report(args.results, **_settings(args)))

@@ -14,7 +14,8 @@ import pandas as pd
 from harness.errors import UserError
 from harness.metrics.aggregate import aggregate
 from harness.metrics.registry import MEASURES
-from harness.report import figures, header
+from harness.report import header
+from harness.report.figures import draw
 from harness.report.collect import find_runs, kind, load_scores
 from harness.report.stats import compare_methods, ranking
 from harness.report.tables import group_columns, normalise, summarise, table_metrics, to_latex, to_markdown
@@ -69,7 +70,8 @@ def _ranking(summary: pd.DataFrame, metric: str, prefer: str) -> list[str]:
 
 def build_report(root: str | Path, out: str | Path | None = None, seed: int = 0, n_resamples: int = 2000,
                  metrics: tuple[str, ...] | None = None, kept_only_table: bool = False,
-                 prefer: str = "stable", figure_metrics: tuple[str, ...] | None = None) -> pd.DataFrame:
+                 prefer: str = "stable", figure_metrics: tuple[str, ...] | None = None,
+                 figures: bool = True) -> pd.DataFrame:
     """Tables and figures for one run or one sweep (or, with ``out``, a pool of runs), from saved files alone.
 
     Writes ``summary.csv``, ``summary.md`` (title, the run's essentials, stability ranking, table), ``summary.tex``,
@@ -81,6 +83,7 @@ def build_report(root: str | Path, out: str | Path | None = None, seed: int = 0,
         kept_only_table: Also write ``summary_kept.md`` / ``.csv``: only images whose prediction did not change
             (the seed blog's "same prediction, different map" selection).
         figure_metrics: The measures drawn against the magnitude (default: the first two of the table).
+        figures: Draw the figures (False: tables only, e.g. for the jobs of a large sweep).
         prefer: The ranking's order: ``stable`` (the maps that changed least first: input invariance, noise) or
             ``changed`` (those that changed most first: a sanity check, which a method passes by changing).
     """
@@ -112,6 +115,7 @@ def build_report(root: str | Path, out: str | Path | None = None, seed: int = 0,
         atomic_write(out / "summary_kept.csv", lambda p: kept.to_csv(p, index=False))
         atomic_write(out / "summary_kept.md", lambda p: Path(p).write_text(
             "Only images whose prediction did not change under the perturbation.\n\n" + to_markdown(kept, shown)))
-    figures.draw(root, out, scores, aggregates, summary, shown, figure_metrics)
+    if figures:
+        draw(root, out, scores, aggregates, summary, shown, figure_metrics)
     log.info("report written to %s", out)
     return summary
