@@ -112,3 +112,15 @@ def test_out_folder_and_cli_errors(tmp_path):
     empty.mkdir()
     proc = subprocess.run([sys.executable, "-m", "harness.report", str(empty)], capture_output=True, text=True)
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "no scores.csv" in proc.stderr
+
+
+def test_kept_predictions_table(tmp_path):
+    _write_run(tmp_path / "run", [0.5])
+    scores = pd.read_csv(tmp_path / "run" / "scores.csv")
+    scores.loc[scores.image_id == 0, "pred_agrees"] = False
+    scores.to_csv(tmp_path / "run" / "scores.csv", index=False)
+    build_report(tmp_path / "run", kept_only_table=True, figures=False)
+    kept = pd.read_csv(tmp_path / "run" / "summary_kept.csv")
+    assert kept[kept.metric == "ssim"].n.max() == 5  # image 0 left out
+    assert (tmp_path / "run" / "summary_kept.md").read_text().startswith("Only images whose prediction")
+    assert not (tmp_path / "run" / "figures").exists()

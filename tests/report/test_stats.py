@@ -55,3 +55,13 @@ def test_ranking_orders_by_mean():
     summary = pd.DataFrame({"metric": ["ssim"] * 3, "perturbation": ["p"] * 3, "variant": ["x", "y", "z"],
                             "mean": [0.5, 0.9, 0.7]})
     assert ranking(summary, ["perturbation"], "variant") == ["perturbation=p: y (0.900) > z (0.700) > x (0.500)"]
+
+
+def test_ranking_groups_ties_and_puts_undefined_last():
+    summary = pd.DataFrame({
+        "regime": ["r"] * 4, "variant": ["a", "b", "c", "d"], "metric": ["ssim"] * 4,
+        "mean": [1.0, 0.99999, 0.5, np.nan]})
+    (line,) = ranking(summary, ["regime"], "variant")
+    assert line == "regime=r: a = b (1.000) > c (0.500) > d (undefined)"
+    (low,) = ranking(summary, ["regime"], "variant", higher=False)
+    assert low.startswith("regime=r: c (0.500) > a = b (1.000)")
