@@ -23,12 +23,13 @@ from harness.report.collect import load_scores
 log = logging.getLogger(__name__)
 
 
-def collect(root: str | Path, seed: int = 0, n_resamples: int = 2000) -> Path:
-    """Merge the runs under ``root`` into ``root/scores.csv`` and build the report there."""
+def collect(root: str | Path, seed: int = 0, n_resamples: int = 2000, **settings: Any) -> Path:
+    """Merge the runs under ``root`` into ``root/scores.csv`` and build the report there (``settings``: the report's,
+    see :func:`~harness.report.build.build_report`)."""
     root = Path(root)
     scores = load_scores(root)
     atomic_write(root / "scores.csv", lambda p: scores.to_csv(p, index=False))
-    build_report(root, seed=seed, n_resamples=n_resamples)
+    build_report(root, seed=seed, n_resamples=n_resamples, **settings)
     log.info("collected %d rows from %d runs into %s", len(scores), scores["run"].nunique(), root)
     return root / "scores.csv"
 
@@ -38,7 +39,11 @@ class CollectCallback(Callback):
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         try:
-            collect(config.hydra.sweep.dir, seed=config.seed, n_resamples=config.report.bootstrap_resamples)
+            r = config.report
+            listed = lambda v: tuple(v) if v else None  # noqa: E731
+            collect(config.hydra.sweep.dir, seed=config.seed, n_resamples=r.bootstrap_resamples,
+                    metrics=listed(r.get("table_metrics")), figure_metrics=listed(r.get("figure_metrics")),
+                    prefer=r.get("prefer", "stable"), kept_only_table=bool(r.get("kept_only_table", False)))
         except UserError as exc:  # e.g. every job failed: nothing to collect
             log.warning("nothing collected: %s", exc)
 

@@ -21,7 +21,8 @@ from harness.attribution.batching import Batcher
 from harness.attribution.engine import Baselines, View, attribute_views
 from harness.attribution.methods import Method
 from harness.data.base import ImageSet
-from harness.errors import CompensationError, UserError
+from harness.checks import accuracies, batches, check_logits, make_batch
+from harness.errors import UserError
 from harness.metrics.scorer import Scorer
 from harness.models.classifier import EncodedClassifier, predict
 from harness.perturbations.base import Batch, Condition, Explainer, seed_for
@@ -48,46 +49,6 @@ class Evaluation:
     conditions: list[dict] = field(default_factory=list)
     #: test accuracy of each condition's network on its inputs (``clean``: the original network on clean inputs)
     accuracy: dict[str, float] = field(default_factory=dict)
-
-
-def check_logits(model: EncodedClassifier, conditions: Sequence[Condition], networks: Mapping[str, nn.Module],
-                 batch: Batch) -> dict[str, float]:
-    """Max |logit difference| ``f'(z') − f(z)`` per condition with a tolerance; raises for a strict condition
-    above ``tolerance × max|logit|`` and logs a warning for a lenient one."""
-    logits = predict(model.network, batch.z)
-    finite = torch.isfinite(logits).all(1)
-    if not finite.all():
-        log.warning("%d image(s) give non-finite logits (NaN/inf in the input?); their scores will be NaN",
-                    int((~finite).sum()))
-    scale = logits[finite].abs().max().item() if finite.any() else 0.0
-    out = {}
-    for cond in conditions:
-        if cond.tolerance is None:
-            continue
-        z_p = cond.transform_inputs(batch, 0)
-        diff = (predict(networks[cond.key], z_p[finite]) - logits[finite]).abs().max().item() if finite.any() else 0.0
-        out[cond.key] = diff
-        if diff <= cond.tolerance * scale:
-            continue
-        message = (f"{cond.key}: the rewritten network changes the logits by {diff:.3g} (> {cond.tolerance:g} × "
-                   f"logit scale {scale:.3g})")
-        if cond.strict:
-            raise CompensationError(f"{message}; the first layer cannot be folded exactly for this network")
-        log.warning("%s (expected: recorded in max_logit_diff)", message)
-    if out:
-        log.info("logit check: max |logit difference| %s (logit scale %.3g)", out, scale)
-    return out
-
-
-def accuracies(model: EncodedClassifier, conditions: Sequence[Condition], networks: Mapping[str, nn.Module],
-               batch: Batch, labels: torch.Tensor) -> dict[str, float]:
-    """Accuracy of the clean network and of every condition's network on its inputs (first sample)."""
-    def acc(net, z):
-        return (predict(net, z).argmax(1) == labels).double().mean().item()
-
-    out = {"clean": acc(model.network, batch.z)}
-    out.update({c.key: acc(networks[c.key], c.transform_inputs(batch, 0)) for c in conditions if not c.per_method})
-    return out
 
 
 @dataclass
@@ -138,10 +99,9 @@ class Evaluator:
         networks = {c.key: c.transform_network(model.network) for c in conditions}
         for net in {id(n): n for n in [model.network, *networks.values()]}.values():
             net.eval().requires_grad_(False)
-        result = Evaluation(logit_check=check_logits(model, conditions, networks, self._batch(model, data, 0)[0]))
+        result = Evaluation(logit_check=check_logits(model, conditions, networks, self._batches(model, data)))
         if reference is not None and (reference.labels >= 0).any():
-            result.accuracy = accuracies(model, conditions, networks, self._batch(model, reference, 0)[0],
-                                         reference.labels.to(self.device))
+            result.accuracy = accuracies(model, conditions, networks, self._batches(model, reference))
         views = -(-len(data) // self.batch_size) * (1 + sum(self._n_views(c) for c in conditions))
         if self.store is not None and (done := self.store.n_done()):
             log.info("resuming: %d finished (batch, condition) pieces found in %s", done, self.store.root)
@@ -159,11 +119,10 @@ class Evaluator:
 
     def _batch(self, model: EncodedClassifier, data: ImageSet, start: int) -> tuple[Batch, torch.Tensor]:
         """The images of ``data`` (the first at position ``start`` of the test split) and their clean logits."""
-        x = data.images.to(self.device)
-        z = model.encode(x)
-        logits = predict(model.network, z)
-        ids = torch.arange(start, start + len(x), device=self.device)
-        return Batch(x, z, ids, logits.argmax(1), model.encoding, self.seed), logits
+        return make_batch(model, data, start, self.device, self.seed)
+
+    def _batches(self, model: EncodedClassifier, data: ImageSet):
+        return batches(model, data, self.batch_size, self.device, self.seed)
 
     def _chunk(self, model, chunk: ImageSet, start: int, conditions, networks, result: Evaluation, bar) -> None:
         todo = [c for c in conditions if self.store is None or not self.store.done(start, c.key)]
@@ -193,15 +152,14 @@ class Evaluator:
             maps = {}
             for net, stack in stacks.values():
                 maps.update(attribute_views(self.methods, net, stack, reduction=self.reduction, batcher=self.batcher))
+                bar.update(sum(1 for v in stack if v.key == "clean" or views[v.key][0] in todo))
             if s == 0:
                 clean = Clean(batch, logits, maps["clean"], chunk.masks, chunk.labels, start)
                 score_clean_maps(clean, self.scorer)
                 pieces = {c.key: Piece(c, clean, self.methods, model.encoding.name, keep) for c in todo}
-                bar.update(1)
             for vkey, (cond, view) in views.items():
                 if cond.key in pieces:
                     pieces[cond.key].add(s, view.z, view.logits, view.target, maps[vkey], self.scorer)
-                    bar.update(1)
         self._emit(result, start, "clean", [], clean_examples(clean, keep))
         for key, piece in pieces.items():
             self._emit(result, start, key, piece.rows, piece.examples())

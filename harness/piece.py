@@ -81,12 +81,13 @@ class Piece:
                     s.update({k: float("nan") for k in scorer.columns}, nan_reason="non-finite input or logits")
                 reason = "; ".join(r for r in (s.pop("nan_reason"), reasons[i], c.map_reasons[key][i]) if r)
                 self.rows.append(self._row(i, sample, key, s, reason, per_map, pred_p[i], target_p[i], change[i],
-                                           max_diff[i], errors))
+                                           max_diff[i], errors, broken[i]))
         if self.keep:
             change = torch.stack(rel).mean(0) if rel else torch.zeros(len(z_p), device=z_p.device)
             self._keep_examples(change, x_p, logits_p, out)
 
-    def _row(self, i, sample, key, scores, reason, per_map, pred_p, target_p, change, max_diff, errors) -> dict:
+    def _row(self, i, sample, key, scores, reason, per_map, pred_p, target_p, change, max_diff, errors,
+             broken) -> dict:
         c, b = self.clean, self.clean.batch
         method = self.methods[key[0]]
         err, err_clean = errors
@@ -95,7 +96,8 @@ class Piece:
             "pred_perturbed": pred_p, "pred_agrees": bool(pred_p == int(b.target[i])),
             "method": key[0], "baseline_treatment": key[1] or "", "control": bool(method.control),
             **self.condition.columns, **scores, "nan_reason": reason,
-            **{k: v[i] for k, v in c.map_scores[key].items()}, **{k: v[i] for k, v in per_map.items()},
+            **{k: v[i] for k, v in c.map_scores[key].items()},
+            **{k: float("nan") if broken else v[i] for k, v in per_map.items()},
             "target_logit_change": change, "max_logit_diff": max_diff, "explained": int(target_p),
             "n_steps": getattr(method, "n_steps", None),
             "completeness_error": float(err[i]) if err is not None else None,

@@ -27,6 +27,7 @@ from harness.attribution.runtime import use_exact_float32
 from harness.data.base import ImageSet
 from harness.errors import UserError, find_user_error
 from harness.evaluation import TREATMENTS, Evaluation, Evaluator
+from harness.metrics.registry import MEASURES, measure
 from harness.metrics.scorer import Scorer
 from harness.models.classifier import EncodedClassifier
 from harness.models.prepare import prepare_model
@@ -66,7 +67,7 @@ def set_threads(threads: int | None) -> int:
 def build_methods(cfg: DictConfig) -> dict[str, Method]:
     """Instantiate the methods named in ``cfg.include`` (and the ``cfg.controls``) from the ``cfg.methods`` registry."""
     known = list(cfg.methods)
-    names = [str(m) for m in as_list(cfg.include, "attribution.include")]
+    names = [str(m) for m in as_list(cfg.include, "attribution.include", "[saliency,ig_black]")]
     names += [str(m) for m in as_list(cfg.get("controls") or [], "attribution.controls") if m not in names] \
         if cfg.get("controls") else []
     unknown = [m for m in names if m not in known]
@@ -116,6 +117,11 @@ def build_parts(cfg: DictConfig) -> Parts:
     bad = [t for t in treatments if t not in TREATMENTS]
     if bad:
         raise UserError(f"attribution.baseline_treatments has {bad}; valid choices: {', '.join(TREATMENTS)}")
+    for key in ("table_metrics", "figure_metrics"):
+        listed = [str(m) for m in as_list(cfg.report.get(key) or [], f"report.{key}")] if cfg.report.get(key) else []
+        unknown = [m for m in listed if measure(m) is None]
+        if unknown:
+            raise UserError(f"unknown measure(s) {unknown} in report.{key}; valid choices: {', '.join(MEASURES)}")
     return Parts(build(cfg.perturbation), build_methods(cfg.attribution), build(cfg.metrics), treatments)
 
 
@@ -132,6 +138,11 @@ def execute(cfg: DictConfig, parts: Parts, model: EncodedClassifier, explained: 
         method.bind(model.encoding, context.train_images)
     parts.perturbation.bind(context)
     conditions = parts.perturbation.conditions(model.encoding, tuple(explained.images.shape[1:]))
+    if any(c.per_method for c in conditions):
+        cannot = [n for n, m in parts.methods.items() if not m.control and not m.attackable]
+        if cannot:
+            raise UserError(f"method(s) {cannot} have no differentiable map and cannot be attacked; attack saliency, "
+                            "ixg, IG, SmoothGrad, VarGrad, Grad-CAM or their beta-smoothed versions")
     with_baseline = any(m.needs_baseline for m in parts.methods.values())
     log.info("explaining %d test images: %d methods%s × %d conditions on %s", len(explained), len(parts.methods),
              f" (baseline methods once per treatment: {', '.join(parts.treatments)})" if with_baseline else "",

@@ -51,7 +51,7 @@ def test_app_end_to_end_then_cached(run_app, tiny):
     assert {c["regime"] for c in info["conditions"]} == {"uncompensated", "compensated"}
     md = (run_dir / "summary.md").read_text()
     assert md.startswith("# bias_shift: saliency maps, clean vs perturbed") and "test accuracy" in md
-    assert "Stability ranking" in md and "| regime | method | δ |" in md
+    assert "Stability ranking" in md and "| regime | method | magnitude |" in md
 
     again = run_app(["experiment=bias_shift", *tiny], "run2")
     info2 = json.loads((again / "run_info.json").read_text())
@@ -141,16 +141,16 @@ def test_exact_and_naive_compensation_in_one_run(run_app, tiny, caplog):
 
 def test_naive_fold_is_an_error_only_when_exact_compensation_fails(compose_config):
     """A strict (exact) condition above tolerance stops the run with one line."""
-    from harness.evaluation import check_logits
+    from harness.checks import batches, check_logits
+    from harness.data.base import ImageSet
     from harness.models.classifier import EncodedClassifier
     from harness.models.encoding import Encoding
     from harness.models.rps_cnn import build_rps_cnn
-    from harness.perturbations.base import Batch
     from harness.perturbations.brightness_shift import BrightnessShift
 
     model = EncodedClassifier(build_rps_cnn(16, 0.25), Encoding.named("unit")).eval()
-    x = torch.rand(4, 3, 16, 16)
-    batch = Batch(x, x, torch.arange(4), torch.zeros(4, dtype=torch.long), model.encoding)
+    data = ImageSet(torch.rand(5, 3, 16, 16), torch.zeros(5, dtype=torch.long))
+    batch = list(batches(model, data, 2, torch.device("cpu"), 0))  # three batches: the check spans them
     for exact, raises in ((False, False), (True, True)):
         cond = BrightnessShift([0.5], compensated=[True], exact=[exact], tolerance=1e-12).conditions(
             model.encoding, (3, 16, 16))[0]

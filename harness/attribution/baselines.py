@@ -2,8 +2,8 @@
 
 Each function takes the pixel-space images ``(B, C, H, W)`` being explained and
 returns baselines of the same shape. They are encoded like the input; under a
-perturbation they either pass through it or stay fixed in model input space
-(``attribution.baseline_follows_perturbation``). Configure them with
+perturbation they are carried through it, stay fixed in model input space, or are
+recomputed from the perturbed input (``attribution.baseline_treatments``). Configure them with
 ``_target_`` and ``_partial_: true`` so that Hydra binds the parameters.
 A method with ``baseline_space: model`` uses the function's output directly as a
 model-input baseline instead (``constant`` with value 0 there is Captum's default

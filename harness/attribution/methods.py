@@ -67,6 +67,11 @@ class Method:
         """Raise a :class:`~harness.errors.UserError` if this method cannot explain ``network`` (called once per
         run on a sample input ``(1, C, H, W)``, before any attribution)."""
 
+    @property
+    def attackable(self) -> bool:
+        """Whether the method has a differentiable map (:meth:`differentiable`), so that it can be attacked."""
+        return type(self).differentiable is not Method.differentiable
+
     def surrogate(self, network: nn.Module, beta: float) -> nn.Module:
         """The network an attack differentiates this method's map through: ``network`` with its ReLUs replaced by
         softplus(β) (:func:`harness.attribution.surrogate.softplus`)."""
@@ -228,7 +233,8 @@ class Captum(WithBaseline):
         kwargs: More arguments of ``attribute`` (e.g. ``n_samples`` for GradientShap).
         complete: The method satisfies completeness (DeepLift's summation-to-delta): record its error.
         cost: Network inputs it evaluates per map (for sizing passes).
-        random: It draws random numbers (GradientShap): each call is seeded from its inputs' seeds.
+        random: It draws random numbers (GradientShap): it is run one image at a time, seeded by the image's seed,
+            so that an image gets the same draws in every view and whatever the batching.
 
     Attributions smaller than the input (layer methods) are upsampled bilinearly to ``(H, W)``.
     """
@@ -252,13 +258,24 @@ class Captum(WithBaseline):
 
         args = (network, resolve_layer(network, self.layer, z[:1])) if self.layer is not None else (network,)
         extra = {"baselines": baseline} if self.needs_baseline else {}
-        rng = _seeded(seeds) if self.random else contextlib.nullcontext()
-        with rng, warnings.catch_warnings():
+        with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="Setting (forward, )?backward hooks", category=UserWarning)
-            attr = self.attribution(*args).attribute(_leaf(z), target=target, **extra, **self.kwargs)
+            if self.random:
+                attr = torch.cat([self._one(args, z[i:i + 1], target[i:i + 1], None if baseline is None else
+                                            baseline[i:i + 1], None if seeds is None else seeds[i:i + 1])
+                                  for i in range(len(z))])
+            else:
+                attr = self.attribution(*args).attribute(_leaf(z), target=target, **extra, **self.kwargs)
         if attr.shape[-2:] != z.shape[-2:]:
             attr = F.interpolate(attr, size=tuple(z.shape[-2:]), mode="bilinear", align_corners=False)
         return attr
+
+
+    def _one(self, args, z, target, baseline, seeds) -> torch.Tensor:
+        """One image's attributions, its random draws seeded by its image seed."""
+        extra = {"baselines": baseline} if self.needs_baseline else {}
+        with _seeded(seeds):
+            return self.attribution(*args).attribute(_leaf(z), target=target, **extra, **self.kwargs)
 
 
 class Occlusion(WithBaseline):
@@ -291,8 +308,8 @@ class Occlusion(WithBaseline):
 
 @contextlib.contextmanager
 def _seeded(seeds: torch.Tensor | None):
-    """Seed torch's and NumPy's global generators (Captum draws from both) from a pass's per-image seeds, and
-    restore them afterwards: the same inputs give the same draws, in a resumed run too."""
+    """Seed torch's and NumPy's global generators (Captum draws from both) from one image's seed, and restore them
+    afterwards: an image gets the same draws in every view and every run."""
     devices = [torch.cuda.current_device()] if torch.cuda.is_available() else []
     state = np.random.get_state()
     with torch.random.fork_rng(devices=devices):

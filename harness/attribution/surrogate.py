@@ -16,21 +16,27 @@ import torch.nn as nn
 
 from harness.attribution.methods import Method
 
-_cache: "weakref.WeakKeyDictionary[nn.Module, dict[float, nn.Module]]" = weakref.WeakKeyDictionary()
+_cache: "weakref.WeakKeyDictionary[nn.Module, dict[float, tuple[tuple, nn.Module]]]" = weakref.WeakKeyDictionary()
+
+
+def _state(network: nn.Module) -> tuple:
+    """What identifies the network's current weights (storage and in-place version of every tensor)."""
+    return tuple((t.data_ptr(), t._version) for t in (*network.parameters(), *network.buffers()))
 
 
 def softplus(network: nn.Module, beta: float) -> nn.Module:
-    """A copy of ``network`` with every ``nn.ReLU`` module replaced by ``nn.Softplus(beta)`` (cached per network and
-    β; ``network`` is unchanged). ReLUs applied functionally are not replaced."""
-    per_beta = _cache.setdefault(network, {})
-    if beta not in per_beta:
+    """A copy of ``network`` with every ``nn.ReLU`` module replaced by ``nn.Softplus(beta)`` (cached per network, β
+    and weights: a network trained further gets a new copy; ``network`` is unchanged). ReLUs applied functionally
+    are not replaced."""
+    per_beta, state = _cache.setdefault(network, {}), _state(network)
+    if beta not in per_beta or per_beta[beta][0] != state:
         out = copy.deepcopy(network)
         for name, module in list(out.named_modules()):
             for child_name, child in list(module.named_children()):
                 if isinstance(child, nn.ReLU):
                     setattr(module, child_name, nn.Softplus(beta=float(beta)))
-        per_beta[beta] = out.eval().requires_grad_(False)
-    return per_beta[beta]
+        per_beta[beta] = (state, out.eval().requires_grad_(False))
+    return per_beta[beta][1]
 
 
 class BetaSmoothed(Method):
@@ -51,6 +57,10 @@ class BetaSmoothed(Method):
     @property
     def cost(self) -> int:
         return self.base.cost
+
+    @property
+    def attackable(self) -> bool:
+        return self.base.attackable
 
     @property
     def fixed_baseline(self) -> bool:

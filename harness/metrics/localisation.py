@@ -1,7 +1,8 @@
 """Does a map point at the object? Per-map scores against a foreground mask (batched, on the maps' device).
 
 Maps ``(B, H, W)``, masks ``(B, H, W)`` bool; results ``(B,)`` float64, NaN where the mask is empty (no object to
-point at) or, for relevance mass, where the map has no positive relevance.
+point at), where the map is not finite, for the pointing game where the map is constant (no maximum to point with),
+and for relevance mass where the map has no positive relevance.
 """
 from __future__ import annotations
 
@@ -14,7 +15,12 @@ def pointing_game(maps: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
     flat, inside = maps.detach().flatten(1), masks.flatten(1).bool()
     top = flat == flat.amax(1, keepdim=True)
     hit = (top & inside).any(1).double()
-    return torch.where(inside.any(1), hit, torch.full_like(hit, float("nan")))
+    return torch.where(inside.any(1) & _informative(flat), hit, torch.full_like(hit, float("nan")))
+
+
+def _informative(flat: torch.Tensor) -> torch.Tensor:
+    """``(B,)`` True for a finite, non-constant map (a constant map has no maximum to point with)."""
+    return torch.isfinite(flat).all(1) & (flat.amax(1) > flat.amin(1))
 
 
 def relevance_mass(maps: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
@@ -25,5 +31,5 @@ def relevance_mass(maps: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
     inside = masks.flatten(1).bool()
     total = pos.sum(1)
     share = (pos * inside).sum(1) / total
-    ok = inside.any(1) & (total > 0)
+    ok = inside.any(1) & (total > 0) & torch.isfinite(maps.detach().flatten(1)).all(1)
     return torch.where(ok, share, torch.full_like(share, float("nan")))

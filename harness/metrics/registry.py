@@ -78,7 +78,6 @@ _MEASURES = [
     Measure("target_logit_change", "target logit change", "diagnostic"),
     Measure("completeness_error", "completeness error", "diagnostic", "lower"),
     Measure("completeness_error_clean", "completeness error, clean", "diagnostic", "lower"),
-    Measure("label_kept", "label kept", "diagnostic", "higher", 1.0),
 ]
 
 #: name → measure, in display order.

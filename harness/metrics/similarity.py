@@ -91,6 +91,8 @@ def hog_similarity(a: np.ndarray, b: np.ndarray, pixels_per_cell: int | None = N
     if undefined_reason(a, b):
         return float("nan")
     cell = pixels_per_cell or max(2, min(16, min(a.shape) // 4))
+    if min(a.shape) // cell < 3:  # not one 3×3-cell block fits
+        return float("nan")
     ha = hog(minmax(a), pixels_per_cell=(cell, cell), cells_per_block=(3, 3), feature_vector=True)
     hb = hog(minmax(b), pixels_per_cell=(cell, cell), cells_per_block=(3, 3), feature_vector=True)
     if np.ptp(ha) == 0 or np.ptp(hb) == 0:

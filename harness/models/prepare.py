@@ -185,5 +185,5 @@ def _load_into(model: EncodedClassifier, path: Path) -> None:
 def _train(model: EncodedClassifier, train_cfg: DictConfig, splits: ImageSplits, device: torch.device) -> None:
     cfg = TrainConfig(**OmegaConf.to_container(train_cfg, resolve=True))
     init_weights(model.network, cfg.seed)
-    log.info("training for %d epochs on %d images", cfg.epochs, len(splits.train))
+    log.info("training for %d epoch%s on %d images", cfg.epochs, "s" if cfg.epochs > 1 else "", len(splits.train))
     fit(model, splits.train, splits.val, cfg, device)

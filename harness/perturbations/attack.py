@@ -20,8 +20,9 @@ Objectives (lower is a more successful attack), with ``m`` the map (reduced over
 
 - ``topk``: the share of ``|m|`` on the top-k pixels of ``m₀`` (Ghorbani's top-k attack);
 - ``mass_centre``: minus the distance between the centres of mass of ``|m|`` and ``|m₀|`` (Ghorbani);
-- ``targeted``: ``mean((m̂ − t̂)²) + γ mean((p − p₀)²)``, maps normalised to sum 1, ``t`` the clean map of the next
-  image of the batch, ``p`` the softmax output (Dombrowski's loss).
+- ``targeted``: ``mean((m̂ − t̂)²) + γ mean((p − p₀)²)``, maps normalised to sum 1, ``p`` the softmax output
+  (Dombrowski's loss); the target ``t`` is the image's own clean map rotated by 180° (an arbitrary, different
+  map that depends on the image alone, not on the batch it is in; Dombrowski et al. use another image's map).
 
 The reported maps and scores are always those of the real network on the attacked input. The control at every ε
 is random-sign noise of the same L∞ norm (Ghorbani's baseline): ``x' = clip(x + ε·sign(u))``, seeded per image.
@@ -118,6 +119,10 @@ class AttackCondition(Condition):
                  time.perf_counter() - start)
         return batch.encoding.encode(attacked)
 
+    def carry_baseline(self, baseline: torch.Tensor, batch: Batch, sample: int) -> torch.Tensor:
+        """An attack's perturbation is optimised for the input alone: a carried baseline is the baseline itself."""
+        return baseline
+
     def _real(self, batch: Batch, e: Explainer, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The real network's map ``(B, H, W)`` and logits on pixel-space ``x``."""
         z = batch.encoding.encode(x)
@@ -128,7 +133,7 @@ class AttackCondition(Condition):
     def _attack(self, batch: Batch, e: Explainer) -> torch.Tensor:
         x0, target = batch.x.detach(), batch.target
         clean, logits0 = self._real(batch, e, x0)
-        goal = clean.roll(1, 0) if len(clean) > 1 else clean.flip(-1)
+        goal = clean.flip(-1).flip(-2)
         surrogate = e.method.surrogate(e.network, self.beta)
         with torch.no_grad():
             probs0 = surrogate(batch.z).softmax(1)
@@ -193,14 +198,20 @@ class RandomSign(Condition):
 
     axis = "radius ε (1/255 pixel units)"
 
-    def transform_inputs(self, batch: Batch, sample: int, explainer: Explainer | None = None) -> torch.Tensor:
+    def _delta(self, batch: Batch, sample: int) -> torch.Tensor:
         gens = generators_for(seed_for("random_sign", batch.seed, int(i), sample) for i in batch.image_ids)
         u = torch.stack([torch.randn(batch.x.shape[1:], generator=g) for g in gens]).to(batch.x)
         if self.norm == "linf":
-            d = self.eps * u.sign()
-        else:
-            d = self.eps * u / u.flatten(1).norm(dim=1).clamp_min(1e-30).view(-1, 1, 1, 1)
-        return batch.encoding.encode((batch.x + d).clamp(0.0, 1.0))
+            return self.eps * u.sign()
+        return self.eps * u / u.flatten(1).norm(dim=1).clamp_min(1e-30).view(-1, 1, 1, 1)
+
+    def transform_inputs(self, batch: Batch, sample: int, explainer: Explainer | None = None) -> torch.Tensor:
+        return batch.encoding.encode((batch.x + self._delta(batch, sample)).clamp(0.0, 1.0))
+
+    def carry_baseline(self, baseline: torch.Tensor, batch: Batch, sample: int) -> torch.Tensor:
+        """The baseline with the same random-sign perturbation (clipped like the image)."""
+        b = batch.encoding.decode(baseline)
+        return batch.encoding.encode((b + self._delta(batch, sample)).clamp(0.0, 1.0))
 
 
 class Attack(Perturbation):

@@ -179,17 +179,18 @@ def _text(v: Any) -> str:
     return f"{v:+g}" if isinstance(v, float) else str(v)
 
 
-def as_list(value: Any, name: str) -> list:
-    """A scalar or list config value as a non-empty list (a single string is one item; one clear error if empty)."""
+def as_list(value: Any, name: str, example: str = "") -> list:
+    """A scalar or list config value as a non-empty list (a single string is one item; one clear error if empty,
+    with ``example`` as the fix)."""
     values = list(value) if isinstance(value, Iterable) and not isinstance(value, (str, bytes)) else [value]
     if not values:
-        raise UserError(f"{name} is empty; give at least one value, e.g. {name}=[...]")
+        raise UserError(f"{name} is empty; give at least one value, e.g. {name}={example or '[...]'}")
     return values
 
 
 def check_magnitudes(magnitudes: Any, name: str = "perturbation.magnitudes") -> list[float]:
     """Magnitudes as floats, with one clear error for an empty or non-numeric list."""
-    values = as_list(magnitudes, name)
+    values = as_list(magnitudes, name, "[0.25]")
     try:
         return [float(v) for v in values]
     except (TypeError, ValueError):

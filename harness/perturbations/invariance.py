@@ -43,7 +43,7 @@ class AffineCondition(Condition):
         self.tolerance = tolerance if compensated else None
         self.strict = bool(exact)
 
-    axis = "magnitude δ (pixel units; for a change of encoding: the offset it introduces)"
+    axis = "δ (pixel units)"
 
     def transform_inputs(self, batch: Batch, sample: int, explainer=None) -> torch.Tensor:
         return self.amap(batch.z)

@@ -40,7 +40,7 @@ class NoiseCondition(Condition):
                           "condition": "", "noise": kind, "clip": bool(clip)})
         self.kind, self.radius, self.n_samples, self.clip = kind, float(radius), int(n_samples), bool(clip)
 
-    axis = "noise radius r (L∞) or σ (Gaussian), pixel units"
+    axis = "r (L∞) or σ, pixel units"
 
     def noise(self, batch: Batch, sample: int) -> torch.Tensor:
         """The pixel-space noise ``u`` ``(B, C, H, W)`` of draw ``sample`` for every image of ``batch``."""

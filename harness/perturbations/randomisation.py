@@ -56,8 +56,10 @@ def units(network: nn.Module) -> list[str]:
 
 
 def randomise(network: nn.Module, names: Iterable[str], seed: int, reset_batchnorm_stats: bool = False) -> nn.Module:
-    """A copy of ``network`` with the units ``names`` re-initialised (seeded per unit); ``network`` is unchanged."""
-    out = copy.deepcopy(network)
+    """A copy of ``network`` with the units ``names`` re-initialised (seeded per unit, drawn on the CPU so that every
+    device gets the same weights); ``network`` is unchanged."""
+    device = next(network.parameters()).device
+    out = copy.deepcopy(network).cpu()
     for name in names:
         for sub, module in out.get_submodule(name).named_modules():
             if not any(True for _ in module.parameters(recurse=False)):
@@ -72,7 +74,7 @@ def randomise(network: nn.Module, names: Iterable[str], seed: int, reset_batchno
                 if isinstance(module, nn.modules.batchnorm._NormBase) and not reset_batchnorm_stats:
                     for k, b in stats.items():
                         getattr(module, k).copy_(b)
-    return out
+    return out.to(device)
 
 
 class RandomisedNetwork(Condition):
@@ -91,7 +93,7 @@ class RandomisedNetwork(Condition):
                           "condition": label or names[-1]})
         self.names, self.seed, self.reset_stats = list(names), int(seed), bool(reset_batchnorm_stats)
 
-    axis = "layers (blocks) randomised, from the top"
+    axis = "layers randomised from the top"
 
     def transform_network(self, network: nn.Module) -> nn.Module:
         return randomise(network, self.names, self.seed, self.reset_stats)
@@ -138,11 +140,11 @@ class RetrainedNetwork(Condition):
     """The same architecture trained on permuted labels; it explains its own prediction (``own_target``)."""
 
     own_target = True
-    axis = "share of the labels permuted"
+    axis = "labels permuted"
 
     def __init__(self, network: nn.Module, train_accuracy: float, n_train: int) -> None:
         super().__init__({"perturbation": "data_randomisation", "magnitude": 1.0, "regime": "data randomisation",
-                          "condition": f"labels permuted ({n_train} images, training accuracy {train_accuracy:.2f})"})
+                          "condition": f"labels permuted ({n_train} training images)"})
         self.network, self.train_accuracy = network, train_accuracy
 
     def transform_network(self, network: nn.Module) -> nn.Module:

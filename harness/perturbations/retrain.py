@@ -30,8 +30,7 @@ def permuted_labels_network(context: Context, n_train: int, target: float, max_e
     if context.train_cfg is not None:
         base.update({k: context.train_cfg[k] for k in ("lr", "batch_size", "weight_decay") if k in context.train_cfg})
     cfg = TrainConfig(epochs=max_epochs, seed=int(seed), **base)
-    network = copy.deepcopy(context.network).requires_grad_(True)
-    model = EncodedClassifier(network, context.encoding).to(context.device)
+    network = copy.deepcopy(context.network).cpu().requires_grad_(True)
     key = checkpoint.config_key("permuted labels", context.model_key, n_train, target, max_epochs, seed, base)
     path = Path(str(context.cache_dir)).expanduser() / "checkpoints" / f"{key}.pt" if context.cache_dir else None
     if path is not None and checkpoint.verified(path):
@@ -40,13 +39,15 @@ def permuted_labels_network(context: Context, n_train: int, target: float, max_e
         fitted = float(payload["meta"]["train_accuracy"])
         log.info("loaded the permuted-label network %s (training accuracy %.3f)", path, fitted)
     else:
-        init_weights(network, int(seed))
+        with torch.random.fork_rng(devices=[]):  # drawn on the CPU, the global generator left as it was
+            init_weights(network, int(seed))
         log.info("data randomisation: training on %d images with permuted labels until accuracy %.2f", len(pick),
                  target)
+        model = EncodedClassifier(network, context.encoding).to(context.device)
         fitted = fit_until(model, permuted, cfg, context.device, target, max_epochs)
         if path is not None:
             checkpoint.save(path, network, context.encoding.name, {"train_accuracy": fitted, "n_train": len(pick)})
     if fitted < target:
         log.warning("the permuted-label network reached training accuracy %.3f < %.2f after %d epochs", fitted,
                     target, max_epochs)
-    return network.eval().requires_grad_(False), fitted, len(pick)
+    return network.to(context.device).eval().requires_grad_(False), fitted, len(pick)

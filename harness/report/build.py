@@ -13,7 +13,7 @@ import pandas as pd
 
 from harness.errors import UserError
 from harness.metrics.aggregate import aggregate
-from harness.metrics.registry import MEASURES
+from harness.metrics.registry import measure, names
 from harness.report import header
 from harness.report.figures import draw
 from harness.report.collect import find_runs, kind, load_scores
@@ -63,7 +63,10 @@ def _ranking(summary: pd.DataFrame, metric: str, prefer: str) -> list[str]:
     groups = [c for c in summary.columns if c in group_columns(summary.drop(columns=["metric"]))]
     by = [c for c in groups if c in ("regime", "perturbation") or c.startswith("cfg:")]
     by = [c for c in by if summary[c].nunique(dropna=False) > 1 or c == "regime"]
-    stable_high = MEASURES[metric].stable != "lower"
+    stable_high = measure(metric).stable != "lower"
+    if "control" in summary.columns:
+        control = summary["control"].fillna(False).astype(bool)
+        summary = summary.assign(variant=summary["variant"].where(~control, summary["variant"] + " (control)"))
     return ranking(summary, by or ["metric"], "variant", metric=metric,
                    higher=stable_high if prefer == "stable" else not stable_high)
 
@@ -108,7 +111,11 @@ def build_report(root: str | Path, out: str | Path | None = None, seed: int = 0,
     atomic_write(out / "summary.md", lambda p: Path(p).write_text(markdown))
     atomic_write(out / "summary.tex", lambda p: Path(p).write_text(to_latex(summary, shown)))
     pairwise = tuple(m for m in ("ssim", "spearman") if m in scores.columns)
-    compared = _comparisons(aggregates, shown[:1]) if aggregates is not None else _comparisons(scores, pairwise)
+    if aggregates is not None:
+        on = [m for m in (*shown, *names("aggregate")) if m in aggregates.columns][:1]
+        compared = _comparisons(aggregates, tuple(on))
+    else:
+        compared = _comparisons(scores, pairwise)
     atomic_write(out / "comparisons.csv", lambda p: compared.to_csv(p, index=False))
     if kept_only_table and "pred_agrees" in scores.columns:
         kept = summarise(scores[scores["pred_agrees"].astype(bool)], seed=seed, n_resamples=n_resamples)

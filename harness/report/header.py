@@ -23,7 +23,10 @@ def _essentials(info: dict, what: str, n_runs: int) -> list[str]:
         return []
     cfg = info.get("config", {})
     model, data = info.get("model", {}), cfg.get("data", {})
-    network = str(cfg.get("model", {}).get("network", {}).get("_target_", "?")).rsplit(".", 1)[-1]
+    net_cfg = cfg.get("model", {}).get("network", {})
+    network = str(net_cfg.get("_target_", "?")).rsplit(".", 1)[-1]
+    details = ", ".join(f"{k} {net_cfg[k]}" for k in ("name", "width") if net_cfg.get(k) is not None)
+    network += f" ({details})" if details else ""
     lines = [
         f"- Data: `{_module(data.get('_target_'))}` "
         f"({len(info.get('classes', []))} classes), "
@@ -46,7 +49,7 @@ def _essentials(info: dict, what: str, n_runs: int) -> list[str]:
     checks = info.get("logit_check") or {}
     if checks:
         lines.append(f"- Rewritten networks reproduce the logits to {max(checks.values()):.2g} (max |logit "
-                     f"difference| over {len(checks)} conditions)")
+                     f"difference| over {len(checks)} condition{'s' if len(checks) > 1 else ''})")
     return lines
 
 

@@ -77,10 +77,10 @@ def stability_vs_magnitude(summary: pd.DataFrame, path: str | Path, metrics: tup
             if identity is not None:
                 ax.axhline(identity, color="0.6", lw=0.6, zorder=0)
             if r == len(metrics) - 1:
-                ax.set_xlabel(xlabel + (" (series offset to stay visible)" if dodge else ""))
+                ax.set_xlabel(xlabel)
     handles, labels = axes[0, 0].get_legend_handles_labels()
     fig.suptitle("Clean vs perturbed maps against perturbation size\n(mean over images, bootstrap 95% CI; "
-                 "magnitude 0: unchanged map)")
+                 "magnitude 0: unchanged map" + ("; series offset sideways to stay visible)" if dodge else ")"))
     fig.tight_layout()
     fig.legend(handles, labels, loc="upper center", ncol=2, frameon=False, bbox_to_anchor=(0.5, 0.0))
     return style.save(fig, path)

@@ -102,6 +102,8 @@ def compare_methods(scores: pd.DataFrame, conditions: list[str], variant: str, p
         p_holm (Holm-adjusted within the condition and metric) and rank_biserial.
     """
     rows = []
+    if not metrics:
+        return pd.DataFrame(rows)
     for key, df in scores.groupby(conditions, dropna=False, sort=True):
         for metric in metrics:
             wide = df.pivot_table(index=pair_on, columns=variant, values=metric, aggfunc="first", dropna=False)

@@ -54,7 +54,8 @@ def summarise(scores: pd.DataFrame, seed: int = 0, n_resamples: int = 2000) -> p
     """Long-format summary: one row per group and measure (mean, median, std, bootstrap CI, n, n_nan).
 
     Pairwise, per-map and aggregate measures count their NaNs (with the reasons); a diagnostic that is NaN for a
-    whole group does not apply to it (e.g. the completeness error of a method without one) and is left out.
+    whole group does not apply to it (e.g. the completeness error of a method without one) and is left out. Several
+    samples of an image (noise draws) are first averaged per image (:func:`per_image`): n counts images.
 
     Args:
         scores: Tidy per-image (or per-image aggregate) scores, from memory or from CSV.
@@ -64,6 +65,7 @@ def summarise(scores: pd.DataFrame, seed: int = 0, n_resamples: int = 2000) -> p
     scores = normalise(scores)
     groups = group_columns(scores)
     metrics = [c for c in scores.columns if measure(c) is not None]
+    scores = per_image(scores, groups, metrics)
     reasons = scores["nan_reason"] if "nan_reason" in scores.columns else None
     rows = []
     for key, df in scores.groupby(groups, dropna=False, sort=False):
@@ -79,6 +81,21 @@ def summarise(scores: pd.DataFrame, seed: int = 0, n_resamples: int = 2000) -> p
 def summary_groups(summary: pd.DataFrame) -> list[str]:
     """The grouping columns of a summary made by :func:`summarise` (``variant`` included)."""
     return [c for c in summary.columns if c not in STATS and c != "metric"]
+
+
+def per_image(scores: pd.DataFrame, groups: list[str], metrics: list[str]) -> pd.DataFrame:
+    """Where a condition has several samples per image, their mean per image (NaN samples ignored; the first NaN
+    reason kept), so that a summary's n and confidence intervals count images, not draws."""
+    if "sample" not in scores.columns:
+        return scores
+    keys = [*groups, *[c for c in ("run", "image_id") if c in scores.columns]]
+    if scores.groupby(keys, dropna=False)["sample"].nunique().max() <= 1:
+        return scores
+    agg = {m: "mean" for m in metrics}
+    agg.update({c: "first" for c in scores.columns if c not in keys and c not in metrics})
+    if "nan_reason" in scores.columns:
+        agg["nan_reason"] = lambda r: next((v for v in r if isinstance(v, str) and v), "")
+    return scores.groupby(keys, dropna=False, sort=False).agg(agg).reset_index()
 
 
 def display_columns(summary: pd.DataFrame) -> list[str]:
@@ -112,16 +129,17 @@ def _cell(row: pd.Series, latex: bool = False) -> str:
     return f"{row['mean']:.3f}{pm}{half:.3f}" if np.isfinite(half) else f"{row['mean']:.3f}"
 
 
-def _text(column: str, value) -> str:
+def _text(column: str, value, signed: bool = True) -> str:
     if column == "magnitude":
-        return f"{float(value):+g}" if pd.notna(value) else ""
+        return (f"{float(value):+g}" if signed else f"{float(value):g}") if pd.notna(value) else ""
     return "" if pd.isna(value) else str(value)
 
 
 def _table(summary: pd.DataFrame, metrics: tuple[str, ...], latex: bool) -> tuple[list[str], list[list[str]]]:
     cols = display_columns(summary)
     groups = summary_groups(summary)
-    header = [{"variant": "method", "magnitude": r"$\delta$" if latex else "δ"}.get(c, c) for c in cols]
+    header = [{"variant": "method"}.get(c, c) for c in cols]
+    signed = "magnitude" in summary.columns and bool((summary["magnitude"] < 0).any())
     header += [*metrics, "n", "n_nan"]
     regimes = {r: i for i, r in enumerate(dict.fromkeys(summary["regime"]))} if "regime" in summary.columns else {}
     body = []
@@ -134,7 +152,7 @@ def _table(summary: pd.DataFrame, metrics: tuple[str, ...], latex: bool) -> tupl
                     float(first["magnitude"]) if "magnitude" in cols and pd.notna(first["magnitude"]) else 0.0)
         n_metric = metrics[0] if metrics and metrics[0] in cells.index else cells.index[0]
         body.append((sort_key, [
-            *[_text(c, first[c]) for c in cols],
+            *[_text(c, first[c], signed) for c in cols],
             *[_cell(cells.loc[m], latex) if m in cells.index else "n/a" for m in metrics],
             str(int(cells.loc[n_metric, "n"])), str(int(cells.loc[n_metric, "n_nan"])),
         ]))

@@ -47,6 +47,6 @@ def test_group_columns_ignore_missing_values_but_keep_varying_ones():
 def test_markdown_and_latex_have_one_line_per_condition():
     s = summarise(_scores())
     md = to_markdown(s).strip().splitlines()
-    assert len(md) == 2 + 2 and "| compensated | ixg | +0.5 | 0.400 ±" in "\n".join(md)
+    assert len(md) == 2 + 2 and "| compensated | ixg | 0.5 | 0.400 ±" in "\n".join(md)
     tex = to_latex(s)
     assert tex.startswith(r"\begin{tabular}") and tex.count(r"\\") == 3 and r"ig\_black" in tex
