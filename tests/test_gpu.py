@@ -53,14 +53,31 @@ def test_batcher_fits_free_gpu_memory_and_the_engine_matches_cpu():
     assert Batcher(max_batch=7).fit(net.cuda(), z[0].cuda()) == 7
     fitted = Batcher().fit(net.cuda(), z[0].cuda())
     assert fitted >= 8  # a 32×32 CNN fits many inputs into a GPU
-    amap = AffineMap.translation(torch.full((3,), 0.5))
     methods = {"saliency": Saliency(), "gradcam": GradCAM(), "ig": IntegratedGradients(None, n_steps=8)}
-    kw = dict(target=t, baselines={"ig": torch.zeros_like(z)}, follows=[True, False], reduction="sum_abs")
-    cpu = attribute_views(methods, net.cpu(), [View("clean", z), View("s", amap(z), amap)], **kw)
-    gpu_kw = {**kw, "target": t.cuda(), "baselines": {"ig": torch.zeros_like(z).cuda()}}
-    amap_gpu = AffineMap.translation(torch.full((3,), 0.5, device="cuda"))
-    gpu = attribute_views(methods, net.cuda(), [View("clean", z.cuda()), View("s", amap_gpu(z.cuda()), amap_gpu)],
-                          batcher=Batcher(), **gpu_kw)
+
+    def views(device):
+        zd, td, b = z.to(device), t.to(device), torch.zeros_like(z).to(device)
+        seeds = torch.zeros(4, 2, dtype=torch.long, device=device)
+        return [View("clean", zd, td, seeds, {"ig": [(("carried", "fixed"), b)]}),
+                View("s", zd + 0.5, td, seeds, {"ig": [(("carried",), b + 0.5), (("fixed",), b)]})]
+
+    cpu = attribute_views(methods, net.cpu(), views("cpu"), reduction="sum_abs")
+    gpu = attribute_views(methods, net.cuda(), views("cuda"), reduction="sum_abs", batcher=Batcher())
     for view in ("clean", "s"):
         for key, m in cpu[view].maps.items():
             assert torch.allclose(m, gpu[view].maps[key].cpu(), rtol=1e-4, atol=1e-5), (view, key)
+
+
+def test_noise_draws_and_randomised_networks_are_the_same_on_cpu_and_gpu():
+    from harness.models.encoding import Encoding
+    from harness.perturbations.base import Batch
+    from harness.perturbations.noise import NoiseCondition
+    from harness.perturbations.randomisation import randomise
+
+    enc, x = Encoding.named("unit"), torch.rand(2, 3, 8, 8)
+    cond = NoiseCondition("gaussian", 0.1, n_samples=2)
+    on = lambda d: Batch(x.to(d), x.to(d), torch.arange(2, device=d), torch.zeros(2, dtype=torch.long, device=d), enc)
+    assert torch.allclose(cond.transform_inputs(on("cpu"), 1), cond.transform_inputs(on("cuda"), 1).cpu())
+    net = build_rps_cnn(32, 0.25)
+    a, b = randomise(net, ["20", "0"], seed=3), randomise(net.cuda(), ["20", "0"], seed=3)
+    assert all(torch.equal(p, q.cpu()) for p, q in zip(a.parameters(), b.parameters()))
