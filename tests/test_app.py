@@ -234,3 +234,35 @@ def test_nan_input_scores_nan_with_reason():
     bad = rows[rows.image_id == 1]
     assert bad.ssim.isna().all() and bad.nan_reason.str.contains("non-finite input or logits").all()
     assert rows[rows.image_id != 1].ssim.notna().all()
+
+
+FAMILIES = {
+    "sensitivity": ["perturbation.radii=[0.05]", "perturbation.n_samples=2", "attribution.include=[saliency]"],
+    "sanity_checks": ["perturbation.families.0.max_depth=2", "perturbation.families.1.n_train=32",
+                      "perturbation.families.1.max_epochs=2", "attribution.include=[saliency,guided_backprop]"],
+    "attack": ["perturbation.epsilons=[8]", "perturbation.steps=3", "attribution.include=[saliency,ig_black]"],
+}
+
+
+@pytest.mark.parametrize("experiment", sorted(FAMILIES))
+def test_every_family_is_deterministic_and_resumes(run_app, tiny, monkeypatch, experiment):
+    """Same seed, same bytes; a run interrupted after its first piece resumes to the same bytes."""
+    overrides = [f"experiment={experiment}", *[o for o in tiny if not o.startswith("perturbation.magnitudes")],
+                 *FAMILIES[experiment], "attribution.n_images=4"]
+    first = run_app([*overrides, "report.figures=true"], "first")
+    assert (first / "figures" / "stability_vs_magnitude.png").is_file()
+    save = PartialStore.save
+
+    def interrupt(self, *args, **kwargs):
+        if list(self.root.rglob("*.csv")):
+            raise KeyboardInterrupt
+        save(self, *args, **kwargs)
+
+    monkeypatch.setattr(PartialStore, "save", interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        run_app([*overrides, "report.figures=true"], "second")
+    monkeypatch.setattr(PartialStore, "save", save)
+    second = run_app([*overrides, "report.figures=true"], "second")
+    assert (first / "scores.csv").read_bytes() == (second / "scores.csv").read_bytes()
+    if experiment == "attack":
+        assert list((first / "figures").glob("per_method_*.png"))

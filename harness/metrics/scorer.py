@@ -113,6 +113,14 @@ class Scorer:
             return sensitivity.ris_ratio(a, b, pair.x, pair.x_p, self.eps_min)
         return sensitivity.ros_ratio(a, b, pair.logits, pair.logits_p, self.eps_min)
 
+    @staticmethod
+    def aggregate(scores):
+        """The third shape: per-image aggregates over a condition's samples (max-sensitivity, ...), reduced from the
+        per-sample table that :meth:`score` fills (:func:`harness.metrics.aggregate.aggregate`)."""
+        from harness.metrics.aggregate import aggregate
+
+        return aggregate(scores)
+
     def score_maps(self, maps: torch.Tensor, images: torch.Tensor, masks: torch.Tensor | None,
                    suffix: str = "") -> tuple[dict[str, list[float]], list[str]]:
         """Per-map scores of ``maps`` ``(B, H, W)`` for ``images`` ``(B, C, H, W)`` and foreground ``masks``
@@ -136,4 +144,5 @@ def _check(requested: list[str], shape: str) -> list[str]:
     if unknown:
         raise UserError(f"unknown {shape} metric(s) {unknown} in metrics.{shape}; valid choices: {', '.join(valid)}")
     return list(requested)
+
 
