@@ -79,3 +79,20 @@ def test_controls_and_unattackable_methods(trained_model, small_splits):
     gbp = Explainer("gbp", Captum(captum.attr.GuidedBackprop), trained_model.network, None, seeds, "sum_abs")
     with pytest.raises(UserError, match="cannot be attacked"):
         cond.transform_inputs(batch, 0, gbp)
+
+
+def test_the_surrogate_is_one_copy_whose_beta_follows_each_call_and_the_weights():
+    import torch.nn as nn
+
+    net = nn.Sequential(nn.Conv2d(3, 2, 3), nn.ReLU(), nn.Flatten(), nn.Linear(2 * 6 * 6, 2))
+    a, b = softplus(net, 5.0), softplus(net, 50.0)
+    assert a is b and a[1].beta == 50.0 and isinstance(net[1], nn.ReLU)  # the network itself is unchanged
+    with torch.no_grad():
+        net[0].weight.add_(1.0)
+    c = softplus(net, 5.0)
+    assert c is not a and torch.equal(c[0].weight, net[0].weight)  # trained further: a new copy
+
+
+def test_annealed_beta_schedule():
+    cond = AttackCondition("topk", 8, steps=5, beta=10.0, beta_max=100.0)
+    assert [round(cond._beta(s), 6) for s in (1, 3, 5)] == [10.0, round(10 * 10 ** 0.5, 6), 100.0]

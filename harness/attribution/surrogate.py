@@ -16,7 +16,7 @@ import torch.nn as nn
 
 from harness.attribution.methods import Method
 
-_cache: "weakref.WeakKeyDictionary[nn.Module, dict[float, tuple[tuple, nn.Module]]]" = weakref.WeakKeyDictionary()
+_cache: "weakref.WeakKeyDictionary[nn.Module, tuple[tuple, nn.Module]]" = weakref.WeakKeyDictionary()
 
 
 def _state(network: nn.Module) -> tuple:
@@ -25,18 +25,24 @@ def _state(network: nn.Module) -> tuple:
 
 
 def softplus(network: nn.Module, beta: float) -> nn.Module:
-    """A copy of ``network`` with every ``nn.ReLU`` module replaced by ``nn.Softplus(beta)`` (cached per network, β
-    and weights: a network trained further gets a new copy; ``network`` is unchanged). ReLUs applied functionally
-    are not replaced."""
-    per_beta, state = _cache.setdefault(network, {}), _state(network)
-    if beta not in per_beta or per_beta[beta][0] != state:
+    """``network`` with every ``nn.ReLU`` module replaced by ``nn.Softplus(beta)``: one copy per network (made again
+    when its weights change; ``network`` itself is unchanged), whose β is set on each call, so that an attack may
+    change β at every step without a copy per β. ReLUs applied functionally are not replaced."""
+    state = _state(network)
+    if network not in _cache or _cache[network][0] != state:
         out = copy.deepcopy(network)
-        for name, module in list(out.named_modules()):
+        for module in list(out.modules()):
             for child_name, child in list(module.named_children()):
                 if isinstance(child, nn.ReLU):
-                    setattr(module, child_name, nn.Softplus(beta=float(beta)))
-        per_beta[beta] = (state, out.eval().requires_grad_(False))
-    return per_beta[beta][1]
+                    smooth = nn.Softplus(beta=float(beta))
+                    smooth.surrogate = True
+                    setattr(module, child_name, smooth)
+        _cache[network] = (state, out.eval().requires_grad_(False))
+    out = _cache[network][1]
+    for module in out.modules():
+        if getattr(module, "surrogate", False):
+            module.beta = float(beta)
+    return out
 
 
 class BetaSmoothed(Method):

@@ -90,6 +90,8 @@ class AttackCondition(Condition):
         steps: Gradient steps.
         step_size: Step length as a fraction of ε.
         beta: Softplus β of the surrogate network.
+        beta_max: If set, β grows geometrically from ``beta`` to ``beta_max`` over the steps (Dombrowski et al.'s
+            schedule, 10 → 100): a surrogate ever closer to the ReLU network.
         topk_fraction: k of the top-k objective, as a fraction of the pixels.
         gamma: Weight of the output term of the targeted objective.
         check_every: Steps between checks of the iterate with the real network.
@@ -99,13 +101,21 @@ class AttackCondition(Condition):
     axis = "radius ε (1/255 pixel units)"
 
     def __init__(self, objective: str, epsilon: float, norm: str = "linf", steps: int = 40, step_size: float = 0.125,
-                 beta: float = 10.0, topk_fraction: float = 0.1, gamma: float = 1e-3, check_every: int = 5) -> None:
+                 beta: float = 10.0, topk_fraction: float = 0.1, gamma: float = 1e-3, check_every: int = 5,
+                 beta_max: float | None = None) -> None:
         super().__init__({"perturbation": "attack", "magnitude": float(epsilon),
                           "regime": f"{OBJECTIVES[objective]} ({_norm_label(norm)})", "condition": "",
                           "objective": objective, "norm": norm})
         self.objective, self.eps, self.norm = objective, float(epsilon) / 255.0, norm
         self.steps, self.step_size, self.beta = int(steps), float(step_size), float(beta)
         self.fraction, self.gamma, self.check_every = float(topk_fraction), float(gamma), max(1, int(check_every))
+        self.beta_max = None if beta_max is None else float(beta_max)
+
+    def _beta(self, step: int) -> float:
+        """The surrogate's β at ``step`` (1-based): constant, or geometric from β to ``beta_max``."""
+        if self.beta_max is None or self.steps == 1:
+            return self.beta
+        return self.beta * (self.beta_max / self.beta) ** ((step - 1) / (self.steps - 1))
 
     def transform_inputs(self, batch: Batch, sample: int, explainer: Explainer | None = None) -> torch.Tensor:
         if explainer is None or explainer.method.control:
@@ -134,12 +144,12 @@ class AttackCondition(Condition):
         x0, target = batch.x.detach(), batch.target
         clean, logits0 = self._real(batch, e, x0)
         goal = clean.flip(-1).flip(-2)
-        surrogate = e.method.surrogate(e.network, self.beta)
         with torch.no_grad():
-            probs0 = surrogate(batch.z).softmax(1)
+            probs0 = e.method.surrogate(e.network, self.beta)(batch.z).softmax(1)
         best, best_loss = x0.clone(), objective(self.objective, clean, clean, self.fraction, goal).detach()
         x, alpha = x0.clone(), torch.full((len(x0), 1, 1, 1), self.step_size * self.eps, device=x0.device)
         for step in range(1, self.steps + 1):
+            surrogate = e.method.surrogate(e.network, self._beta(step))
             grad = self._gradient(batch, e, surrogate, x.detach(), clean, goal, probs0)
             proposal = self._step(x.detach(), grad, x0, alpha)
             with torch.no_grad():
