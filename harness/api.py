@@ -58,8 +58,9 @@ def evaluate(
     Returns:
         One row per (image, method, baseline treatment, condition, sample), as in ``scores.csv``.
     """
+    from harness.attribution.runtime import use_exact_float32
     from harness.perturbations.base import Context
-    from harness.run import build_parts, execute, report, run_info, save_raw
+    from harness.run import build_parts, execute, finish, run_info
 
     cfg = _compose([f"perturbation={perturbation}", f"attribution.include=[{','.join(methods)}]", f"seed={seed}",
                     *overrides])
@@ -69,19 +70,20 @@ def evaluate(
     device = next(model.parameters()).device
     labels = torch.full((len(images),), -1, dtype=torch.long) if labels is None else torch.as_tensor(labels).long()
     data = ImageSet(images.detach().float().cpu(), labels.cpu(), None if masks is None else masks.bool().cpu())
+    flags = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    use_exact_float32()  # maps in true float32, as on the command line; the caller's setting is restored below
     with preserved(model):
         wrapped = EncodedClassifier(model, Encoding.named(encoding, channels=images.shape[1]))
         context = Context(network=model, encoding=wrapped.encoding, train_images=train_images,
                           train_labels=train_labels, device=device)
-        result = execute(cfg, parts, wrapped, data, device, out, context, reference=data)
-    scores = pd.DataFrame(result.rows)
+        try:
+            result = execute(cfg, parts, wrapped, data, device, out, context, reference=data)
+        finally:
+            torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = flags
     if out is not None:
         info = run_info(cfg, device, torch.get_num_threads(), len(data), ())
-        info.update(conditions=result.conditions, logit_check=result.logit_check, experiment="python api",
-                    data={"has_masks": masks is not None})
-        save_raw(out, result.rows, result.examples, info)
-        report(cfg, out)
-    return scores
+        finish(cfg, out, result, {**info, "experiment": "python api", "data": {"has_masks": masks is not None}})
+    return pd.DataFrame(result.rows)
 
 
 @contextlib.contextmanager

@@ -17,19 +17,19 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
 from harness.errors import UserError, exit_code_of
-from harness.report.build import atomic_write, build_report
+from harness.report.build import atomic_write, build_report, report_settings
 from harness.report.collect import load_scores
 
 log = logging.getLogger(__name__)
 
 
-def collect(root: str | Path, seed: int = 0, n_resamples: int = 2000, **settings: Any) -> Path:
+def collect(root: str | Path, **settings: Any) -> Path:
     """Merge the runs under ``root`` into ``root/scores.csv`` and build the report there (``settings``: the report's,
     see :func:`~harness.report.build.build_report`)."""
     root = Path(root)
     scores = load_scores(root)
     atomic_write(root / "scores.csv", lambda p: scores.to_csv(p, index=False))
-    build_report(root, seed=seed, n_resamples=n_resamples, **settings)
+    build_report(root, **settings)
     log.info("collected %d rows from %d runs into %s", len(scores), scores["run"].nunique(), root)
     return root / "scores.csv"
 
@@ -39,11 +39,7 @@ class CollectCallback(Callback):
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         try:
-            r = config.report
-            listed = lambda v: tuple(v) if v else None  # noqa: E731
-            collect(config.hydra.sweep.dir, seed=config.seed, n_resamples=r.bootstrap_resamples,
-                    metrics=listed(r.get("table_metrics")), figure_metrics=listed(r.get("figure_metrics")),
-                    prefer=r.get("prefer", "stable"), kept_only_table=bool(r.get("kept_only_table", False)))
+            collect(config.hydra.sweep.dir, **{**report_settings(config.report, config.seed), "figures": True})
         except UserError as exc:  # e.g. every job failed: nothing to collect
             log.warning("nothing collected: %s", exc)
 
@@ -54,7 +50,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    return exit_code_of(lambda: collect(args.multirun, seed=args.seed))
+    return exit_code_of(lambda: collect(args.multirun, **_settings(args.multirun, args.seed)))
+
+
+def _settings(root: str, seed: int) -> dict[str, Any]:
+    """The report settings the sweep's jobs ran with (figures drawn)."""
+    from harness.report.header import run_info
+
+    saved = run_info(Path(root)).get("config", {}).get("report", {}) if Path(root).is_dir() else {}
+    return {**report_settings(saved, seed), "figures": True}
 
 
 if __name__ == "__main__":

@@ -37,6 +37,14 @@ log = logging.getLogger(__name__)
 TREATMENTS = ("carried", "fixed", "recomputed")
 
 
+def check_treatments(treatments: Sequence[str]) -> None:
+    """One clear error for an unknown (or no) baseline treatment."""
+    bad = [t for t in treatments if t not in TREATMENTS]
+    if bad or not treatments:
+        raise UserError(f"attribution.baseline_treatments has {bad or 'nothing'}; valid choices: "
+                        f"{', '.join(TREATMENTS)}")
+
+
 @dataclass
 class Evaluation:
     """Everything the report needs: tidy score rows and a few example maps."""
@@ -81,10 +89,7 @@ class Evaluator:
     batcher: Batcher = field(default_factory=Batcher)
 
     def __post_init__(self) -> None:
-        bad = [t for t in self.treatments if t not in TREATMENTS]
-        if bad or not self.treatments:
-            raise UserError(f"attribution.baseline_treatments has {bad or 'nothing'}; valid choices: "
-                            f"{', '.join(TREATMENTS)}")
+        check_treatments(self.treatments)
 
     def __call__(self, model: EncodedClassifier, data: ImageSet, conditions: Sequence[Condition],
                  reference: ImageSet | None = None) -> Evaluation:
@@ -166,25 +171,24 @@ class Evaluator:
 
     def _views(self, model, cond: Condition, batch: Batch, s: int, base: dict, net: nn.Module) -> list[View]:
         """Sample ``s`` of ``cond``: one view, or one per method for a per-method condition (an attack)."""
+        seeds = self._seeds(batch, cond.key, s)
         if not cond.per_method:
-            return [self._view(model, cond, batch, s, base, net, cond.transform_inputs(batch, s), None)]
+            return [self._view(model, cond, batch, s, base, net, cond.transform_inputs(batch, s), seeds, None)]
         views = []
         for name, method in self.methods.items():
-            seeds = self._seeds(batch, cond.key, s)
             explainer = Explainer(name, method, model.network, base.get(name), seeds, self.reduction)
             z_p = cond.transform_inputs(batch, s, explainer)
-            views.append(self._view(model, cond, batch, s, base, net, z_p, name))
+            views.append(self._view(model, cond, batch, s, base, net, z_p, seeds, name))
         return views
 
     def _view(self, model, cond: Condition, batch: Batch, s: int, base: dict, net: nn.Module, z_p: torch.Tensor,
-              only: str | None) -> View:
+              seeds: torch.Tensor, only: str | None) -> View:
+        """One view: ``z_p`` as ``net`` sees it, explained by every method (or by ``only``)."""
         logits_p = predict(net, z_p)
         target = logits_p.argmax(1) if cond.own_target else batch.target
         key = f"{cond.key}#{s}" if only is None else f"{cond.key}#{s}#{only}"
-        baselines = self._baselines(model, cond, batch, s, z_p, base)
-        if only is not None:
-            baselines = {k: v for k, v in baselines.items() if k == only}
-        return View(key, z_p, target, self._seeds(batch, cond.key, s), baselines, logits_p,
+        mine = base if only is None else {k: v for k, v in base.items() if k == only}
+        return View(key, z_p, target, seeds, self._baselines(model, cond, batch, s, z_p, mine), logits_p,
                     None if only is None else frozenset({only}))
 
     def _all(self, name: str) -> tuple[str, ...]:

@@ -17,6 +17,7 @@ import torch
 from harness.attribution.engine import ViewMaps
 from harness.metrics.registry import CLEAN_SUFFIX
 from harness.metrics.scorer import Pair, Scorer
+from harness.metrics.sensitivity import rel_change
 from harness.perturbations.base import Batch, Condition
 
 
@@ -72,7 +73,7 @@ class Piece:
             scores = scorer.score(a, m, pair)
             per_map, reasons = scorer.score_maps(m, b.x, c.masks)
             if not self.methods[key[0]].control:
-                rel.append((a - m).flatten(1).norm(dim=1) / a.flatten(1).norm(dim=1).clamp_min(1e-30))
+                rel.append(rel_change(a, m))
             self._absdiff[_name(key)] = self._absdiff.get(_name(key), 0) + _scaled_diff(a, m)
             self._count[_name(key)] = self._count.get(_name(key), 0) + len(m)
             errors = (out.errors.get(key), c.maps.errors.get(key))

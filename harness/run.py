@@ -26,13 +26,13 @@ from harness.attribution.methods import Method
 from harness.attribution.runtime import use_exact_float32
 from harness.data.base import ImageSet
 from harness.errors import UserError, find_user_error
-from harness.evaluation import TREATMENTS, Evaluation, Evaluator
+from harness.evaluation import Evaluation, Evaluator, check_treatments
 from harness.metrics.registry import MEASURES, measure
 from harness.metrics.scorer import Scorer
 from harness.models.classifier import EncodedClassifier
 from harness.models.prepare import prepare_model
 from harness.perturbations.base import Context, Perturbation, as_list
-from harness.report.build import build_report, save_raw
+from harness.report.build import build_report, report_settings, save_raw
 from harness.store import PartialStore
 
 log = logging.getLogger(__name__)
@@ -114,9 +114,7 @@ def build(node: DictConfig) -> Any:
 def build_parts(cfg: DictConfig) -> Parts:
     """Perturbation, methods, scorer and baseline treatments; configuration mistakes surface here."""
     treatments = [str(t) for t in as_list(cfg.attribution.baseline_treatments, "attribution.baseline_treatments")]
-    bad = [t for t in treatments if t not in TREATMENTS]
-    if bad:
-        raise UserError(f"attribution.baseline_treatments has {bad}; valid choices: {', '.join(TREATMENTS)}")
+    check_treatments(treatments)
     for key in ("table_metrics", "figure_metrics"):
         listed = [str(m) for m in as_list(cfg.report.get(key) or [], f"report.{key}")] if cfg.report.get(key) else []
         unknown = [m for m in listed if measure(m) is None]
@@ -181,26 +179,27 @@ def run(cfg: DictConfig, run_dir: str | Path) -> Any:
                       device=device, cache_dir=cfg.cache_dir, model_key=model_info.sha256 or model_info.checkpoint)
     result = execute(cfg, parts, model, explained, device, run_dir, context, reference=splits.test)
     info = run_info(cfg, device, threads, len(explained), splits.classes)
-    info.update(model=asdict(model_info), logit_check=result.logit_check, conditions=result.conditions,
-                clean_accuracy=result.accuracy.get("clean"),
-                data={"skipped_files": list(splits.skipped), "n_skipped": len(splits.skipped),
-                      "has_masks": explained.masks is not None})
-    save_raw(run_dir, result.rows, result.examples, info)
-    PartialStore(run_dir, fingerprint=OmegaConf.to_container(cfg, resolve=True)).remove()
-    summary = report(cfg, run_dir)
+    info.update(model=asdict(model_info), data={"skipped_files": list(splits.skipped), "n_skipped": len(splits.skipped),
+                                                "has_masks": explained.masks is not None})
+    summary = finish(cfg, run_dir, result, info)
     print((Path(run_dir) / "summary.md").read_text())
     log.info("results in %s", run_dir)
     return summary
 
 
+def finish(cfg: DictConfig, run_dir: str | Path, result: Evaluation, info: dict[str, Any]) -> Any:
+    """Write the raw results with ``info`` (and what the evaluation measured), drop the partial pieces, build the
+    report; returns the summary."""
+    info.update(logit_check=result.logit_check, conditions=result.conditions,
+                clean_accuracy=result.accuracy.get("clean"))
+    save_raw(run_dir, result.rows, result.examples, info)
+    PartialStore(run_dir, fingerprint=OmegaConf.to_container(cfg, resolve=True)).remove()
+    return report(cfg, run_dir)
+
+
 def report(cfg: DictConfig, run_dir: str | Path) -> Any:
     """The run's tables and figures, as configured in ``cfg.report``."""
-    metrics, curves = cfg.report.get("table_metrics"), cfg.report.get("figure_metrics")
-    return build_report(run_dir, seed=cfg.seed, n_resamples=cfg.report.bootstrap_resamples,
-                        metrics=tuple(as_list(metrics, "report.table_metrics")) if metrics else None,
-                        figure_metrics=tuple(as_list(curves, "report.figure_metrics")) if curves else None,
-                        kept_only_table=bool(cfg.report.get("kept_only_table", False)),
-                        prefer=str(cfg.report.get("prefer", "stable")), figures=bool(cfg.report.get("figures", True)))
+    return build_report(run_dir, **report_settings(cfg.report, cfg.seed))
 
 
 def _complete(run_dir: str | Path, cfg: DictConfig) -> bool:

@@ -42,6 +42,7 @@ def test_the_callers_module_is_left_as_it_was_found(tmp_path):
     agg = aggregate(scores)
     assert (agg[agg.method == "constant_map"].max_sensitivity == 0).all()
     assert (tmp_path / "report" / "summary.md").is_file() and (tmp_path / "report" / "aggregates.csv").is_file()
+    assert not (tmp_path / "report" / "partial").exists()  # finished: the resumable pieces are gone
     pd.testing.assert_frame_equal(scores, pd.read_csv(tmp_path / "report" / "scores.csv"), check_dtype=False,
                                   check_exact=False)
 

@@ -257,24 +257,20 @@ class Captum(WithBaseline):
         from harness.attribution.gradcam import resolve_layer
 
         args = (network, resolve_layer(network, self.layer, z[:1])) if self.layer is not None else (network,)
-        extra = {"baselines": baseline} if self.needs_baseline else {}
+        rows = [slice(i, i + 1) for i in range(len(z))] if self.random else [slice(None)]
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="Setting (forward, )?backward hooks", category=UserWarning)
-            if self.random:
-                attr = torch.cat([self._one(args, z[i:i + 1], target[i:i + 1], None if baseline is None else
-                                            baseline[i:i + 1], None if seeds is None else seeds[i:i + 1])
-                                  for i in range(len(z))])
-            else:
-                attr = self.attribution(*args).attribute(_leaf(z), target=target, **extra, **self.kwargs)
+            attr = torch.cat([self._call(args, z[r], target[r], None if baseline is None else baseline[r],
+                                         None if seeds is None or not self.random else seeds[r]) for r in rows])
         if attr.shape[-2:] != z.shape[-2:]:
             attr = F.interpolate(attr, size=tuple(z.shape[-2:]), mode="bilinear", align_corners=False)
         return attr
 
 
-    def _one(self, args, z, target, baseline, seeds) -> torch.Tensor:
-        """One image's attributions, its random draws seeded by its image seed."""
+    def _call(self, args, z, target, baseline, seeds) -> torch.Tensor:
+        """Captum's ``attribute``; with ``seeds`` (one image), its random draws seeded by the image's seed."""
         extra = {"baselines": baseline} if self.needs_baseline else {}
-        with _seeded(seeds):
+        with _seeded(seeds) if seeds is not None else contextlib.nullcontext():
             return self.attribution(*args).attribute(_leaf(z), target=target, **extra, **self.kwargs)
 
 

@@ -121,6 +121,13 @@ class Scorer:
 
         return aggregate(scores)
 
+    def _darkest(self, images: torch.Tensor) -> torch.Tensor:
+        """The darkest-quarter region of ``images``, computed once per batch (every map of it is scored against it)."""
+        cached = getattr(self, "_dark", None)
+        if cached is None or cached[0] is not images:
+            self._dark = (images, regions.darkest(images))
+        return self._dark[1]
+
     def score_maps(self, maps: torch.Tensor, images: torch.Tensor, masks: torch.Tensor | None,
                    suffix: str = "") -> tuple[dict[str, list[float]], list[str]]:
         """Per-map scores of ``maps`` ``(B, H, W)`` for ``images`` ``(B, C, H, W)`` and foreground ``masks``
@@ -128,7 +135,7 @@ class Scorer:
         out, reasons = {}, [""] * len(maps)
         for name in self.per_map:
             if name == "dark_share":
-                values = regions.mass_share(maps, regions.darkest(images))
+                values = regions.mass_share(maps, self._darkest(images))
             elif masks is None:
                 values = torch.full((len(maps),), float("nan"), dtype=torch.float64)
                 reasons = ["no mask in the data"] * len(maps)

@@ -40,8 +40,8 @@ from harness.attribution.reduce import reduce_channels
 from harness.errors import UserError
 from harness.metrics.sensitivity import centre_of_mass
 from harness.models.encoding import Encoding
-from harness.perturbations.base import Batch, Condition, Explainer, Perturbation, check_choices, check_magnitudes, \
-    generators_for, seed_for
+from harness.perturbations.base import Batch, Condition, Explainer, Perturbation, add_in_pixels, check_choices, \
+    check_magnitudes, generators_for, seed_for
 
 log = logging.getLogger(__name__)
 
@@ -220,8 +220,7 @@ class RandomSign(Condition):
 
     def carry_baseline(self, baseline: torch.Tensor, batch: Batch, sample: int) -> torch.Tensor:
         """The baseline with the same random-sign perturbation (clipped like the image)."""
-        b = batch.encoding.decode(baseline)
-        return batch.encoding.encode((b + self._delta(batch, sample)).clamp(0.0, 1.0))
+        return add_in_pixels(batch.encoding, baseline, self._delta(batch, sample))
 
 
 class Attack(Perturbation):

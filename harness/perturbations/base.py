@@ -165,6 +165,13 @@ class Perturbation:
         raise NotImplementedError
 
 
+def add_in_pixels(encoding: Encoding, z: torch.Tensor, delta: torch.Tensor, clip: bool = True) -> torch.Tensor:
+    """Model inputs ``z`` moved by ``delta`` in pixel space (optionally clipped to ``[0, 1]``) and encoded again:
+    noise and random-sign perturbations of an image, and the same perturbation of a carried baseline."""
+    x = encoding.decode(z) + delta
+    return encoding.encode(x.clamp(0.0, 1.0) if clip else x)
+
+
 def seed_for(*parts: Any) -> int:
     """A 62-bit seed from any values (stable across processes and platforms, unlike ``hash``)."""
     return int(hashlib.sha256(repr(parts).encode()).hexdigest()[:15], 16)

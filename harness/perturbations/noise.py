@@ -15,8 +15,8 @@ import torch
 
 from harness.errors import UserError
 from harness.models.encoding import Encoding
-from harness.perturbations.base import Batch, Condition, Perturbation, check_choices, check_magnitudes, \
-    generators_for, seed_for
+from harness.perturbations.base import Batch, Condition, Perturbation, add_in_pixels, check_choices, \
+    check_magnitudes, generators_for, seed_for
 
 #: noise kind → (regime label, unit draw)
 KINDS = {
@@ -49,16 +49,13 @@ class NoiseCondition(Condition):
         u = torch.stack([draw(batch.x.shape[1:], g) for g in gens])
         return (self.radius * u).to(device=batch.x.device, dtype=batch.x.dtype)
 
-    def _perturb(self, x: torch.Tensor, batch: Batch, sample: int) -> torch.Tensor:
-        out = x + self.noise(batch, sample)
-        return out.clamp(0.0, 1.0) if self.clip else out
-
     def transform_inputs(self, batch: Batch, sample: int, explainer=None) -> torch.Tensor:
-        return batch.encoding.encode(self._perturb(batch.x, batch, sample))
+        x = batch.x + self.noise(batch, sample)
+        return batch.encoding.encode(x.clamp(0.0, 1.0) if self.clip else x)
 
     def carry_baseline(self, baseline: torch.Tensor, batch: Batch, sample: int) -> torch.Tensor:
         """The baseline plus the same noise draw (clipped like the image)."""
-        return batch.encoding.encode(self._perturb(batch.encoding.decode(baseline), batch, sample))
+        return add_in_pixels(batch.encoding, baseline, self.noise(batch, sample), self.clip)
 
 
 class Noise(Perturbation):

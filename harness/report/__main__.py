@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from harness.errors import exit_code_of
-from harness.report.build import build_report
+from harness.report.build import build_report, report_settings
 
 
 def _settings(args: argparse.Namespace) -> dict:
@@ -19,17 +19,12 @@ def _settings(args: argparse.Namespace) -> dict:
 
     folder = Path(args.results)
     info = run_info(folder) if folder.is_dir() else {}
+    given = {"table_metrics": args.metrics, "figure_metrics": args.figure_metrics, "prefer": args.prefer,
+             "bootstrap_resamples": args.resamples, "kept_only_table": args.kept_only or None}
     saved = info.get("config", {}).get("report", {})
-    listed = lambda v: tuple(v) if v else None  # noqa: E731
-    return {
-        "out": args.out, "seed": args.seed if args.seed is not None else info.get("seed", 0),
-        "n_resamples": args.resamples or saved.get("bootstrap_resamples", 2000),
-        "metrics": listed(args.metrics or saved.get("table_metrics")),
-        "figure_metrics": listed(args.figure_metrics or saved.get("figure_metrics")),
-        "prefer": args.prefer or saved.get("prefer", "stable"),
-        "kept_only_table": args.kept_only or bool(saved.get("kept_only_table", False)),
-        "figures": not args.no_figures,
-    }
+    merged = {**saved, **{k: v for k, v in given.items() if v is not None}}
+    seed = args.seed if args.seed is not None else info.get("seed", 0)
+    return {**report_settings(merged, seed), "out": args.out, "figures": not args.no_figures}
 
 
 def main(argv: list[str] | None = None) -> int:

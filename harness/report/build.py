@@ -6,6 +6,7 @@ import logging
 import os
 import tempfile
 from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -69,6 +70,16 @@ def _ranking(summary: pd.DataFrame, metric: str, prefer: str) -> list[str]:
         summary = summary.assign(variant=summary["variant"].where(~control, summary["variant"] + " (control)"))
     return ranking(summary, by or ["metric"], "variant", metric=metric,
                    higher=stable_high if prefer == "stable" else not stable_high)
+
+
+def report_settings(report: Mapping[str, Any], seed: int = 0) -> dict[str, Any]:
+    """The keyword arguments of :func:`build_report` from a ``report`` config section (``harness/configs/report``)
+    and the run's seed: one reading for a run, a sweep's collection and ``python -m harness.report``."""
+    listed = lambda v: tuple(str(m) for m in ([v] if isinstance(v, str) else v)) if v else None  # noqa: E731
+    return {"seed": seed, "n_resamples": int(report.get("bootstrap_resamples", 2000)),
+            "metrics": listed(report.get("table_metrics")), "figure_metrics": listed(report.get("figure_metrics")),
+            "prefer": str(report.get("prefer", "stable")),
+            "kept_only_table": bool(report.get("kept_only_table", False)), "figures": bool(report.get("figures", True))}
 
 
 def build_report(root: str | Path, out: str | Path | None = None, seed: int = 0, n_resamples: int = 2000,
