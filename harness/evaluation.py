@@ -57,6 +57,8 @@ class Evaluation:
     conditions: list[dict] = field(default_factory=list)
     #: test accuracy of each condition's network on its inputs (``clean``: the original network on clean inputs)
     accuracy: dict[str, float] = field(default_factory=dict)
+    #: what each method decided about the network when it was checked (e.g. Grad-CAM's layer), by method name
+    methods: dict[str, dict] = field(default_factory=dict)
 
 
 @dataclass

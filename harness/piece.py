@@ -15,8 +15,9 @@ import numpy as np
 import torch
 
 from harness.attribution.engine import ViewMaps
+from harness.metrics.precision import is_constant, prediction_kept
 from harness.metrics.registry import CLEAN_SUFFIX
-from harness.metrics.scorer import Pair, Scorer
+from harness.metrics.scorer import Pair, Scene, Scorer
 from harness.metrics.sensitivity import rel_change
 from harness.perturbations.base import Batch, Condition
 
@@ -31,6 +32,7 @@ class Clean:
     masks: torch.Tensor | None
     labels: torch.Tensor
     start: int
+    scene: Scene | None = None
     map_scores: dict[Any, dict[str, list[float]]] = field(default_factory=dict)
     map_reasons: dict[Any, list[str]] = field(default_factory=dict)
 
@@ -66,35 +68,38 @@ class Piece:
         broken = _broken(b.x, c.logits, logits_p)
         change = (logits_p - c.logits).gather(1, b.target.unsqueeze(1)).squeeze(1).tolist()
         max_diff = (logits_p - c.logits).abs().amax(1).tolist()
-        pred_p = logits_p.argmax(1).tolist()
+        kept = prediction_kept(logits_p, b.target)  # a tie up to precision keeps the clean class
+        pred_p = torch.where(kept, b.target, logits_p.argmax(1)).tolist()
+        kept = kept.tolist()
         rel = []
         for key, m in out.maps.items():
             a = c.maps.maps[key]
             scores = scorer.score(a, m, pair)
-            per_map, reasons = scorer.score_maps(m, b.x, c.masks)
+            per_map, reasons = scorer.score_maps(m, c.scene)
             if not self.methods[key[0]].control:
                 rel.append(rel_change(a, m))
             self._absdiff[_name(key)] = self._absdiff.get(_name(key), 0) + _scaled_diff(a, m)
             self._count[_name(key)] = self._count.get(_name(key), 0) + len(m)
             errors = (out.errors.get(key), c.maps.errors.get(key))
+            constant = (is_constant(m).tolist(), is_constant(a).tolist())
             for i, s in enumerate(scores):
                 if broken[i]:
                     s.update({k: float("nan") for k in scorer.columns}, nan_reason="non-finite input or logits")
                 reason = "; ".join(r for r in (s.pop("nan_reason"), reasons[i], c.map_reasons[key][i]) if r)
-                self.rows.append(self._row(i, sample, key, s, reason, per_map, pred_p[i], target_p[i], change[i],
-                                           max_diff[i], errors, broken[i]))
+                self.rows.append(self._row(i, sample, key, s, reason, per_map, (pred_p[i], kept[i]), target_p[i],
+                                           change[i], max_diff[i], errors, broken[i], (constant[0][i], constant[1][i])))
         if self.keep:
             change = torch.stack(rel).mean(0) if rel else torch.zeros(len(z_p), device=z_p.device)
             self._keep_examples(change, x_p, logits_p, out)
 
     def _row(self, i, sample, key, scores, reason, per_map, pred_p, target_p, change, max_diff, errors,
-             broken) -> dict:
+             broken, constant) -> dict:
         c, b = self.clean, self.clean.batch
         method = self.methods[key[0]]
         err, err_clean = errors
         return {
             "image_id": c.start + i, "sample": sample, "label": int(c.labels[i]), "pred": int(b.target[i]),
-            "pred_perturbed": pred_p, "pred_agrees": bool(pred_p == int(b.target[i])),
+            "pred_perturbed": pred_p[0], "pred_agrees": bool(pred_p[1]),
             "method": key[0], "baseline_treatment": key[1] or "", "control": bool(method.control),
             **self.condition.columns, **scores, "nan_reason": reason,
             **{k: v[i] for k, v in c.map_scores[key].items()},
@@ -103,7 +108,7 @@ class Piece:
             "n_steps": getattr(method, "n_steps", None),
             "completeness_error": float(err[i]) if err is not None else None,
             "completeness_error_clean": float(err_clean[i]) if err_clean is not None else None,
-            "encoding": self.encoding,
+            "encoding": self.encoding, "map_constant": bool(constant[0]), "map_constant_clean": bool(constant[1]),
         }
 
     def _keep_examples(self, rel: torch.Tensor, x_p, logits_p, out: ViewMaps) -> None:
@@ -154,8 +159,9 @@ def clean_examples(clean: Clean, keep: int) -> dict[str, np.ndarray]:
 
 def score_clean_maps(clean: Clean, scorer: Scorer) -> None:
     """Per-map scores of the clean maps (``<name>_clean`` columns), once per batch."""
+    clean.scene = Scene(clean.batch.x, None if clean.masks is None else clean.masks.to(clean.batch.x.device))
     for key, m in clean.maps.maps.items():
-        clean.map_scores[key], clean.map_reasons[key] = scorer.score_maps(m, clean.batch.x, clean.masks, CLEAN_SUFFIX)
+        clean.map_scores[key], clean.map_reasons[key] = scorer.score_maps(m, clean.scene, CLEAN_SUFFIX)
 
 
 def _name(key: tuple[str, str | None]) -> str:
@@ -164,9 +170,17 @@ def _name(key: tuple[str, str | None]) -> str:
 
 
 def _scaled_diff(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """``Σ_images |b − a| / max|a|`` ``(H, W)``: the per-pixel map change, each image scaled by its clean map."""
+    """``Σ_images |b − a| / max|a|`` ``(H, W)``: the per-pixel map change, each image scaled by its clean map. A map
+    that is constant up to its precision counts as its mean (its rounding noise is no change of pattern)."""
+    a, b = _flatten_constant(a), _flatten_constant(b)
     scale = a.flatten(1).abs().amax(1).clamp_min(1e-30).view(-1, 1, 1)
     return torch.nan_to_num((b - a).abs() / scale).sum(0)
+
+
+def _flatten_constant(m: torch.Tensor) -> torch.Tensor:
+    """``m`` ``(B, H, W)`` with each map that is constant up to its precision replaced by its mean."""
+    flat = is_constant(m).view(-1, 1, 1)
+    return torch.where(flat, m.mean((1, 2), keepdim=True).expand_as(m), m) if bool(flat.any()) else m
 
 
 def _broken(x: torch.Tensor, logits: torch.Tensor, logits_p: torch.Tensor) -> list[bool]:

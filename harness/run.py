@@ -153,6 +153,7 @@ def execute(cfg: DictConfig, parts: Parts, model: EncodedClassifier, explained: 
     result = evaluator(model, explained, conditions, reference)
     result.conditions = [{"key": c.key, **c.columns, "n_samples": c.n_samples, "axis": c.axis, **c.info(),
                           "accuracy": result.accuracy.get(c.key)} for c in conditions]
+    result.methods = {name: m.info() for name, m in parts.methods.items() if m.info()}
     return result
 
 
@@ -191,7 +192,7 @@ def finish(cfg: DictConfig, run_dir: str | Path, result: Evaluation, info: dict[
     """Write the raw results with ``info`` (and what the evaluation measured), drop the partial pieces, build the
     report; returns the summary."""
     info.update(logit_check=result.logit_check, conditions=result.conditions,
-                clean_accuracy=result.accuracy.get("clean"))
+                clean_accuracy=result.accuracy.get("clean"), methods=result.methods)
     save_raw(run_dir, result.rows, result.examples, info)
     PartialStore(run_dir, fingerprint=OmegaConf.to_container(cfg, resolve=True)).remove()
     return report(cfg, run_dir)

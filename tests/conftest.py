@@ -34,13 +34,21 @@ def compose_config():
     return _compose_config
 
 
+@pytest.fixture(scope="session")
+def model_cache(tmp_path_factory) -> Path:
+    """One model cache for the whole test session: every test that runs the app with the same data and model
+    configuration shares one trained model (the cache is keyed by the configuration)."""
+    return tmp_path_factory.mktemp("model-cache")
+
+
 @pytest.fixture
-def run_app(compose_config, tmp_path):
-    """``run_app(overrides, name)``: run the app in-process into ``tmp_path/name`` (model cache in ``tmp_path``)."""
+def run_app(compose_config, tmp_path, model_cache):
+    """``run_app(overrides, name, cache=None)``: run the app in-process into ``tmp_path/name``; models come from the
+    session's shared cache, or from ``cache`` (e.g. ``tmp_path / "cache"``) for a test that checks training."""
     from harness.run import run
 
-    def _run(overrides: list[str], name: str = "run") -> Path:
-        cfg = compose_config([*overrides, f"cache_dir={tmp_path / 'cache'}"])
+    def _run(overrides: list[str], name: str = "run", cache: Path | None = None) -> Path:
+        cfg = compose_config([*overrides, f"cache_dir={cache or model_cache}"])
         run(cfg, tmp_path / name)
         return tmp_path / name
 

@@ -33,8 +33,8 @@ def test_bias_shift_runs_both_regimes_and_baseline_treatments(compose_config):
     assert list(cfg.attribution.controls) == ["random_map", "constant_map"]
 
 
-def test_app_end_to_end_then_cached(run_app, tiny):
-    run_dir = run_app(["experiment=bias_shift", *tiny, "report.figures=true"], "run1")
+def test_app_end_to_end_then_cached(run_app, tiny, tmp_path):
+    run_dir = run_app(["experiment=bias_shift", *tiny, "report.figures=true"], "run1", cache=tmp_path / "cache")
     for name in ["scores.csv", "summary.csv", "summary.md", "summary.tex", "comparisons.csv", "run_info.json",
                  "examples.npz", "figures/grid.png", "figures/grid_uncompensated.png", "figures/grid_compensated.png",
                  "figures/stability_vs_magnitude.pdf", "figures/distribution.png", "figures/baselines.png",
@@ -53,7 +53,7 @@ def test_app_end_to_end_then_cached(run_app, tiny):
     assert md.startswith("# bias_shift: saliency maps, clean vs perturbed") and "test accuracy" in md
     assert "Stability ranking" in md and "| regime | method | magnitude |" in md
 
-    again = run_app(["experiment=bias_shift", *tiny], "run2")
+    again = run_app(["experiment=bias_shift", *tiny], "run2", cache=tmp_path / "cache")
     info2 = json.loads((again / "run_info.json").read_text())
     assert info2["model"]["trained_now"] is False and info2["model"]["sha256"] == info["model"]["sha256"]
     pd.testing.assert_frame_equal(scores, pd.read_csv(again / "scores.csv"))
@@ -110,7 +110,7 @@ def test_finished_run_is_not_recomputed(run_app, tiny, caplog):
 ])
 def test_user_errors_are_one_clear_error_before_any_training(run_app, tiny, tmp_path, override, message):
     with pytest.raises(UserError) as err:
-        run_app([*tiny, override], "r")
+        run_app([*tiny, override], "r", cache=tmp_path / "cache")
     assert message in str(err.value) and "\n" not in str(err.value)
     assert not list((tmp_path / "cache").rglob("*.pt"))  # nothing was trained
 

@@ -67,6 +67,10 @@ class Method:
         """Raise a :class:`~harness.errors.UserError` if this method cannot explain ``network`` (called once per
         run on a sample input ``(1, C, H, W)``, before any attribution)."""
 
+    def info(self) -> dict:
+        """What :meth:`check` decided about this run's network (e.g. Grad-CAM's layer), for ``run_info.json``."""
+        return {}
+
     @property
     def attackable(self) -> bool:
         """Whether the method has a differentiable map (:meth:`differentiable`), so that it can be attacked."""
@@ -249,9 +253,12 @@ class Captum(WithBaseline):
 
     def check(self, network, sample):
         if self.layer is not None:
-            from harness.attribution.gradcam import resolve_layer
+            from harness.attribution.gradcam import layer_info
 
-            resolve_layer(network, self.layer, sample)
+            self._layer_info = layer_info(network, self.layer, sample)
+
+    def info(self) -> dict:
+        return dict(getattr(self, "_layer_info", {}))
 
     def attribute(self, network, z, target, baseline=None, max_inputs=None, seeds=None):
         from harness.attribution.gradcam import resolve_layer

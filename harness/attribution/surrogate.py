@@ -72,6 +72,12 @@ class BetaSmoothed(Method):
     def fixed_baseline(self) -> bool:
         return getattr(self.base, "fixed_baseline", False)
 
+    def check(self, network, sample) -> None:
+        self.base.check(network, sample)
+
+    def info(self) -> dict:
+        return self.base.info()
+
     def bind(self, encoding, train_images=None) -> None:
         self.base.bind(encoding, train_images)
         if hasattr(self.base, "baseline"):

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import torch
 
+from harness.metrics.precision import is_constant
+
 
 def pointing_game(maps: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
     """1 if a pixel where the map reaches its maximum lies inside the mask, else 0 (Zhang et al. 2018,
@@ -19,8 +21,9 @@ def pointing_game(maps: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
 
 
 def _informative(flat: torch.Tensor) -> torch.Tensor:
-    """``(B,)`` True for a finite, non-constant map (a constant map has no maximum to point with)."""
-    return torch.isfinite(flat).all(1) & (flat.amax(1) > flat.amin(1))
+    """``(B,)`` True for a finite map that is not constant up to its precision (a constant map has no maximum to
+    point with; :mod:`harness.metrics.precision`)."""
+    return torch.isfinite(flat).all(1) & ~is_constant(flat)
 
 
 def relevance_mass(maps: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:

@@ -12,12 +12,16 @@ Shapes:
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+
+from harness.metrics import pairwise as pw
+from harness.metrics import per_map as pm
 
 
 @dataclass(frozen=True)
 class Measure:
-    """One column of scores and how to read it.
+    """One column of scores: how to compute it and how to read it.
 
     Attributes:
         name: Column name.
@@ -29,6 +33,16 @@ class Measure:
         reduce: For an aggregate: ``max``, ``mean`` or ``min`` over the samples (NaN samples ignored).
         samples: For an aggregate: ``all`` samples, or only those whose prediction is ``kept``.
         paper: Where it is defined.
+        compute: The batched function: pairwise ``f(a, b, pair, settings) -> (B,)``
+            (:mod:`harness.metrics.pairwise`), per map ``f(maps, scene, settings) -> (B,)``
+            (:mod:`harness.metrics.per_map`).
+        reference: For a pairwise measure with a reference implementation (scikit-image / SciPy):
+            ``f(x, y, valid, settings) -> float`` on one NumPy map pair. A measure with only a reference (HOG) is
+            always computed by it.
+        pattern: Whether it measures the map's pattern (ranks, normalisation, a maximum, top-k), so that it is
+            undefined (NaN, with the reason) on a map that is constant up to precision
+            (:mod:`harness.metrics.precision`).
+        needs_masks: A per-map measure against the data's foreground masks (NaN with a reason without them).
     """
 
     name: str
@@ -40,27 +54,43 @@ class Measure:
     reduce: str = ""
     samples: str = "all"
     paper: str = ""
+    compute: Callable | None = None
+    reference: Callable | None = None
+    pattern: bool = False
+    needs_masks: bool = False
+
+
+def _similarity(name: str, label: str, compute: Callable | None, reference: Callable, paper: str = "") -> Measure:
+    return Measure(name, label, "pairwise", "higher", 1.0, paper=paper, compute=compute, reference=reference,
+                   pattern=True)
+
+
+def _change(name: str, label: str, compute: Callable, identity: float | None = None, paper: str = "") -> Measure:
+    return Measure(name, label, "pairwise", "lower", identity, paper=paper, compute=compute)
 
 
 _SIMILARITIES = [
-    Measure("ssim", "SSIM", "pairwise", "higher", 1.0, paper="Wang et al. 2004"),
-    Measure("ssim_abs", "SSIM of |map|", "pairwise", "higher", 1.0, paper="Adebayo et al. 2018"),
-    Measure("spearman", "Spearman ρ", "pairwise", "higher", 1.0),
-    Measure("spearman_abs", "Spearman ρ of |map|", "pairwise", "higher", 1.0, paper="Adebayo et al. 2018"),
-    Measure("kendall", "Kendall τ-b", "pairwise", "higher", 1.0),
-    Measure("topk_intersection", "top-k overlap", "pairwise", "higher", 1.0, paper="Ghorbani et al. 2019"),
-    Measure("hog_similarity", "HOG similarity", "pairwise", "higher", 1.0, paper="Adebayo et al. 2018"),
+    _similarity("ssim", "SSIM", pw.ssim, pw.reference_ssim, "Wang et al. 2004"),
+    _similarity("ssim_abs", "SSIM of |map|", pw.ssim_abs, pw.reference_ssim_abs, "Adebayo et al. 2018"),
+    _similarity("spearman", "Spearman ρ", pw.spearman, pw.reference_spearman),
+    _similarity("spearman_abs", "Spearman ρ of |map|", pw.spearman_abs, pw.reference_spearman_abs,
+                "Adebayo et al. 2018"),
+    _similarity("kendall", "Kendall τ-b", pw.kendall, pw.reference_kendall),
+    _similarity("topk_intersection", "top-k overlap", pw.topk_intersection, pw.reference_topk, "Ghorbani et al. 2019"),
+    _similarity("hog_similarity", "HOG similarity", None, pw.reference_hog, "Adebayo et al. 2018"),
 ]
 _MEASURES = [
     *_SIMILARITIES,
-    Measure("com_shift", "centre-of-mass shift (px)", "pairwise", "lower", 0.0, paper="Ghorbani et al. 2019"),
-    Measure("rel_change", "‖Φ(x) − Φ(x')‖ / ‖Φ(x)‖", "pairwise", "lower", 0.0, paper="Yeh et al. 2019"),
-    Measure("lipschitz_ratio", "‖Φ(x) − Φ(x')‖ / ‖x − x'‖", "pairwise", "lower", paper="Alvarez-Melis & Jaakkola 2018"),
-    Measure("ris_ratio", "relative input stability ratio", "pairwise", "lower", paper="Agarwal et al. 2022"),
-    Measure("ros_ratio", "relative output stability ratio", "pairwise", "lower", paper="Agarwal et al. 2022"),
-    Measure("dark_share", "share of |map| on the darkest quarter", "per_map"),
-    Measure("pointing_game", "pointing game (max in mask)", "per_map", "higher", paper="Zhang et al. 2018"),
-    Measure("relevance_mass", "relevance mass in mask", "per_map", "higher", paper="Arras et al. 2022"),
+    _change("com_shift", "centre-of-mass shift (px)", pw.com_shift, 0.0, "Ghorbani et al. 2019"),
+    _change("rel_change", "‖Φ(x) − Φ(x')‖ / ‖Φ(x)‖", pw.rel_change, 0.0, "Yeh et al. 2019"),
+    _change("lipschitz_ratio", "‖Φ(x) − Φ(x')‖ / ‖x − x'‖", pw.lipschitz_ratio, paper="Alvarez-Melis & Jaakkola 2018"),
+    _change("ris_ratio", "relative input stability ratio", pw.ris_ratio, paper="Agarwal et al. 2022"),
+    _change("ros_ratio", "relative output stability ratio", pw.ros_ratio, paper="Agarwal et al. 2022"),
+    Measure("dark_share", "share of |map| on the darkest quarter", "per_map", compute=pm.dark_share),
+    Measure("pointing_game", "pointing game (max in mask)", "per_map", "higher", paper="Zhang et al. 2018",
+            compute=pm.pointing_game, pattern=True, needs_masks=True),
+    Measure("relevance_mass", "relevance mass in mask", "per_map", "higher", paper="Arras et al. 2022",
+            compute=pm.relevance_mass, needs_masks=True),
     Measure("max_sensitivity", "max-sensitivity", "aggregate", "lower", 0.0, "rel_change", "max",
             paper="Yeh et al. 2019"),
     Measure("avg_sensitivity", "avg-sensitivity", "aggregate", "lower", 0.0, "rel_change", "mean",
@@ -87,7 +117,8 @@ CLEAN_SUFFIX = "_clean"
 #: Columns that identify what was scored, not how it is grouped: one image, one draw, one run of a pool.
 UNIT_COLUMNS = ("run", "image_id", "sample")
 #: Per-row facts about the image and the prediction (neither grouped by nor summarised).
-FACT_COLUMNS = ("label", "pred", "pred_perturbed", "explained", "nan_reason", "n_samples", "n_kept")
+FACT_COLUMNS = ("label", "pred", "pred_perturbed", "explained", "nan_reason", "n_samples", "n_kept", "map_constant",
+                "map_constant_clean")
 
 
 def measure(column: str) -> Measure | None:

@@ -1,7 +1,8 @@
 """Similarity between two saliency maps ``(H, W)``: pure functions on numpy arrays.
 
-Each returns a float, or NaN when the score is undefined (a constant map has
-no ranks and no min-max normalisation); :func:`undefined_reason` says why.
+Each returns a float, or NaN when the score is undefined (a constant map, up to the precision of its dtype as
+defined in :mod:`harness.metrics.precision`, has no ranks and no min-max normalisation); :func:`undefined_reason`
+says why.
 The reference implementations are used directly, so the numbers are exactly
 ``skimage.metrics.structural_similarity`` and ``scipy.stats``.
 """
@@ -11,13 +12,15 @@ import numpy as np
 from scipy import stats
 from skimage.metrics import structural_similarity
 
+from harness.metrics.precision import is_constant_array
+
 
 def undefined_reason(a: np.ndarray, b: np.ndarray) -> str | None:
     """Why a similarity of ``a`` and ``b`` is undefined, or None if it is defined."""
     for name, m in (("clean", a), ("perturbed", b)):
         if not np.all(np.isfinite(m)):
             return f"non-finite values in {name} map"
-        if np.ptp(m) == 0:
+        if is_constant_array(m):
             return f"constant {name} map"
     return None
 
@@ -63,20 +66,27 @@ def kendall(a: np.ndarray, b: np.ndarray) -> float:
     return float(stats.kendalltau(a.ravel(), b.ravel(), variant="b").statistic)
 
 
-def top_k(m: np.ndarray, fraction: float) -> np.ndarray:
-    """Flat indices of the ``ceil(fraction · size)`` pixels with the largest ``|m|`` (stable ties)."""
-    k = max(1, int(np.ceil(fraction * m.size)))
-    return np.argsort(-np.abs(m).ravel(), kind="stable")[:k]
+def topk_membership(m: np.ndarray, fraction: float) -> np.ndarray:
+    """Per pixel of ``|m|`` (flattened), the probability of being among the ``ceil(fraction · size)`` largest when
+    ties are ordered uniformly at random: 1 above the k-th largest value, ``(k − n_above) / n_tied`` for the pixels
+    tied with it, 0 below."""
+    v = np.abs(m).ravel()
+    k = max(1, int(np.ceil(fraction * v.size)))
+    t = np.sort(v)[::-1][k - 1]
+    above, tied = v > t, v == t
+    return above + tied * (k - above.sum()) / tied.sum()
 
 
 def topk_intersection(a: np.ndarray, b: np.ndarray, fraction: float = 0.1) -> float:
-    """Fraction of the top-``fraction`` pixels (by ``|·|``) of ``a`` that are also top pixels of ``b``."""
+    """Fraction of the top-``fraction`` pixels (by ``|·|``) of ``a`` that are also top pixels of ``b`` (Ghorbani et
+    al. 2019), ties at the threshold broken by a random order in expectation: ``Σ P_a · P_b / k``
+    (:func:`topk_membership`)."""
     if not 0 < fraction <= 1:
         raise ValueError(f"top-k fraction must be in (0, 1], got {fraction}")
     if undefined_reason(a, b):
         return float("nan")
-    ia, ib = top_k(a, fraction), top_k(b, fraction)
-    return len(np.intersect1d(ia, ib, assume_unique=True)) / len(ia)
+    k = max(1, int(np.ceil(fraction * a.size)))
+    return float((topk_membership(a, fraction) * topk_membership(b, fraction)).sum() / k)
 
 
 def hog_similarity(a: np.ndarray, b: np.ndarray, pixels_per_cell: int | None = None) -> float:

@@ -9,14 +9,15 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from harness.metrics.precision import is_constant
+
 
 def undefined(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """``(B,)`` True where a map of the pair is non-finite or constant (no normalisation, no ranks)."""
+    """``(B,)`` True where a map of the pair is non-finite or constant up to its precision
+    (:func:`harness.metrics.precision.is_constant`: no normalisation, no ranks)."""
     bad = torch.zeros(a.shape[0], dtype=torch.bool, device=a.device)
     for m in (a, b):
-        flat = m.flatten(1)
-        finite = torch.isfinite(flat).all(1)
-        bad |= ~finite | (flat.amax(1) == flat.amin(1))
+        bad |= ~torch.isfinite(m.flatten(1)).all(1) | is_constant(m)
     return bad
 
 
@@ -25,9 +26,7 @@ def undefined_reasons(a: torch.Tensor, b: torch.Tensor) -> list[str]:
     :func:`harness.metrics.similarity.undefined_reason`, computed on the maps' device."""
     flags = []
     for m in (a, b):
-        flat = m.flatten(1)
-        finite = torch.isfinite(flat).all(1)
-        flags += [~finite, finite & (flat.amax(1) == flat.amin(1))]
+        flags += [~torch.isfinite(m.flatten(1)).all(1), is_constant(m)]
     nonfinite_a, const_a, nonfinite_b, const_b = (f.tolist() for f in flags)
     texts = []
     for i in range(len(nonfinite_a)):
@@ -48,14 +47,10 @@ def minmax(m: torch.Tensor) -> torch.Tensor:
     return (m - lo) / (hi - lo)
 
 
-def ssim(a: torch.Tensor, b: torch.Tensor, win_size: int = 7, k1: float = 0.01, k2: float = 0.03) -> torch.Tensor:
-    """SSIM of min-max-normalised maps: ``skimage.metrics.structural_similarity(..., data_range=1)``.
-
-    scikit-image averages the SSIM map after cropping ``(win_size − 1) / 2`` pixels at every border; the
-    windows centred on the remaining pixels lie inside the image, so a "valid" average pool gives exactly
-    its uniform filter there. Sample covariance (``N / (N − 1)``), K1 = 0.01, K2 = 0.03.
-    """
-    x, y = minmax(a.double()).unsqueeze(1), minmax(b.double()).unsqueeze(1)
+def ssim_map(x: torch.Tensor, y: torch.Tensor, win_size: int = 7, k1: float = 0.01, k2: float = 0.03) -> torch.Tensor:
+    """Local SSIM ``(B, H − win_size + 1, W − win_size + 1)`` of maps ``(B, H, W)`` already scaled to ``[0, 1]``: the
+    windows that lie inside the image, as scikit-image's ``full=True`` map once its border is cropped."""
+    x, y = x.unsqueeze(1), y.unsqueeze(1)
     pool = lambda t: F.avg_pool2d(t, win_size, stride=1)  # noqa: E731
     ux, uy = pool(x), pool(y)
     n = win_size * win_size
@@ -63,7 +58,17 @@ def ssim(a: torch.Tensor, b: torch.Tensor, win_size: int = 7, k1: float = 0.01, 
     vx, vy = cov * (pool(x * x) - ux * ux), cov * (pool(y * y) - uy * uy)
     vxy = cov * (pool(x * y) - ux * uy)
     c1, c2 = k1 ** 2, k2 ** 2
-    s = (2 * ux * uy + c1) * (2 * vxy + c2) / ((ux ** 2 + uy ** 2 + c1) * (vx + vy + c2))
+    return ((2 * ux * uy + c1) * (2 * vxy + c2) / ((ux ** 2 + uy ** 2 + c1) * (vx + vy + c2))).squeeze(1)
+
+
+def ssim(a: torch.Tensor, b: torch.Tensor, win_size: int = 7, k1: float = 0.01, k2: float = 0.03) -> torch.Tensor:
+    """SSIM of min-max-normalised maps: ``skimage.metrics.structural_similarity(..., data_range=1)``.
+
+    scikit-image averages the SSIM map after cropping ``(win_size − 1) / 2`` pixels at every border; the
+    windows centred on the remaining pixels lie inside the image, so a "valid" average pool gives exactly
+    its uniform filter there (:func:`ssim_map`). Sample covariance (``N / (N − 1)``), K1 = 0.01, K2 = 0.03.
+    """
+    s = ssim_map(minmax(a.double()), minmax(b.double()), win_size, k1, k2)
     return _nan_where(s.flatten(1).mean(1), undefined(a, b))
 
 
@@ -202,11 +207,24 @@ def kendall(a: torch.Tensor, b: torch.Tensor, chunk_elements: int | None = None)
     return _nan_where(tau.clamp(-1, 1), undefined(a, b))
 
 
+def topk_membership(m: torch.Tensor, k: int) -> torch.Tensor:
+    """``(B, N)`` float64: the probability that each pixel of ``m`` ``(B, N)`` is among the ``k`` largest when ties
+    are put in a uniformly random order: 1 above the k-th largest value, ``(k − n_above) / n_tied`` for the pixels
+    tied with it, 0 below. Without a tie at the threshold it is the plain top-k indicator."""
+    t = m.topk(k, dim=1).values[:, -1:]
+    above, tied = m > t, m == t
+    share = (k - above.sum(1, keepdim=True)).double() / tied.sum(1, keepdim=True).double()
+    return above.double() + tied.double() * share
+
+
 def topk_intersection(a: torch.Tensor, b: torch.Tensor, fraction: float = 0.1) -> torch.Tensor:
-    """Share of the top-``fraction`` pixels (by ``|·|``, stable ties) of ``a`` that are top pixels of ``b``."""
+    """Share of the top-``fraction`` pixels (by ``|·|``) of ``a`` that are top pixels of ``b`` (Ghorbani et al. 2019).
+
+    Ties at the top-k threshold are broken by a uniformly random order, independently in each map, in expectation
+    (:func:`topk_membership`): ``Σ_i P(i ∈ top_k(a)) · P(i ∈ top_k(b)) / k``, deterministic and never decided by
+    pixel index (two maps that are zero over most of the image do not agree on which zeros matter).
+    """
     x, y = a.flatten(1).abs(), b.flatten(1).abs()
     k = max(1, int(-(-fraction * x.shape[1] // 1)))
-    top = lambda t: torch.zeros_like(t, dtype=torch.bool).scatter_(  # noqa: E731
-        1, torch.sort(-t, dim=1, stable=True).indices[:, :k], True)
-    share = (top(x) & top(y)).sum(1).double() / k
+    share = (topk_membership(x, k) * topk_membership(y, k)).sum(1) / k
     return _nan_where(share, undefined(a, b))

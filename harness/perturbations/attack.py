@@ -38,6 +38,7 @@ import torch
 
 from harness.attribution.reduce import reduce_channels
 from harness.errors import UserError
+from harness.metrics.precision import is_constant
 from harness.metrics.sensitivity import centre_of_mass
 from harness.models.encoding import Encoding
 from harness.perturbations.base import Batch, Condition, Explainer, Perturbation, add_in_pixels, check_choices, \
@@ -143,6 +144,11 @@ class AttackCondition(Condition):
     def _attack(self, batch: Batch, e: Explainer) -> torch.Tensor:
         x0, target = batch.x.detach(), batch.target
         clean, logits0 = self._real(batch, e, x0)
+        # a map that is constant up to its precision has no pattern to move: its image is not attacked (its scores
+        # are NaN with the reason "constant clean map"), and nothing is computed when no image has one
+        movable = ~is_constant(clean)
+        if not bool(movable.any()):
+            return x0
         goal = clean.flip(-1).flip(-2)
         with torch.no_grad():
             probs0 = e.method.surrogate(e.network, self.beta)(batch.z).softmax(1)
@@ -159,7 +165,7 @@ class AttackCondition(Condition):
             if step % self.check_every == 0 or step == self.steps:
                 real, logits = self._real(batch, e, x)
                 real_loss = objective(self.objective, real, clean, self.fraction, goal)
-                better = (logits.argmax(1) == target) & (real_loss < best_loss)
+                better = (logits.argmax(1) == target) & (real_loss < best_loss) & movable
                 best[better], best_loss = x[better], torch.where(better, real_loss, best_loss)
         return best.detach()
 

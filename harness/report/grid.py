@@ -14,6 +14,7 @@ from pathlib import Path
 import matplotlib
 import numpy as np
 
+from harness.metrics.precision import is_constant_array
 from harness.report import style
 
 _INFERNO = matplotlib.colormaps["inferno"]
@@ -56,11 +57,19 @@ def _row_label(i: int, name: str, key: str, examples, classes: list[str] | None)
     return f"#{i} {name}\npred: {classes[k] if classes and k < len(classes) else k}{conf}"
 
 
-def _tile(m: np.ndarray) -> np.ndarray:
-    """A map ``(H, W)`` as an RGB tile: min-max scaled, inferno colour map (constant maps are black)."""
+def _tile(m: np.ndarray) -> np.ndarray | tuple[np.ndarray, str]:
+    """A map ``(H, W)`` as an RGB tile: min-max scaled, inferno colour map. A map that is constant up to its precision
+    (:mod:`harness.metrics.precision`) is drawn flat grey and labelled, instead of stretching its rounding noise."""
+    if is_constant_array(m):
+        return np.full((*m.shape, 3), 0.5), "constant"
     lo, hi = float(np.nanmin(m)), float(np.nanmax(m))
     scaled = (m - lo) / (hi - lo) if hi > lo else np.zeros_like(m)
     return _INFERNO(np.nan_to_num(scaled))[..., :3]
+
+
+def _split(tile) -> tuple[np.ndarray, str]:
+    """A tile and its note (``""`` for none)."""
+    return tile if isinstance(tile, tuple) else (tile, "")
 
 
 def _image(x: np.ndarray) -> np.ndarray:
@@ -78,11 +87,18 @@ def _mosaic(tiles: list[list[np.ndarray]], gap: int) -> np.ndarray:
 
 
 def _draw(tiles, col_labels, row_labels, title: str, path: Path):
+    """Tiles (arrays, or ``(array, note)`` pairs whose note is written on the tile) as a labelled mosaic."""
+    split = [[_split(t) for t in row] for row in tiles]
+    tiles = [[t for t, _ in row] for row in split]
     h, w = tiles[0][0].shape[:2]
     gap = max(1, h // 16)
     fig, ax = style.figure(figsize=(1.25 * len(col_labels) + 0.9, 1.25 * len(row_labels) * h / w + 0.7))
     ax.imshow(_mosaic(tiles, gap), interpolation="nearest")
     ax.set_axis_off()
+    for r, row in enumerate(split):
+        for c, (_, note) in enumerate(row):
+            if note:
+                ax.text(c * (w + gap) + w / 2, r * (h + gap) + h / 2, note, ha="center", va="center", fontsize=5)
     for c, text in enumerate(col_labels):
         ax.text(c * (w + gap) + w / 2, -gap, text, ha="center", va="bottom", fontsize=6)
     for r, text in enumerate(row_labels):

@@ -74,16 +74,23 @@ def _accuracies(info: dict) -> str:
 
 
 def constant_maps(scores: pd.DataFrame) -> list[str]:
-    """Per method, how many clean and perturbed maps are constant (e.g. an all-zero Grad-CAM: NaN similarities)."""
-    if "nan_reason" not in scores.columns:
+    """Per method, how many clean and perturbed maps are constant up to their precision (an all-zero Grad-CAM, a
+    Grad-CAM of a 1×1 feature map: :mod:`harness.metrics.precision`), from the ``map_constant(_clean)`` columns (or,
+    for results written before them, the NaN reasons)."""
+    if "map_constant" in scores.columns:
+        perturbed_flag = scores["map_constant"].astype(bool)
+        clean_flag = scores["map_constant_clean"].astype(bool)
+    elif "nan_reason" in scores.columns:
+        reason = scores["nan_reason"].astype(object).where(scores["nan_reason"].notna(), "").astype(str)
+        perturbed_flag, clean_flag = reason.str.contains("constant perturbed map"), reason.str.contains(
+            "constant clean map")
+    else:
         return []
-    reason = scores["nan_reason"].astype(object).where(scores["nan_reason"].notna(), "").astype(str)
     out = []
     for method, df in scores.groupby("method", sort=False):
-        r = reason.loc[df.index]
         images = df[[c for c in ("run", "image_id") if c in df.columns]].drop_duplicates()
-        clean = df[r.str.contains("constant clean map")][images.columns].drop_duplicates()
-        perturbed = int(r.str.contains("constant perturbed map").sum())
+        clean = df[clean_flag.loc[df.index]][images.columns].drop_duplicates()
+        perturbed = int(perturbed_flag.loc[df.index].sum())
         if len(clean) or perturbed:
             out.append(f"{method}: {len(clean)} of {len(images)} clean maps, {perturbed} of {len(df)} perturbed maps")
     return out
@@ -103,7 +110,8 @@ def markdown(root: Path, what: str, scores: pd.DataFrame, summary: pd.DataFrame,
     lines += [f"- {r}" for r in rank] + [""]
     constant = constant_maps(scores)
     if constant:
-        lines += ["Constant maps (e.g. all-zero Grad-CAM; their similarities are NaN, counted in n_nan): "
+        lines += ["Constant maps (up to float precision, e.g. an all-zero Grad-CAM; the measures of their pattern are "
+                  "NaN, counted in n_nan): "
                   + "; ".join(constant) + ".", ""]
     skipped = info.get("data", {}).get("n_skipped", 0)
     if skipped:

@@ -84,3 +84,17 @@ def test_dark_region_and_mass_share():
     maps[1, 0, :2] = 1.0
     share = mass_share(maps, region.expand(3, 4, 4))
     assert share[0] == pytest.approx(0.25) and share[1] == 1.0 and torch.isnan(share[2])
+
+
+def test_topk_ties_are_broken_at_random_in_expectation_not_by_pixel_index():
+    """Two maps that are zero except on five different pixels share no important pixel; sorting the tied zeros by
+    index would give them 5 of 10 "top" pixels in common (0.5)."""
+    a, b = np.zeros(100), np.zeros(100)
+    a[:5], b[50:55] = 1.0, 1.0
+    expected = (2 * 5 * (5 / 95) + 90 * (5 / 95) ** 2) / 10  # Σ P_a P_b / k
+    assert sim.topk_intersection(a.reshape(10, 10), b.reshape(10, 10), 0.1) == pytest.approx(expected)
+    assert expected < 0.1  # below the chance level k / N: they disagree
+    from harness.metrics import torch_similarity as ts
+    import torch
+    t = ts.topk_intersection(torch.tensor(a).view(1, 10, 10), torch.tensor(b).view(1, 10, 10), 0.1)
+    assert t.item() == pytest.approx(expected)

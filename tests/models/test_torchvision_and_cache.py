@@ -14,7 +14,7 @@ import pytest
 def test_torchvision_models_compensate_exactly_and_pick_a_gradcam_layer(name, layer):
     torch.manual_seed(0)
     net = build(name, num_classes=3).eval()
-    assert resolve_layer(net, None) is net.get_submodule(layer)
+    assert resolve_layer(net, None, torch.zeros(1, 3, 64, 64)) is net.get_submodule(layer)  # 2×2 at 64×64
     z = torch.randn(2, 3, 64, 64)
     amap = AffineMap(torch.tensor([2.0, 0.5, 1.0]).view(3, 1, 1), torch.tensor([0.3, -0.1, 0.2]).view(3, 1, 1))
     f, f2 = net(z), compensate(net, amap, (3, 64, 64))(amap(z))
