@@ -25,9 +25,10 @@ from harness.checks import accuracies, batches, check_logits, make_batch
 from harness.errors import UserError
 from harness.metrics.scorer import Scorer
 from harness.models.classifier import EncodedClassifier, predict
-from harness.perturbations.base import Batch, Condition, Explainer, seed_for
+from harness.perturbations.base import Batch, Condition, Explainer
 from harness.piece import Clean, Piece, clean_examples, score_clean_maps
 from harness.progress import Progress
+from harness.seeding import seed_for
 from harness.store import PartialStore
 
 log = logging.getLogger(__name__)

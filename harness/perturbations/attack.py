@@ -41,7 +41,8 @@ from harness.errors import UserError
 from harness.metrics.sensitivity import centre_of_mass
 from harness.models.encoding import Encoding
 from harness.perturbations.base import Batch, Condition, Explainer, Perturbation, add_in_pixels, check_choices, \
-    check_magnitudes, generators_for, seed_for
+    check_magnitudes
+from harness.seeding import generators_for, seed_for
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,6 @@ say, e.g. ``unit→imagenet``); it may add its own (``compensated``, ``exact``, 
 """
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -170,16 +169,6 @@ def add_in_pixels(encoding: Encoding, z: torch.Tensor, delta: torch.Tensor, clip
     noise and random-sign perturbations of an image, and the same perturbation of a carried baseline."""
     x = encoding.decode(z) + delta
     return encoding.encode(x.clamp(0.0, 1.0) if clip else x)
-
-
-def seed_for(*parts: Any) -> int:
-    """A 62-bit seed from any values (stable across processes and platforms, unlike ``hash``)."""
-    return int(hashlib.sha256(repr(parts).encode()).hexdigest()[:15], 16)
-
-
-def generators_for(seeds: Iterable[int]) -> list[torch.Generator]:
-    """One CPU generator per seed (draws are made on the CPU, so every device gets the same numbers)."""
-    return [torch.Generator().manual_seed(int(s)) for s in seeds]
 
 
 def _text(v: Any) -> str:

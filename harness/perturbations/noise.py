@@ -16,7 +16,8 @@ import torch
 from harness.errors import UserError
 from harness.models.encoding import Encoding
 from harness.perturbations.base import Batch, Condition, Perturbation, add_in_pixels, check_choices, \
-    check_magnitudes, generators_for, seed_for
+    check_magnitudes
+from harness.seeding import generators_for, seed_for
 
 #: noise kind → (regime label, unit draw)
 KINDS = {

@@ -30,7 +30,8 @@ import torch.nn as nn
 
 from harness.errors import UserError
 from harness.models.encoding import Encoding
-from harness.perturbations.base import Condition, Context, Perturbation, check_choices, seed_for
+from harness.perturbations.base import Condition, Context, Perturbation, check_choices
+from harness.seeding import seed_for
 
 log = logging.getLogger(__name__)
 
