@@ -23,6 +23,7 @@ from harness.attribution import baselines
 from harness.attribution.batching import Batcher
 from harness.attribution.methods import Method
 from harness.attribution.runtime import use_exact_float32
+from harness.config_checks import as_list
 from harness.data.base import ImageSet
 from harness.errors import UserError, find_user_error
 from harness.evaluation import Evaluation, Evaluator, check_treatments
@@ -30,7 +31,7 @@ from harness.metrics.registry import MEASURES, measure
 from harness.metrics.scorer import Scorer
 from harness.models.classifier import EncodedClassifier
 from harness.models.prepare import prepare_model
-from harness.perturbations.base import Context, Perturbation, as_list
+from harness.perturbations.base import Context, Perturbation
 from harness.report.build import build_report, report_settings, save_raw
 from harness.seeding import seed_everything
 from harness.store import PartialStore

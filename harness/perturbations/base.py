@@ -13,14 +13,14 @@ say, e.g. ``unit→imagenet``); it may add its own (``compensated``, ``exact``, 
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 import torch.nn as nn
 
-from harness.errors import UserError
+from harness.config_checks import as_list
 from harness.models.encoding import Encoding
 
 #: Columns every condition writes (family, x axis, panel, free-text label).
@@ -173,33 +173,6 @@ def add_in_pixels(encoding: Encoding, z: torch.Tensor, delta: torch.Tensor, clip
 
 def _text(v: Any) -> str:
     return f"{v:+g}" if isinstance(v, float) else str(v)
-
-
-def as_list(value: Any, name: str, example: str = "") -> list:
-    """A scalar or list config value as a non-empty list (a single string is one item; one clear error if empty,
-    with ``example`` as the fix)."""
-    values = list(value) if isinstance(value, Iterable) and not isinstance(value, (str, bytes)) else [value]
-    if not values:
-        raise UserError(f"{name} is empty; give at least one value, e.g. {name}={example or '[...]'}")
-    return values
-
-
-def check_magnitudes(magnitudes: Any, name: str = "perturbation.magnitudes") -> list[float]:
-    """Magnitudes as floats, with one clear error for an empty or non-numeric list."""
-    values = as_list(magnitudes, name, "[0.25]")
-    try:
-        return [float(v) for v in values]
-    except (TypeError, ValueError):
-        raise UserError(f"{name} must be numbers, got {values}") from None
-
-
-def check_choices(values: Any, name: str, choices: Sequence[Any]) -> list:
-    """``values`` as a non-empty list of items from ``choices`` (one clear error otherwise)."""
-    items = as_list(values, name)
-    bad = [v for v in items if v not in choices]
-    if bad:
-        raise UserError(f"{name} has {bad}; valid choices: {', '.join(map(str, choices))}")
-    return items
 
 
 class Combined(Perturbation):
