@@ -17,8 +17,9 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
 from harness.errors import UserError, exit_code_of
-from harness.report.build import atomic_write, build_report, report_settings
-from harness.report.collect import load_scores
+from harness.report.build import build_report, report_settings
+from harness.results.read import load_scores
+from harness.results.write import atomic_write
 
 log = logging.getLogger(__name__)
 

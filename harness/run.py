@@ -32,7 +32,8 @@ from harness.metrics.scorer import Scorer
 from harness.models.classifier import EncodedClassifier
 from harness.models.prepare import prepare_model
 from harness.perturbations.base import Context, Perturbation
-from harness.report.build import build_report, report_settings, save_raw
+from harness.report.build import build_report, report_settings
+from harness.results.write import save_raw
 from harness.seeding import seed_everything
 from harness.store import PartialStore
 
