@@ -24,6 +24,7 @@ from captum.attr import IntegratedGradients as _IG
 from captum.attr import Saliency as _Saliency
 
 from harness.attribution.layers import resolve_layer
+from harness.attribution.surrogate import softplus
 from harness.errors import UserError
 
 
@@ -76,8 +77,6 @@ class Method:
     def surrogate(self, network: nn.Module, beta: float) -> nn.Module:
         """The network an attack differentiates this method's map through: ``network`` with its ReLUs replaced by
         softplus(β) (:func:`harness.attribution.surrogate.softplus`)."""
-        from harness.attribution.surrogate import softplus
-
         return softplus(network, beta)
 
     def differentiable(self, network: nn.Module, z: torch.Tensor, target: torch.Tensor,
