@@ -1,6 +1,7 @@
 """What the conditions' networks do on the test images: the logit check of rewritten networks, and accuracies.
 
-Both run over the images in batches (memory does not grow with the test split).
+Both run over the loop's batches of images (:func:`harness.evaluation.batches`), so memory does not grow with the
+test split.
 """
 from __future__ import annotations
 
@@ -10,32 +11,11 @@ from collections.abc import Iterator, Mapping, Sequence
 import torch
 import torch.nn as nn
 
-from harness.data.base import ImageSet
 from harness.errors import CompensationError
 from harness.models.classifier import EncodedClassifier, predict
 from harness.perturbations.base import Batch, Condition
 
 log = logging.getLogger(__name__)
-
-
-def make_batch(model: EncodedClassifier, data: ImageSet, start: int, device: torch.device,
-               seed: int) -> tuple[Batch, torch.Tensor]:
-    """The images of ``data`` (the first at position ``start`` of the test split) as a :class:`Batch`, and their
-    clean logits."""
-    x = data.images.to(device)
-    z = model.encode(x)
-    logits = predict(model.network, z)
-    ids = torch.arange(start, start + len(x), device=device)
-    return Batch(x, z, ids, logits.argmax(1), model.encoding, seed), logits
-
-
-def batches(model: EncodedClassifier, data: ImageSet, size: int, device: torch.device,
-            seed: int) -> Iterator[tuple[Batch, torch.Tensor, torch.Tensor]]:
-    """``(batch, clean logits, labels)`` for consecutive slices of ``data``."""
-    for start in range(0, len(data), size):
-        chunk = data.slice(start, start + size)
-        batch, logits = make_batch(model, chunk, start, device, seed)
-        yield batch, logits, chunk.labels.to(device)
 
 
 def check_logits(model: EncodedClassifier, conditions: Sequence[Condition], networks: Mapping[str, nn.Module],

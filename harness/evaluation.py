@@ -10,7 +10,7 @@ device; only per-image scores and a few example maps are moved to the CPU.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -20,14 +20,15 @@ import torch.nn as nn
 from harness.attribution.batching import Batcher
 from harness.attribution.engine import Baselines, View, attribute_views
 from harness.attribution.methods import Method
+from harness.checks import accuracies, check_logits
 from harness.data.base import ImageSet
-from harness.checks import accuracies, batches, check_logits, make_batch
 from harness.errors import UserError
 from harness.metrics.scorer import Scorer
 from harness.models.classifier import EncodedClassifier, predict
-from harness.perturbations.base import Batch, Condition, Explainer, seed_for
+from harness.perturbations.base import Batch, Condition, Explainer
 from harness.piece import Clean, Piece, clean_examples, score_clean_maps
 from harness.progress import Progress
+from harness.seeding import seed_for
 from harness.store import PartialStore
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,26 @@ def check_treatments(treatments: Sequence[str]) -> None:
     if bad or not treatments:
         raise UserError(f"attribution.baseline_treatments has {bad or 'nothing'}; valid choices: "
                         f"{', '.join(TREATMENTS)}")
+
+
+def make_batch(model: EncodedClassifier, data: ImageSet, start: int, device: torch.device,
+               seed: int) -> tuple[Batch, torch.Tensor]:
+    """The images of ``data`` (the first at position ``start`` of the test split) as a :class:`Batch`, and their
+    clean logits."""
+    x = data.images.to(device)
+    z = model.encode(x)
+    logits = predict(model.network, z)
+    ids = torch.arange(start, start + len(x), device=device)
+    return Batch(x, z, ids, logits.argmax(1), model.encoding, seed), logits
+
+
+def batches(model: EncodedClassifier, data: ImageSet, size: int, device: torch.device,
+            seed: int) -> Iterator[tuple[Batch, torch.Tensor, torch.Tensor]]:
+    """``(batch, clean logits, labels)`` for consecutive slices of ``data``."""
+    for start in range(0, len(data), size):
+        chunk = data.slice(start, start + size)
+        batch, logits = make_batch(model, chunk, start, device, seed)
+        yield batch, logits, chunk.labels.to(device)
 
 
 @dataclass

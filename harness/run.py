@@ -9,7 +9,6 @@ import functools
 import json
 import logging
 import platform
-import random
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from harness.attribution import baselines
 from harness.attribution.batching import Batcher
 from harness.attribution.methods import Method
 from harness.attribution.runtime import use_exact_float32
+from harness.config_checks import as_list
 from harness.data.base import ImageSet
 from harness.errors import UserError, find_user_error
 from harness.evaluation import Evaluation, Evaluator, check_treatments
@@ -31,8 +31,10 @@ from harness.metrics.registry import MEASURES, measure
 from harness.metrics.scorer import Scorer
 from harness.models.classifier import EncodedClassifier
 from harness.models.prepare import prepare_model
-from harness.perturbations.base import Context, Perturbation, as_list
-from harness.report.build import build_report, report_settings, save_raw
+from harness.perturbations.base import Context, Perturbation
+from harness.report.build import build_report, report_settings
+from harness.results.write import save_raw
+from harness.seeding import seed_everything
 from harness.store import PartialStore
 
 log = logging.getLogger(__name__)
@@ -45,14 +47,6 @@ def resolve_device(name: str) -> torch.device:
     if str(name).startswith("cuda") and not torch.cuda.is_available():
         raise UserError(f"device={name} but CUDA is not available; use device=auto or device=cpu")
     return torch.device(name)
-
-
-def seed_everything(seed: int) -> None:
-    """Seed Python, NumPy and PyTorch; deterministic kernels where PyTorch has them."""
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-    torch.use_deterministic_algorithms(True, warn_only=True)
 
 
 def set_threads(threads: int | None) -> int:

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from harness.errors import UserError
-from harness.report.build import atomic_write
+from harness.results.write import atomic_write, save_npz
 
 
 class PartialStore:
@@ -52,7 +52,7 @@ class PartialStore:
     def save(self, start: int, key: str, rows: list[dict], examples: dict[str, np.ndarray]) -> None:
         """Write one piece (examples first, so that a saved CSV always has its examples)."""
         if examples:
-            atomic_write(self._path(start, key, ".npz"), lambda p: _savez(p, examples))
+            atomic_write(self._path(start, key, ".npz"), lambda p: save_npz(p, examples))
         atomic_write(self._path(start, key, ".csv"), lambda p: pd.DataFrame(rows).to_csv(p, index=False))
 
     def assemble(self, order: list[str]) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
@@ -74,7 +74,3 @@ class PartialStore:
         """Delete the pieces once the final files are written."""
         shutil.rmtree(self.root, ignore_errors=True)
 
-
-def _savez(path: str, arrays: dict[str, np.ndarray]) -> None:
-    with open(path, "wb") as f:
-        np.savez_compressed(f, **arrays)

@@ -141,8 +141,9 @@ def test_exact_and_naive_compensation_in_one_run(run_app, tiny, caplog):
 
 def test_naive_fold_is_an_error_only_when_exact_compensation_fails(compose_config):
     """A strict (exact) condition above tolerance stops the run with one line."""
-    from harness.checks import batches, check_logits
+    from harness.checks import check_logits
     from harness.data.base import ImageSet
+    from harness.evaluation import batches
     from harness.models.classifier import EncodedClassifier
     from harness.models.encoding import Encoding
     from harness.models.rps_cnn import build_rps_cnn

@@ -6,8 +6,9 @@ import torch
 from harness.attribution.gradcam import GradCAM
 from harness.attribution.methods import InputXGradient, IntegratedGradients, Saliency
 from harness.attribution.baselines import constant
+from harness.attribution.beta_smoothed import BetaSmoothed
 from harness.attribution.smoothing import NoiseAveraged
-from harness.attribution.surrogate import BetaSmoothed, softplus
+from harness.attribution.surrogate import softplus
 from harness.evaluation import Evaluator
 from harness.metrics.scorer import Scorer
 from harness.perturbations.attack import Attack, AttackCondition, objective

@@ -55,7 +55,7 @@ def test_multirun_is_collected_into_one_table(tmp_path, tiny):
     pd.testing.assert_frame_equal(merged[cols], pd.concat(jobs, ignore_index=True))
     assert (sweep / "summary.md").is_file() and (sweep / "figures" / "stability_vs_magnitude.png").is_file()
     # collecting again (by hand) reads the jobs, not its own merged table
-    again = subprocess.run([sys.executable, "-m", "harness.collect", str(sweep)], capture_output=True, text=True)
+    again = subprocess.run([sys.executable, "-m", "harness.collect_sweep", str(sweep)], capture_output=True, text=True)
     assert again.returncode == 0, again.stderr
     pd.testing.assert_frame_equal(pd.read_csv(sweep / "scores.csv"), merged)
 

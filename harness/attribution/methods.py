@@ -23,6 +23,8 @@ from captum.attr import InputXGradient as _IxG
 from captum.attr import IntegratedGradients as _IG
 from captum.attr import Saliency as _Saliency
 
+from harness.attribution.layers import layer_info, resolve_layer
+from harness.attribution.surrogate import softplus
 from harness.errors import UserError
 
 
@@ -79,8 +81,6 @@ class Method:
     def surrogate(self, network: nn.Module, beta: float) -> nn.Module:
         """The network an attack differentiates this method's map through: ``network`` with its ReLUs replaced by
         softplus(β) (:func:`harness.attribution.surrogate.softplus`)."""
-        from harness.attribution.surrogate import softplus
-
         return softplus(network, beta)
 
     def differentiable(self, network: nn.Module, z: torch.Tensor, target: torch.Tensor,
@@ -233,7 +233,7 @@ class Captum(WithBaseline):
         baseline: Baseline factory (see :class:`WithBaseline`), for classes that take ``baselines``; None if not.
         baseline_space: See :class:`WithBaseline`.
         layer: For layer methods (``GuidedGradCam``, ``LayerGradCam``, ...): the layer name, ``auto`` for the
-            rectified last convolution (:func:`~harness.attribution.gradcam.resolve_layer`); None for others.
+            rectified last convolution (:func:`~harness.attribution.layers.resolve_layer`); None for others.
         kwargs: More arguments of ``attribute`` (e.g. ``n_samples`` for GradientShap).
         complete: The method satisfies completeness (DeepLift's summation-to-delta): record its error.
         cost: Network inputs it evaluates per map (for sizing passes).
@@ -253,16 +253,12 @@ class Captum(WithBaseline):
 
     def check(self, network, sample):
         if self.layer is not None:
-            from harness.attribution.gradcam import layer_info
-
             self._layer_info = layer_info(network, self.layer, sample)
 
     def info(self) -> dict:
         return dict(getattr(self, "_layer_info", {}))
 
     def attribute(self, network, z, target, baseline=None, max_inputs=None, seeds=None):
-        from harness.attribution.gradcam import resolve_layer
-
         args = (network, resolve_layer(network, self.layer, z[:1])) if self.layer is not None else (network,)
         rows = [slice(i, i + 1) for i in range(len(z))] if self.random else [slice(None)]
         with warnings.catch_warnings():

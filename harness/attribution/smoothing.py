@@ -18,7 +18,7 @@ import torch
 
 from harness.attribution.methods import Method, Saliency
 from harness.errors import UserError
-from harness.perturbations.base import generators_for, seed_for
+from harness.seeding import generators_for, seed_for
 
 
 class NoiseAveraged(Method):

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 import torch
 
+from harness.config_checks import as_list
 from harness.errors import UserError
 from harness.metrics.pairwise import Pair, Settings, undefined_reasons
 from harness.metrics.per_map import Scene
@@ -35,8 +36,6 @@ class Scorer:
     def __init__(self, pairwise: Sequence[str] = ("ssim", "spearman", "spearman_abs", "kendall", "topk_intersection"),
                  per_map: Sequence[str] = ("dark_share",),
                  topk_fraction: float = 0.1, backend: str = "auto", eps_min: float = 1e-6) -> None:
-        from harness.perturbations.base import as_list
-
         self.pairwise = _check(as_list(pairwise, "metrics.pairwise"), "pairwise")
         self.per_map = _check(list(per_map) if per_map else [], "per_map")
         if not 0 < topk_fraction <= 1:

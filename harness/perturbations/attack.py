@@ -37,12 +37,13 @@ from typing import Any
 import torch
 
 from harness.attribution.reduce import reduce_channels
+from harness.config_checks import check_choices, check_magnitudes
 from harness.errors import UserError
 from harness.metrics.precision import is_constant
 from harness.metrics.sensitivity import centre_of_mass
 from harness.models.encoding import Encoding
-from harness.perturbations.base import Batch, Condition, Explainer, Perturbation, add_in_pixels, check_choices, \
-    check_magnitudes, generators_for, seed_for
+from harness.perturbations.base import Batch, Condition, Explainer, Perturbation, add_in_pixels
+from harness.seeding import generators_for, seed_for
 
 log = logging.getLogger(__name__)
 

@@ -13,15 +13,14 @@ say, e.g. ``unit→imagenet``); it may add its own (``compensated``, ``exact``, 
 """
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 import torch.nn as nn
 
-from harness.errors import UserError
+from harness.config_checks import as_list
 from harness.models.encoding import Encoding
 
 #: Columns every condition writes (family, x axis, panel, free-text label).
@@ -172,45 +171,8 @@ def add_in_pixels(encoding: Encoding, z: torch.Tensor, delta: torch.Tensor, clip
     return encoding.encode(x.clamp(0.0, 1.0) if clip else x)
 
 
-def seed_for(*parts: Any) -> int:
-    """A 62-bit seed from any values (stable across processes and platforms, unlike ``hash``)."""
-    return int(hashlib.sha256(repr(parts).encode()).hexdigest()[:15], 16)
-
-
-def generators_for(seeds: Iterable[int]) -> list[torch.Generator]:
-    """One CPU generator per seed (draws are made on the CPU, so every device gets the same numbers)."""
-    return [torch.Generator().manual_seed(int(s)) for s in seeds]
-
-
 def _text(v: Any) -> str:
     return f"{v:+g}" if isinstance(v, float) else str(v)
-
-
-def as_list(value: Any, name: str, example: str = "") -> list:
-    """A scalar or list config value as a non-empty list (a single string is one item; one clear error if empty,
-    with ``example`` as the fix)."""
-    values = list(value) if isinstance(value, Iterable) and not isinstance(value, (str, bytes)) else [value]
-    if not values:
-        raise UserError(f"{name} is empty; give at least one value, e.g. {name}={example or '[...]'}")
-    return values
-
-
-def check_magnitudes(magnitudes: Any, name: str = "perturbation.magnitudes") -> list[float]:
-    """Magnitudes as floats, with one clear error for an empty or non-numeric list."""
-    values = as_list(magnitudes, name, "[0.25]")
-    try:
-        return [float(v) for v in values]
-    except (TypeError, ValueError):
-        raise UserError(f"{name} must be numbers, got {values}") from None
-
-
-def check_choices(values: Any, name: str, choices: Sequence[Any]) -> list:
-    """``values`` as a non-empty list of items from ``choices`` (one clear error otherwise)."""
-    items = as_list(values, name)
-    bad = [v for v in items if v not in choices]
-    if bad:
-        raise UserError(f"{name} has {bad}; valid choices: {', '.join(map(str, choices))}")
-    return items
 
 
 class Combined(Perturbation):

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from harness.config_checks import check_magnitudes
 from harness.models.encoding import Encoding
 from harness.perturbations.affine import AffineMap
-from harness.perturbations.base import check_magnitudes
 from harness.perturbations.invariance import AffinePerturbation
 
 

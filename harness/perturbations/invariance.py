@@ -11,9 +11,10 @@ from typing import Any
 import torch
 import torch.nn as nn
 
+from harness.config_checks import check_choices
 from harness.models.encoding import Encoding
 from harness.perturbations.affine import AffineMap
-from harness.perturbations.base import Batch, Condition, Perturbation, check_choices
+from harness.perturbations.base import Batch, Condition, Perturbation
 from harness.perturbations.compensate import compensate
 
 

@@ -13,10 +13,11 @@ from typing import Any
 
 import torch
 
+from harness.config_checks import check_choices, check_magnitudes
 from harness.errors import UserError
 from harness.models.encoding import Encoding
-from harness.perturbations.base import Batch, Condition, Perturbation, add_in_pixels, check_choices, \
-    check_magnitudes, generators_for, seed_for
+from harness.perturbations.base import Batch, Condition, Perturbation, add_in_pixels
+from harness.seeding import generators_for, seed_for
 
 #: noise kind → (regime label, unit draw)
 KINDS = {

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from harness.config_checks import as_list
 from harness.models.encoding import ENCODINGS, Encoding
 from harness.perturbations.affine import AffineMap
-from harness.perturbations.base import as_list
 from harness.perturbations.invariance import AffinePerturbation
 
 

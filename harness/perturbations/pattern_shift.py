@@ -5,10 +5,10 @@ from collections.abc import Sequence
 
 import torch
 
+from harness.config_checks import check_magnitudes
 from harness.errors import UserError
 from harness.models.encoding import Encoding
 from harness.perturbations.affine import AffineMap
-from harness.perturbations.base import check_magnitudes
 from harness.perturbations.invariance import AffinePerturbation
 
 

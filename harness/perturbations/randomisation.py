@@ -28,9 +28,11 @@ from typing import Any
 import torch
 import torch.nn as nn
 
+from harness.config_checks import check_choices
 from harness.errors import UserError
 from harness.models.encoding import Encoding
-from harness.perturbations.base import Condition, Context, Perturbation, check_choices, seed_for
+from harness.perturbations.base import Condition, Context, Perturbation
+from harness.seeding import seed_for
 
 log = logging.getLogger(__name__)
 

@@ -1,15 +1,11 @@
-"""Write a run's raw results, and build its report (tables, figures) from those files alone."""
+"""Build a run's report (tables, figures) from its saved files alone."""
 from __future__ import annotations
 
-import json
 import logging
-import os
-import tempfile
-from pathlib import Path
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from harness.errors import UserError
@@ -17,40 +13,12 @@ from harness.metrics.aggregate import aggregate
 from harness.metrics.registry import measure, names
 from harness.report import header
 from harness.report.figures import draw
-from harness.report.collect import find_runs, kind, load_scores
 from harness.report.stats import compare_methods, ranking
 from harness.report.tables import group_columns, normalise, summarise, table_metrics, to_latex, to_markdown
+from harness.results.read import find_runs, kind, load_scores
+from harness.results.write import atomic_write
 
 log = logging.getLogger(__name__)
-_UMASK = os.umask(0)
-os.umask(_UMASK)
-
-
-def atomic_write(path: Path, write) -> None:
-    """Call ``write(tmp_path)`` then rename into ``path``, so no reader sees a partial file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes owner-only files; use the usual permissions
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
-
-def save_raw(run_dir: str | Path, rows: list[dict], examples: dict[str, np.ndarray], info: dict[str, Any]) -> None:
-    """Write ``scores.csv``, ``examples.npz`` and ``run_info.json`` into ``run_dir``."""
-    run_dir = Path(run_dir)
-    atomic_write(run_dir / "scores.csv", lambda p: pd.DataFrame(rows).to_csv(p, index=False))
-    atomic_write(run_dir / "examples.npz", lambda p: _savez(p, examples))
-    atomic_write(run_dir / "run_info.json", lambda p: Path(p).write_text(json.dumps(info, indent=2, default=str)))
-
-
-def _savez(path: str, arrays: dict[str, np.ndarray]) -> None:
-    with open(path, "wb") as f:
-        np.savez_compressed(f, **arrays)
 
 
 def _comparisons(scores: pd.DataFrame, metrics: tuple[str, ...]) -> pd.DataFrame:

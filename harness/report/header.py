@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from harness.report.collect import find_runs
 from harness.report.tables import label
+from harness.results.read import find_runs
 
 
 def run_info(root: Path) -> dict:

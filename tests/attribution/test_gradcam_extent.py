@@ -4,7 +4,8 @@ import logging
 import pytest
 import torch
 
-from harness.attribution.gradcam import GradCAM, layer_info, resolve_layer
+from harness.attribution.gradcam import GradCAM
+from harness.attribution.layers import layer_info, resolve_layer
 from harness.attribution.methods import Captum
 from harness.errors import UserError
 from harness.metrics.precision import is_constant

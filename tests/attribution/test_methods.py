@@ -5,7 +5,8 @@ import torch.nn as nn
 
 from harness.attribution import baselines
 from harness.attribution.engine import View, attribute_views
-from harness.attribution.gradcam import GradCAM, resolve_layer
+from harness.attribution.gradcam import GradCAM
+from harness.attribution.layers import resolve_layer
 from harness.attribution.methods import InputXGradient, IntegratedGradients, Saliency
 from harness.attribution.reduce import reduce_channels
 from harness.errors import UserError

@@ -1,4 +1,4 @@
-"""``python -m harness.collect MULTIRUN_DIR``: merge the runs of a sweep into one table and report.
+"""``python -m harness.collect_sweep MULTIRUN_DIR``: merge the runs of a sweep into one table and report.
 
 Reads every job's ``scores.csv`` (no attribution is recomputed), adds a ``run`` column and one
 ``cfg:<key>`` column per Hydra override of the job, and writes ``scores.csv``, ``summary.*``,
@@ -17,8 +17,9 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
 from harness.errors import UserError, exit_code_of
-from harness.report.build import atomic_write, build_report, report_settings
-from harness.report.collect import load_scores
+from harness.report.build import build_report, report_settings
+from harness.results.read import load_scores
+from harness.results.write import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +46,7 @@ class CollectCallback(Callback):
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m harness.collect", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m harness.collect_sweep", description=__doc__.split("\n")[0])
     parser.add_argument("multirun", help="a Hydra multirun folder (one subfolder per job)")
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
     args = parser.parse_args(argv)

@@ -31,7 +31,7 @@ def find_runs(root: str | Path) -> list[Path]:
     """Folders under ``root`` that hold a ``scores.csv``, sorted.
 
     ``root``'s own ``scores.csv`` counts only when no folder below it has one: in a sweep folder it is the merged
-    table written by ``python -m harness.collect``, not a run.
+    table written by ``python -m harness.collect_sweep``, not a run.
     """
     root = Path(root)
     if not root.is_dir():
