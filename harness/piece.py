@@ -61,10 +61,13 @@ class Piece:
 
     def add(self, sample: int, z_p: torch.Tensor, logits_p: torch.Tensor, target_p: torch.Tensor, out: ViewMaps,
             scorer: Scorer) -> None:
-        """Score one sample's maps ``out`` (of inputs ``z_p`` with logits ``logits_p``) against the clean maps."""
+        """Score one sample's maps ``out`` (of inputs ``z_p`` with logits ``logits_p``) against the clean maps, each
+        brought back into the clean frame by the condition (:meth:`~harness.perturbations.base.Condition.to_clean_frame`)
+        and compared on the pixels valid in both frames."""
         c, b = self.clean, self.clean.batch
         x_p = b.encoding.decode(z_p)
-        pair = Pair(b.x, x_p, c.logits, logits_p)
+        framed = {key: self.condition.to_clean_frame(m, b, sample) for key, m in out.maps.items()}
+        out = ViewMaps({key: m for key, (m, _) in framed.items()}, out.errors)
         broken = _broken(b.x, c.logits, logits_p)
         change = (logits_p - c.logits).gather(1, b.target.unsqueeze(1)).squeeze(1).tolist()
         max_diff = (logits_p - c.logits).abs().amax(1).tolist()
@@ -74,7 +77,7 @@ class Piece:
         rel = []
         for key, m in out.maps.items():
             a = c.maps.maps[key]
-            scores = scorer.score(a, m, pair)
+            scores = scorer.score(a, m, Pair(b.x, x_p, c.logits, logits_p, framed[key][1]))
             per_map, reasons = scorer.score_maps(m, c.scene)
             if not self.methods[key[0]].control:
                 rel.append(rel_change(a, m))

@@ -118,6 +118,14 @@ class Condition:
         """An IG baseline (model input space) carried through this condition's input transform."""
         return baseline
 
+    def to_clean_frame(self, maps: torch.Tensor, batch: Batch, sample: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The map frame: maps ``(B, H, W)`` of draw ``sample``'s inputs brought back into the clean image's frame, and
+        the pixels ``(B, H, W)`` bool valid in both frames (None: all). A condition that moves the image's content
+        (translation, rotation, flip, scale) undoes the move here, so that the perturbed map is compared with the
+        clean one where both explain the same content; every pairwise measure then uses the valid pixels only
+        (:mod:`harness.metrics.pairwise`). The identity by default."""
+        return maps, None
+
     def info(self) -> dict[str, Any]:
         """Facts about the condition worth recording in ``run_info.json`` (e.g. a retrained network's accuracy)."""
         return {}
