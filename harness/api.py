@@ -18,6 +18,7 @@ from harness.data.base import ImageSet
 from harness.errors import UserError
 from harness.models.classifier import EncodedClassifier
 from harness.models.encoding import Encoding
+from harness.results.table import read_scores, scores_table
 
 
 def evaluate(
@@ -83,7 +84,7 @@ def evaluate(
     if out is not None:
         info = run_info(cfg, device, torch.get_num_threads(), len(data), ())
         finish(cfg, out, result, {**info, "experiment": "python api", "data": {"has_masks": masks is not None}})
-    return pd.DataFrame(result.rows)
+    return scores_table(result.rows)  # the same DataFrame with or without out= (harness.results.table)
 
 
 @contextlib.contextmanager

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from harness.errors import UserError
+from harness.results.table import csv_text, read_text
 from harness.results.write import atomic_write, save_npz
 
 
@@ -53,22 +54,24 @@ class PartialStore:
         """Write one piece (examples first, so that a saved CSV always has its examples)."""
         if examples:
             atomic_write(self._path(start, key, ".npz"), lambda p: save_npz(p, examples))
-        atomic_write(self._path(start, key, ".csv"), lambda p: pd.DataFrame(rows).to_csv(p, index=False))
+        atomic_write(self._path(start, key, ".csv"), lambda p: Path(p).write_text(csv_text(rows)))
 
     def assemble(self, order: list[str]) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
-        """All scores (batches in order, conditions in ``order``) and the concatenated example arrays."""
+        """All scores (batches in order, conditions in ``order``) as the text the pieces hold (every value a string,
+        ``""`` for none: types are inferred once, for the whole table, by
+        :func:`harness.results.table.scores_table`, not piece by piece), and the concatenated example arrays."""
         frames, examples = [], {}
         for batch in sorted(p for p in self.root.iterdir() if p.is_dir()):
             for key in order:
                 csv = batch / f"{key}.csv"
                 if csv.is_file() and csv.stat().st_size > 1:
-                    frames.append(pd.read_csv(csv, keep_default_na=False, na_values=[""]))
+                    frames.append(read_text(csv))
                 if (batch / f"{key}.npz").is_file():
                     with np.load(batch / f"{key}.npz") as npz:
                         for name in npz.files:
                             examples[name] = np.concatenate([examples[name], npz[name]]) \
                                 if name in examples else npz[name]
-        return pd.concat(frames, ignore_index=True), examples
+        return pd.concat(frames, ignore_index=True).fillna(""), examples
 
     def remove(self) -> None:
         """Delete the pieces once the final files are written."""

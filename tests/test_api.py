@@ -43,8 +43,20 @@ def test_the_callers_module_is_left_as_it_was_found(tmp_path):
     assert (agg[agg.method == "constant_map"].max_sensitivity == 0).all()
     assert (tmp_path / "report" / "summary.md").is_file() and (tmp_path / "report" / "aggregates.csv").is_file()
     assert not (tmp_path / "report" / "partial").exists()  # finished: the resumable pieces are gone
-    pd.testing.assert_frame_equal(scores, pd.read_csv(tmp_path / "report" / "scores.csv"), check_dtype=False,
-                                  check_exact=False)
+    pd.testing.assert_frame_equal(scores, pd.read_csv(tmp_path / "report" / "scores.csv"))
+
+
+def test_one_result_path_with_and_without_out(tmp_path):
+    """Results in memory are the on-disk results without the disk: the same DataFrame, values and dtypes."""
+    images = torch.rand(3, 3, 16, 16)
+    kwargs = dict(methods=["saliency", "ig_black", "gradcam"], perturbation="brightness_shift",
+                  overrides=["perturbation.magnitudes=[0.25]", "attribution.n_steps=4"])
+    memory = harness.evaluate(_net().eval(), images, **kwargs)
+    disk = harness.evaluate(_net().eval(), images, **kwargs, out=tmp_path / "out")
+    pd.testing.assert_frame_equal(memory, disk)
+    pd.testing.assert_frame_equal(memory, pd.read_csv(tmp_path / "out" / "scores.csv"))
+    for column in ("baseline_treatment", "condition", "exact", "n_steps", "completeness_error"):
+        assert memory[column].dtype == disk[column].dtype, column
 
 
 def test_a_bad_override_is_one_clear_error():

@@ -22,6 +22,7 @@ import yaml
 
 from harness.errors import UserError
 from harness.metrics.registry import is_grouping
+from harness.results.table import read_scores
 
 #: overrides that name where or how a run is written, not what it computes
 _IGNORED = ("hydra.", "hydra/", "experiment", "device", "cache_dir", "threads", "attribution.engine.")
@@ -96,7 +97,7 @@ def load_scores(root: str | Path, pool: bool = False, table: str = "scores.csv")
     extra = _config_differences(runs) if what == "pool" else [_overrides(r) for r in runs]
     frames = []
     for run, columns in zip(runs, extra):
-        df = pd.read_csv(run / table, keep_default_na=False, na_values=[""])
+        df = read_scores(run / table)
         df.insert(0, "run", str(run.relative_to(root)))
         for key, value in columns.items():
             df[key] = value

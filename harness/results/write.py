@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
+
+from harness.results.table import csv_text
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
@@ -42,6 +43,6 @@ def save_npz(path: str, arrays: dict[str, np.ndarray]) -> None:
 def save_raw(run_dir: str | Path, rows: list[dict], examples: dict[str, np.ndarray], info: dict[str, Any]) -> None:
     """Write ``scores.csv``, ``examples.npz`` and ``run_info.json`` into ``run_dir``."""
     run_dir = Path(run_dir)
-    atomic_write(run_dir / "scores.csv", lambda p: pd.DataFrame(rows).to_csv(p, index=False))
+    atomic_write(run_dir / "scores.csv", lambda p: Path(p).write_text(csv_text(rows)))
     atomic_write(run_dir / "examples.npz", lambda p: save_npz(p, examples))
     atomic_write(run_dir / "run_info.json", lambda p: Path(p).write_text(json.dumps(info, indent=2, default=str)))
