@@ -108,7 +108,7 @@ class Piece:
             **{k: v[i] for k, v in c.map_scores[key].items()},
             **{k: float("nan") if broken else v[i] for k, v in per_map.items()},
             "target_logit_change": change, "max_logit_diff": max_diff, "explained": int(target_p),
-            "n_steps": getattr(method, "n_steps", None),
+            "n_steps": method.n_steps,
             "completeness_error": float(err[i]) if err is not None else None,
             "completeness_error_clean": float(err_clean[i]) if err_clean is not None else None,
             "encoding": self.encoding, "map_constant": bool(constant[0]), "map_constant_clean": bool(constant[1]),

@@ -20,13 +20,15 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from harness.attribution import baselines
+from harness.attribution.attackable import is_attackable
 from harness.attribution.batching import Batcher
 from harness.attribution.methods import Method
 from harness.attribution.runtime import use_exact_float32
 from harness.config_checks import as_list
 from harness.data.base import ImageSet
 from harness.errors import UserError, find_user_error
-from harness.evaluation import Evaluation, Evaluator, check_treatments
+from harness.evaluation import Evaluation, Evaluator
+from harness.planning import check_treatments
 from harness.metrics.registry import MEASURES, measure
 from harness.metrics.scorer import Scorer
 from harness.models.classifier import EncodedClassifier
@@ -131,7 +133,7 @@ def execute(cfg: DictConfig, parts: Parts, model: EncodedClassifier, explained: 
     parts.perturbation.bind(context)
     conditions = parts.perturbation.conditions(model.encoding, tuple(explained.images.shape[1:]))
     if any(c.per_method for c in conditions):
-        cannot = [n for n, m in parts.methods.items() if not m.control and not m.attackable]
+        cannot = [n for n, m in parts.methods.items() if not m.control and not is_attackable(m)]
         if cannot:
             raise UserError(f"method(s) {cannot} have no differentiable map and cannot be attacked; attack saliency, "
                             "ixg, IG, SmoothGrad, VarGrad, Grad-CAM or their beta-smoothed versions")

@@ -11,7 +11,8 @@ from harness.attribution.smoothing import NoiseAveraged
 from harness.attribution.surrogate import softplus
 from harness.evaluation import Evaluator
 from harness.metrics.scorer import Scorer
-from harness.perturbations.attack import Attack, AttackCondition, objective
+from harness.perturbations.attack import Attack, AttackCondition
+from harness.perturbations.attack_optimiser import objective
 from harness.perturbations.base import Batch, Explainer
 
 
@@ -96,4 +97,4 @@ def test_the_surrogate_is_one_copy_whose_beta_follows_each_call_and_the_weights(
 
 def test_annealed_beta_schedule():
     cond = AttackCondition("topk", 8, steps=5, beta=10.0, beta_max=100.0)
-    assert [round(cond._beta(s), 6) for s in (1, 3, 5)] == [10.0, round(10 * 10 ** 0.5, 6), 100.0]
+    assert [round(cond.optimiser._beta(s), 6) for s in (1, 3, 5)] == [10.0, round(10 * 10 ** 0.5, 6), 100.0]

@@ -19,24 +19,22 @@ class BetaSmoothed(Method):
         beta: Softplus β (larger: closer to the ReLU network's map, less smoothing).
     """
 
+    complete = False
+
     def __init__(self, base: Method, beta: float = 10.0) -> None:
         self.base, self.beta = base, float(beta)
-        self.needs_baseline, self.complete = base.needs_baseline, False
-        for attr in ("baseline", "baseline_space", "n_steps"):
-            if hasattr(base, attr):
-                setattr(self, attr, getattr(base, attr))
+
+    # what the engine asks of a method is the smoothed method's (its baseline, steps, cost, attackability)
+    needs_baseline = property(lambda self: self.base.needs_baseline)
+    fixed_baseline = property(lambda self: self.base.fixed_baseline)
+    n_steps = property(lambda self: self.base.n_steps)
+    cost = property(lambda self: self.base.cost)
+    attackable = property(lambda self: self.base.attackable)
 
     @property
-    def cost(self) -> int:
-        return self.base.cost
-
-    @property
-    def attackable(self) -> bool:
-        return self.base.attackable
-
-    @property
-    def fixed_baseline(self) -> bool:
-        return getattr(self.base, "fixed_baseline", False)
+    def baseline(self):
+        """The smoothed method's baseline factory (for methods that take one)."""
+        return self.base.baseline
 
     def check(self, network, sample) -> None:
         self.base.check(network, sample)
@@ -46,8 +44,6 @@ class BetaSmoothed(Method):
 
     def bind(self, encoding, train_images=None) -> None:
         self.base.bind(encoding, train_images)
-        if hasattr(self.base, "baseline"):
-            self.baseline = self.base.baseline
 
     def attribute(self, network, z, target, baseline=None, max_inputs=None, seeds=None):
         return self.base.attribute(softplus(network, self.beta), z, target, baseline, max_inputs, seeds)

@@ -9,11 +9,12 @@ from __future__ import annotations
 import torch
 from captum.attr import LayerAttribution, LayerGradCam
 
+from harness.attribution.attackable import DifferentiableMap
 from harness.attribution.layers import layer_info, resolve_layer
 from harness.attribution.methods import Method
 
 
-class GradCAM(Method):
+class GradCAM(DifferentiableMap, Method):
     """Grad-CAM on the rectified feature maps of the last convolutional layer, upsampled to the input size.
 
     Selvaraju et al. 2017, https://arxiv.org/abs/1610.02391: ``ReLU(Σ_k α_k A^k)`` with
@@ -27,14 +28,14 @@ class GradCAM(Method):
     """
 
     def __init__(self, layer: str | None = None, interpolate_mode: str = "bilinear") -> None:
-        self.layer = layer
+        self.layer, self._layer_info = layer, {}
         self.interpolate_mode = interpolate_mode
 
     def check(self, network, sample):
         self._layer_info = layer_info(network, self.layer, sample)
 
     def info(self) -> dict:
-        return dict(getattr(self, "_layer_info", {}))
+        return dict(self._layer_info)
 
     def attribute(self, network, z, target, baseline=None, max_inputs=None, seeds=None):
         cam = LayerGradCam(network, resolve_layer(network, self.layer, z[:1])).attribute(

@@ -12,7 +12,7 @@ import contextlib
 import functools
 import inspect
 import warnings
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -23,8 +23,8 @@ from captum.attr import InputXGradient as _IxG
 from captum.attr import IntegratedGradients as _IG
 from captum.attr import Saliency as _Saliency
 
+from harness.attribution.attackable import DifferentiableMap
 from harness.attribution.layers import layer_info, resolve_layer
-from harness.attribution.surrogate import softplus
 from harness.errors import UserError
 
 
@@ -38,6 +38,10 @@ class Method:
     """
 
     needs_baseline = False
+    #: the baseline lives in model input space and never follows a perturbation (methods with a baseline say)
+    fixed_baseline = False
+    #: integration steps per map, for methods that integrate (a column of scores.csv)
+    n_steps: int | None = None
     cost = 1
     complete = False
     control = False
@@ -73,29 +77,9 @@ class Method:
         """What :meth:`check` decided about this run's network (e.g. Grad-CAM's layer), for ``run_info.json``."""
         return {}
 
-    @property
-    def attackable(self) -> bool:
-        """Whether the method has a differentiable map (:meth:`differentiable`), so that it can be attacked."""
-        return type(self).differentiable is not Method.differentiable
-
-    def surrogate(self, network: nn.Module, beta: float) -> nn.Module:
-        """The network an attack differentiates this method's map through: ``network`` with its ReLUs replaced by
-        softplus(β) (:func:`harness.attribution.surrogate.softplus`)."""
-        return softplus(network, beta)
-
-    def differentiable(self, network: nn.Module, z: torch.Tensor, target: torch.Tensor,
-                       baseline: torch.Tensor | None = None, seeds: torch.Tensor | None = None) -> torch.Tensor:
-        """The attributions ``(B, C', H, W)`` as a differentiable function of ``z`` (double backpropagation), for
-        attacks on the explanation. ``network`` should be smooth (a softplus surrogate) for useful gradients."""
-        raise UserError(f"{type(self).__name__} has no differentiable map, so it cannot be attacked; attack "
-                        "saliency, ixg, IG, SmoothGrad or Grad-CAM")
-
-    def differentiable_parts(self, network: nn.Module, z: torch.Tensor, target: torch.Tensor,
-                             baseline: torch.Tensor | None = None,
-                             seeds: torch.Tensor | None = None) -> Iterator[torch.Tensor]:
-        """Terms that sum to :meth:`differentiable` (IG's path points, SmoothGrad's draws), so that an attack can
-        backpropagate through one at a time and keep its memory bounded; by default the whole map at once."""
-        yield self.differentiable(network, z, target, baseline, seeds)
+    #: whether the map is a differentiable function of the input, so that it can be attacked
+    #: (:class:`~harness.attribution.attackable.Attackable`)
+    attackable = False
 
     def bind(self, encoding: Any, train_images: torch.Tensor | None = None) -> None:
         """Learn what the method needs from the model's input encoding and the training images (once per run)."""
@@ -143,7 +127,7 @@ def gradient(network: nn.Module, z: torch.Tensor, target: torch.Tensor, create_g
     return torch.autograd.grad(out, z, create_graph=create_graph)[0]
 
 
-class Saliency(Method):
+class Saliency(DifferentiableMap, Method):
     """Vanilla gradient ∂f_t/∂z, signed (Simonyan et al. 2014, https://arxiv.org/abs/1312.6034)."""
 
     def attribute(self, network, z, target, baseline=None, max_inputs=None, seeds=None):
@@ -153,7 +137,7 @@ class Saliency(Method):
         return gradient(network, z, target)
 
 
-class InputXGradient(Method):
+class InputXGradient(DifferentiableMap, Method):
     """Input × Gradient, ``z ⊙ ∂f_t/∂z`` (Shrikumar et al. 2016, https://arxiv.org/abs/1605.01713)."""
 
     def attribute(self, network, z, target, baseline=None, max_inputs=None, seeds=None):
@@ -163,7 +147,7 @@ class InputXGradient(Method):
         return z * gradient(network, z, target)
 
 
-class IntegratedGradients(WithBaseline):
+class IntegratedGradients(DifferentiableMap, WithBaseline):
     """Integrated Gradients (Sundararajan et al. 2017, https://arxiv.org/abs/1703.01365).
 
     ``IG_i = (z_i − b_i) ∫₀¹ ∂F(b + α(z − b))/∂z_i dα``, by ``n_steps``-point quadrature.
@@ -249,6 +233,7 @@ class Captum(WithBaseline):
         super().__init__(baseline, baseline_space)
         self.needs_baseline = baseline is not None
         self.attribution, self.layer, self.kwargs = attribution, layer, dict(kwargs or {})
+        self._layer_info: dict = {}
         self.complete, self.cost, self.random = bool(complete) and baseline is not None, int(cost), bool(random)
 
     def check(self, network, sample):
@@ -256,7 +241,7 @@ class Captum(WithBaseline):
             self._layer_info = layer_info(network, self.layer, sample)
 
     def info(self) -> dict:
-        return dict(getattr(self, "_layer_info", {}))
+        return dict(self._layer_info)
 
     def attribute(self, network, z, target, baseline=None, max_inputs=None, seeds=None):
         args = (network, resolve_layer(network, self.layer, z[:1])) if self.layer is not None else (network,)

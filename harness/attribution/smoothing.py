@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import torch
 
+from harness.attribution.attackable import DifferentiableMap
 from harness.attribution.methods import Method, Saliency
 from harness.errors import UserError
 from harness.seeding import generators_for, seed_for
 
 
-class NoiseAveraged(Method):
+class NoiseAveraged(DifferentiableMap, Method):
     """The mean (SmoothGrad) or variance (VarGrad) of a base method over seeded Gaussian noise draws.
 
     Args:
@@ -31,6 +32,9 @@ class NoiseAveraged(Method):
             per-channel scale, bound by :meth:`bind`; 1 until then).
         statistic: ``mean`` (SmoothGrad) or ``var`` (VarGrad, population variance in float64).
     """
+
+    #: SmoothGrad of an attackable method is attackable (through the same draws)
+    attackable = property(lambda self: self.base.attackable)
 
     def __init__(self, base: Method | None = None, n_samples: int = 16, noise_level: float = 0.15,
                  statistic: str = "mean") -> None:

@@ -24,25 +24,24 @@ Objectives (lower is a more successful attack), with ``m`` the map (reduced over
   (Dombrowski's loss); the target ``t`` is the image's own clean map rotated by 180° (an arbitrary, different
   map that depends on the image alone, not on the batch it is in; Dombrowski et al. use another image's map).
 
-The reported maps and scores are always those of the real network on the attacked input. The control at every ε
+The optimiser is :class:`~harness.perturbations.attack_optimiser.ExplanationAttack`; this module describes the attacks as
+conditions. The reported maps and scores are always those of the real network on the attacked input. The control at every ε
 is random-sign noise of the same L∞ norm (Ghorbani's baseline): ``x' = clip(x + ε·sign(u))``, seeded per image.
 """
 from __future__ import annotations
 
 import logging
-import math
 import time
 from typing import Any
 
 import torch
 
-from harness.attribution.reduce import reduce_channels
+from harness.attribution.attackable import is_attackable
 from harness.config_checks import check_choices, check_magnitudes
 from harness.errors import UserError
-from harness.metrics.precision import is_constant
-from harness.metrics.sensitivity import centre_of_mass
 from harness.models.encoding import Encoding
 from harness.perturbations.base import Batch, Condition, Explainer, Perturbation, add_in_pixels
+from harness.perturbations.attack_optimiser import ExplanationAttack
 from harness.seeding import generators_for, seed_for
 
 log = logging.getLogger(__name__)
@@ -53,33 +52,6 @@ NORMS = ("linf", "l2")
 
 def _norm_label(norm: str) -> str:
     return "L∞" if norm == "linf" else "L2"
-
-
-def objective(name: str, m: torch.Tensor, clean: torch.Tensor, fraction: float, target_map: torch.Tensor | None,
-              probs: torch.Tensor | None = None, probs0: torch.Tensor | None = None, gamma: float = 0.0):
-    """Per image ``(B,)``, the attack's loss for maps ``m`` against clean maps ``clean`` ``(B, H, W)``."""
-    mass = m.abs().flatten(1)
-    if name == "topk":
-        k = max(1, math.ceil(fraction * mass.shape[1]))
-        top = torch.zeros_like(mass, dtype=torch.bool).scatter_(1, clean.abs().flatten(1).topk(k, 1).indices, True)
-        return (mass * top).sum(1) / mass.sum(1).clamp_min(1e-30)
-    if name == "mass_centre":
-        return -(_centre(m) - centre_of_mass(clean).to(m.dtype)).norm(dim=1)
-    share = mass / mass.sum(1, keepdim=True).clamp_min(1e-30)
-    goal = target_map.abs().flatten(1)
-    loss = ((share - goal / goal.sum(1, keepdim=True).clamp_min(1e-30)) ** 2).mean(1)
-    if probs is not None:
-        loss = loss + gamma * ((probs - probs0) ** 2).mean(1)
-    return loss
-
-
-def _centre(m: torch.Tensor) -> torch.Tensor:
-    """Differentiable centre of mass ``(B, 2)`` of ``|m|`` (rows, columns), pixels."""
-    w = m.abs()
-    total = w.flatten(1).sum(1).clamp_min(1e-30)
-    rows = torch.arange(m.shape[1], device=m.device, dtype=m.dtype)
-    cols = torch.arange(m.shape[2], device=m.device, dtype=m.dtype)
-    return torch.stack([(w.sum(2) * rows).sum(1) / total, (w.sum(1) * cols).sum(1) / total], 1)
 
 
 class AttackCondition(Condition):
@@ -108,25 +80,22 @@ class AttackCondition(Condition):
         super().__init__({"perturbation": "attack", "magnitude": float(epsilon),
                           "regime": f"{OBJECTIVES[objective]} ({_norm_label(norm)})", "condition": "",
                           "objective": objective, "norm": norm})
-        self.objective, self.eps, self.norm = objective, float(epsilon) / 255.0, norm
-        self.steps, self.step_size, self.beta = int(steps), float(step_size), float(beta)
-        self.fraction, self.gamma, self.check_every = float(topk_fraction), float(gamma), max(1, int(check_every))
-        self.beta_max = None if beta_max is None else float(beta_max)
-
-    def _beta(self, step: int) -> float:
-        """The surrogate's β at ``step`` (1-based): constant, or geometric from β to ``beta_max``."""
-        if self.beta_max is None or self.steps == 1:
-            return self.beta
-        return self.beta * (self.beta_max / self.beta) ** ((step - 1) / (self.steps - 1))
+        self.optimiser = ExplanationAttack(objective, float(epsilon) / 255.0, norm, int(steps), float(step_size),
+                                           float(beta), None if beta_max is None else float(beta_max),
+                                           float(topk_fraction), float(gamma), max(1, int(check_every)))
 
     def transform_inputs(self, batch: Batch, sample: int, explainer: Explainer | None = None) -> torch.Tensor:
         if explainer is None or explainer.method.control:
             return batch.z  # nothing to attack: a control's map does not depend on the input
+        if not is_attackable(explainer.method):
+            raise UserError(f"{type(explainer.method).__name__} ({explainer.name}) has no differentiable map, so it "
+                            "cannot be attacked; attack saliency, ixg, IG, SmoothGrad or Grad-CAM")
         start = time.perf_counter()
         with torch.enable_grad():
-            attacked = self._attack(batch, explainer)
+            attacked = self.optimiser.run(batch, explainer)
         moved = int((attacked != batch.x).flatten(1).any(1).sum())
-        log.info("%s, ε = %g/255, %s, images %d-%d: %d of %d moved (%.0f s)", self.columns["regime"], self.eps * 255,
+        log.info("%s, ε = %g/255, %s, images %d-%d: %d of %d moved (%.0f s)", self.columns["regime"],
+                 self.optimiser.eps * 255,
                  explainer.name, int(batch.image_ids[0]), int(batch.image_ids[-1]), moved, len(attacked),
                  time.perf_counter() - start)
         return batch.encoding.encode(attacked)
@@ -134,74 +103,6 @@ class AttackCondition(Condition):
     def carry_baseline(self, baseline: torch.Tensor, batch: Batch, sample: int) -> torch.Tensor:
         """An attack's perturbation is optimised for the input alone: a carried baseline is the baseline itself."""
         return baseline
-
-    def _real(self, batch: Batch, e: Explainer, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """The real network's map ``(B, H, W)`` and logits on pixel-space ``x``."""
-        z = batch.encoding.encode(x)
-        maps = e.method.attribute(e.network, z, batch.target, e.baseline, seeds=e.seeds).detach()
-        with torch.no_grad():
-            return reduce_channels(maps, e.reduction), e.network(z)
-
-    def _attack(self, batch: Batch, e: Explainer) -> torch.Tensor:
-        x0, target = batch.x.detach(), batch.target
-        clean, logits0 = self._real(batch, e, x0)
-        # a map that is constant up to its precision has no pattern to move: its image is not attacked (its scores
-        # are NaN with the reason "constant clean map"), and nothing is computed when no image has one
-        movable = ~is_constant(clean)
-        if not bool(movable.any()):
-            return x0
-        goal = clean.flip(-1).flip(-2)
-        with torch.no_grad():
-            probs0 = e.method.surrogate(e.network, self.beta)(batch.z).softmax(1)
-        best, best_loss = x0.clone(), objective(self.objective, clean, clean, self.fraction, goal).detach()
-        x, alpha = x0.clone(), torch.full((len(x0), 1, 1, 1), self.step_size * self.eps, device=x0.device)
-        for step in range(1, self.steps + 1):
-            surrogate = e.method.surrogate(e.network, self._beta(step))
-            grad = self._gradient(batch, e, surrogate, x.detach(), clean, goal, probs0)
-            proposal = self._step(x.detach(), grad, x0, alpha)
-            with torch.no_grad():
-                flipped = e.network(batch.encoding.encode(proposal)).argmax(1) != target
-            x = torch.where(flipped.view(-1, 1, 1, 1), x.detach(), proposal)  # a step that flips the class: rejected,
-            alpha = torch.where(flipped.view(-1, 1, 1, 1), alpha / 2, alpha)  # and the next one is shorter
-            if step % self.check_every == 0 or step == self.steps:
-                real, logits = self._real(batch, e, x)
-                real_loss = objective(self.objective, real, clean, self.fraction, goal)
-                better = (logits.argmax(1) == target) & (real_loss < best_loss) & movable
-                best[better], best_loss = x[better], torch.where(better, real_loss, best_loss)
-        return best.detach()
-
-    def _gradient(self, batch: Batch, e: Explainer, surrogate, x: torch.Tensor, clean, goal, probs0) -> torch.Tensor:
-        """``∂loss/∂x`` through the surrogate map, one term of the map at a time (IG's path points, SmoothGrad's
-        draws): the loss is linearised in the attributions ``A`` (``v = ∂loss/∂A``, from ``A`` computed without a
-        graph), and ``Σ_terms ∂⟨v, term⟩/∂x`` is accumulated, so memory does not grow with the number of terms."""
-        enc, target = batch.encoding, batch.target
-        with torch.no_grad():
-            attr = e.method.attribute(surrogate, enc.encode(x), target, e.baseline, seeds=e.seeds)
-        attr = attr.detach().requires_grad_(True)
-        loss = objective(self.objective, reduce_channels(attr, e.reduction), clean, self.fraction, goal)
-        v = torch.autograd.grad(loss.sum(), attr)[0]
-        grad = torch.zeros_like(x)
-        leaf = x.requires_grad_(True)
-        for part in e.method.differentiable_parts(surrogate, enc.encode(leaf), target, e.baseline, e.seeds):
-            grad += torch.autograd.grad((v * part).sum(), leaf, retain_graph=True)[0]
-        if self.objective == "targeted":
-            probs = surrogate(enc.encode(leaf)).softmax(1)
-            grad += torch.autograd.grad(self.gamma * ((probs - probs0) ** 2).mean(1).sum(), leaf)[0]
-        return grad
-
-    def _step(self, x: torch.Tensor, grad: torch.Tensor, x0: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
-        """One projected step of length ``alpha`` ``(B, 1, 1, 1)``: signed (L∞) or normalised (L2), into the ball and
-        the pixel range."""
-        if self.norm == "linf":
-            x = x - alpha * grad.sign()
-            x = x0 + (x - x0).clamp(-self.eps, self.eps)
-        else:
-            g = grad.flatten(1).norm(dim=1).clamp_min(1e-30).view(-1, 1, 1, 1)
-            d = x - alpha * grad / g - x0
-            norm = d.flatten(1).norm(dim=1).view(-1, 1, 1, 1)
-            x = x0 + d * (self.eps / norm.clamp_min(1e-30)).clamp(max=1.0)
-        return x.clamp(0.0, 1.0)
-
 
 class RandomSign(Condition):
     """The attack's control: ``x' = clip(x + ε·sign(u))`` (L∞) or a random direction of L2 norm ε, seeded per image
