@@ -70,6 +70,12 @@ FACT_COLUMNS = (LABEL, PRED, PRED_PERTURBED, EXPLAINED, NAN_REASON, N_SAMPLES, N
 METHOD_COLUMNS = (METHOD, BASELINE_TREATMENT, CONTROL)
 
 
+def condition_columns(perturbation: str, magnitude: Any, regime: str, condition: str = "",
+                      own: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """A condition's ``scores.csv`` columns: the :data:`STANDARD_COLUMNS`, then the family's ``own`` (in order)."""
+    return {PERTURBATION: perturbation, MAGNITUDE: magnitude, REGIME: regime, CONDITION: condition, **(own or {})}
+
+
 def present(columns: Iterable[str], names: Iterable[str]) -> list[str]:
     """The ``names`` that are among ``columns`` (e.g. the :data:`IMAGE_COLUMNS` of a table), in ``names``' order."""
     have = set(columns)
