@@ -1,11 +1,10 @@
 """The schema of a run's files, defined once: the columns of ``scores.csv``, the row builder, the keys of
 ``examples.npz`` and the condition records of ``run_info.json`` (``DESIGN.md``, "One schema").
 
-The producer (the loop: :mod:`harness.piece`, :mod:`harness.run`, the perturbation families) writes through these
-names and functions and the consumer (the report, the results readers) reads through them, so a column or a key is
-added or renamed in one place. This module is the bottom layer: it imports only the standard library, so that every
-layer may import it. The measures (``ssim``, ``spearman``, ...) are columns too; they are listed once in
-:mod:`harness.metrics.registry`.
+The producer (the loop, :mod:`harness.run`, the perturbation families) writes through these names and functions
+and the consumer (the report, the results readers) reads through them: a column or a key is added in one place. The
+bottom layer: only the standard library is imported, so every layer may import it. The measures (``ssim``, ...) are
+columns too, listed once in :mod:`harness.metrics.registry`.
 """
 from __future__ import annotations
 
@@ -48,7 +47,7 @@ CLIP = "clip"  #: noise: the noisy image is clipped to [0, 1]
 OBJECTIVE = "objective"  #: attacks: the objective ("" for the random-sign control)
 NORM = "norm"  #: attacks: the norm of the ball
 
-# Columns added when reading and aggregating.
+# Columns added when reading and aggregating; then the groups.
 RUN = "run"  #: the run a row comes from (path relative to the results folder)
 CFG_PREFIX = "cfg:"  #: a sweep's override or a pool's differing setting, ``cfg:<key>``
 N_SAMPLES = "n_samples"  #: aggregates.csv: samples an aggregate rests on (also a condition record's field)
@@ -56,7 +55,6 @@ N_KEPT = "n_kept"  #: aggregates.csv: of those, samples whose prediction was kep
 VARIANT = "variant"  #: the report's method label: method and baseline treatment
 METRIC = "metric"  #: summary.csv: the measure a row summarises
 
-# Groups.
 #: Columns every condition writes (family, x axis, panel, free-text label).
 STANDARD_COLUMNS = (PERTURBATION, MAGNITUDE, REGIME, CONDITION)
 #: Columns that identify what was scored, not how it is grouped: one image, one draw, one run of a pool.
@@ -90,11 +88,10 @@ def score_row(*, image_id: int, sample: int, label: int, pred: int, pred_perturb
               encoding: str, map_constant: bool, map_constant_clean: bool) -> dict[str, Any]:
     """One row of ``scores.csv``: one (image, sample, method, baseline treatment, condition).
 
-    The columns come in this order: the image and the predictions, the method, the condition's columns
-    (:data:`STANDARD_COLUMNS` and its own), the pairwise measures, :data:`NAN_REASON`, the per-map measures of the
-    clean map (``<name>_clean``) and of the perturbed map, then the logit changes, the method's facts, the encoding
-    and whether the maps are constant. Identifiers and flags are cast to ``int`` / ``bool``; measure values are
-    written as given.
+    In this order: the image and the predictions, the method, the condition's columns (:data:`STANDARD_COLUMNS` and
+    its own), the pairwise measures, :data:`NAN_REASON`, the per-map measures of the clean map (``<name>_clean``) and
+    of the perturbed map, the logit changes, the method's facts, the encoding and whether the maps are constant.
+    Identifiers and flags are cast to ``int`` / ``bool``; measure values are written as given.
 
     Args:
         condition: The condition's columns (:attr:`harness.perturbations.base.Condition.columns`).
@@ -120,8 +117,7 @@ def score_row(*, image_id: int, sample: int, label: int, pred: int, pred_perturb
 # The keys of examples.npz.
 #: The scope of the clean view (a condition's scope is its key, which holds no ``/``).
 CLEAN = "clean"
-#: The arrays of a view besides its maps: its pixel-space images ``(N, C, H, W)``, the predicted classes and their
-#: probabilities ``(N,)``.
+#: A view's arrays besides its maps: pixel-space images ``(N, C, H, W)``, predicted classes, probabilities ``(N,)``.
 VIEW_IMAGE, VIEW_PRED, VIEW_PROB = "image", "pred", "prob"
 VIEW_ARRAYS = (VIEW_IMAGE, VIEW_PRED, VIEW_PROB)
 #: The treatment part of the key of a map of a method without a baseline.
@@ -134,6 +130,10 @@ def _part(name: str) -> str:
     if not name or _SEP in name:
         raise ValueError(f"an examples.npz key part must be non-empty and hold no '{_SEP}': {name!r}")
     return name
+
+
+def _treatment(part: str) -> str | None:
+    return None if part == NO_TREATMENT else part
 
 
 def _array(array: str) -> str:
@@ -187,13 +187,12 @@ class ExampleKey:
 def parse_key(key: str) -> ExampleKey:
     """What a key built by this module names (a ``ValueError`` for any other string)."""
     parts = key.split(_SEP)
-    treatment = (lambda t: None if t == NO_TREATMENT else t)
     if parts[0] in (ABSDIFF, ABSDIFF_COUNT) and len(parts) == 4:
-        return ExampleKey(parts[0], parts[1], method=parts[2], treatment=treatment(parts[3]))
+        return ExampleKey(parts[0], parts[1], method=parts[2], treatment=_treatment(parts[3]))
     if len(parts) == 2 and parts[1] in VIEW_ARRAYS:
         return ExampleKey("view", parts[0], array=parts[1])
     if len(parts) == 3 and all(parts):
-        return ExampleKey("map", parts[0], method=parts[1], treatment=treatment(parts[2]))
+        return ExampleKey("map", parts[0], method=parts[1], treatment=_treatment(parts[2]))
     if len(parts) == 4 and parts[1] == INPUTS and parts[2] in VIEW_ARRAYS:
         return ExampleKey(INPUTS, parts[0], array=parts[2], methods=tuple(parts[3].split(_JOIN)))
     raise ValueError(f"not a key of examples.npz: {key!r}")
@@ -213,8 +212,7 @@ def map_columns(examples: Iterable[str]) -> list[tuple[str, str | None]]:
     return maps
 
 
-# The condition records of run_info.json.
-#: The key of the list of condition records in ``run_info.json``.
+# The condition records of run_info.json: the list under CONDITIONS, each with the fields KEY, ..., ACCURACY.
 CONDITIONS = "conditions"
 KEY, AXIS, ACCURACY = "key", "axis", "accuracy"
 _RECORD_FIELDS = (KEY, N_SAMPLES, AXIS, ACCURACY)
@@ -275,11 +273,10 @@ class ConditionRecord:
         fixed: dict[str, Any] = {}
         columns: dict[str, Any] = {}
         info: dict[str, Any] = {}
-        into = columns
+        into = columns  # the columns until n_samples or axis, the facts after them
         for name, value in record.items():
             if name in _RECORD_FIELDS:
-                fixed[name] = value
-                into = info if name != KEY else into
+                fixed[name], into = value, into if name == KEY else info
             else:
                 into[name] = value
         return cls(str(fixed.get(KEY, "")), columns, int(fixed.get(N_SAMPLES) or 1), str(fixed.get(AXIS) or ""),

@@ -1,8 +1,10 @@
 """The schema of a run's files: the row builder's columns and types, the keys of ``examples.npz`` (built, then read
 back) and the condition records of ``run_info.json`` (through JSON and back). The names written on disk are spelled
 out here on purpose: a change to them changes every saved result."""
+import ast
 import json
 import math
+import sys
 
 import pytest
 
@@ -53,6 +55,12 @@ def test_the_column_groups():
     assert set(schema.FACT_COLUMNS) == {"label", "pred", "pred_perturbed", "explained", "nan_reason", "n_samples",
                                         "n_kept", "map_constant", "map_constant_clean"}
     assert schema.present(["image_id", "ssim"], schema.IMAGE_COLUMNS) == ["image_id"]
+
+
+def test_a_condition_has_the_standard_columns_then_its_own():
+    columns = schema.condition_columns("noise", 0.1, "gaussian noise, σ", own={"noise": "gaussian", "clip": True})
+    assert list(columns) == ["perturbation", "magnitude", "regime", "condition", "noise", "clip"]
+    assert columns["condition"] == "" and tuple(columns)[:4] == schema.STANDARD_COLUMNS
 
 
 def test_example_keys_are_the_saved_names():
@@ -146,3 +154,14 @@ def test_an_older_record_without_the_later_fields_reads_as_columns():
     assert back.columns == {"perturbation": "x", "magnitude": None, "regime": "r", "condition": ""}
     assert back.n_samples == 1 and back.axis == "" and back.accuracy is None and back.magnitude == 0.0
     assert math.isfinite(back.magnitude)
+
+
+def test_the_schema_is_the_bottom_layer():
+    """Every layer imports the schema, so it imports nothing of the package (only the standard library, NumPy,
+    pandas)."""
+    tree = ast.parse(open(schema.__file__, encoding="utf-8").read())
+    imported = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    imported |= {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+    allowed = set(sys.stdlib_module_names) | {"numpy", "pandas"}
+    assert {m.split(".")[0] for m in imported} <= allowed
+    assert not any(isinstance(n, ast.ImportFrom) and n.level for n in ast.walk(tree))
