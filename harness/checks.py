@@ -14,6 +14,7 @@ import torch.nn as nn
 from harness.errors import CompensationError
 from harness.models.classifier import EncodedClassifier, predict
 from harness.perturbations.base import Batch, Condition
+from harness.schema import CLEAN
 
 log = logging.getLogger(__name__)
 
@@ -53,10 +54,10 @@ def accuracies(model: EncodedClassifier, conditions: Sequence[Condition], networ
     """Accuracy of the clean network, and of every condition's network on its inputs (first sample; not for
     per-method conditions, whose inputs depend on the method)."""
     conds = [c for c in conditions if not c.per_method]
-    correct, n = {"clean": 0, **{c.key: 0 for c in conds}}, 0
+    correct, n = {CLEAN: 0, **{c.key: 0 for c in conds}}, 0
     for batch, logits, labels in data:
         n += len(labels)
-        correct["clean"] += int((logits.argmax(1) == labels).sum())
+        correct[CLEAN] += int((logits.argmax(1) == labels).sum())
         for c in conds:
             correct[c.key] += int((predict(networks[c.key], c.transform_inputs(batch, 0)).argmax(1) == labels).sum())
     return {k: v / n for k, v in correct.items()} if n else {}

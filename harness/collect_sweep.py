@@ -20,6 +20,7 @@ from harness.errors import UserError, exit_code_of
 from harness.report.build import build_report, report_settings
 from harness.results.read import load_scores
 from harness.results.write import atomic_write
+from harness.schema import RUN
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +32,7 @@ def collect(root: str | Path, **settings: Any) -> Path:
     scores = load_scores(root)
     atomic_write(root / "scores.csv", lambda p: scores.to_csv(p, index=False))
     build_report(root, **settings)
-    log.info("collected %d rows from %d runs into %s", len(scores), scores["run"].nunique(), root)
+    log.info("collected %d rows from %d runs into %s", len(scores), scores[RUN].nunique(), root)
     return root / "scores.csv"
 
 

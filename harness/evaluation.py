@@ -28,7 +28,8 @@ from harness.models.classifier import EncodedClassifier, predict
 from harness.perturbations.base import Batch, Condition
 from harness.piece import Clean, Piece, clean_examples, score_clean_maps
 from harness.progress import Progress
-from harness.planning import CLEAN, BaselineRules, SamplePlan, ViewPlanner, check_treatments
+from harness.planning import BaselineRules, SamplePlan, ViewPlanner, check_treatments
+from harness.schema import CLEAN
 from harness.store import PartialStore
 
 log = logging.getLogger(__name__)

@@ -14,12 +14,13 @@ from typing import Any
 import numpy as np
 import torch
 
+from harness import schema
 from harness.attribution.engine import ViewMaps
 from harness.metrics.precision import is_constant, prediction_kept
-from harness.metrics.registry import CLEAN_SUFFIX
 from harness.metrics.scorer import Pair, Scene, Scorer
 from harness.metrics.sensitivity import rel_change
 from harness.perturbations.base import Batch, Condition
+from harness.schema import CLEAN_SUFFIX
 
 
 @dataclass
@@ -100,19 +101,17 @@ class Piece:
         c, b = self.clean, self.clean.batch
         method = self.methods[key[0]]
         err, err_clean = errors
-        return {
-            "image_id": c.start + i, "sample": sample, "label": int(c.labels[i]), "pred": int(b.target[i]),
-            "pred_perturbed": pred_p[0], "pred_agrees": bool(pred_p[1]),
-            "method": key[0], "baseline_treatment": key[1] or "", "control": bool(method.control),
-            **self.condition.columns, **scores, "nan_reason": reason,
-            **{k: v[i] for k, v in c.map_scores[key].items()},
-            **{k: float("nan") if broken else v[i] for k, v in per_map.items()},
-            "target_logit_change": change, "max_logit_diff": max_diff, "explained": int(target_p),
-            "n_steps": method.n_steps,
-            "completeness_error": float(err[i]) if err is not None else None,
-            "completeness_error_clean": float(err_clean[i]) if err_clean is not None else None,
-            "encoding": self.encoding, "map_constant": bool(constant[0]), "map_constant_clean": bool(constant[1]),
-        }
+        return schema.score_row(
+            image_id=c.start + i, sample=sample, label=c.labels[i], pred=b.target[i], pred_perturbed=pred_p[0],
+            pred_agrees=pred_p[1], method=key[0], baseline_treatment=key[1], control=method.control,
+            condition=self.condition.columns, scores=scores, nan_reason=reason,
+            clean_map_scores={k: v[i] for k, v in c.map_scores[key].items()},
+            map_scores={k: float("nan") if broken else v[i] for k, v in per_map.items()},
+            target_logit_change=change, max_logit_diff=max_diff, explained=target_p,
+            n_steps=method.n_steps,
+            completeness_error=err[i] if err is not None else None,
+            completeness_error_clean=err_clean[i] if err_clean is not None else None,
+            encoding=self.encoding, map_constant=constant[0], map_constant_clean=constant[1])
 
     def _keep_examples(self, rel: torch.Tensor, x_p, logits_p, out: ViewMaps) -> None:
         """For each of the first images, keep the sample whose maps changed most (mean over methods). A view that
@@ -128,9 +127,9 @@ class Piece:
             self._best[(i, scope)] = (score, {k: v.detach().cpu().numpy() for k, v in arrays.items()})
 
     def examples(self) -> dict[str, np.ndarray]:
-        """Example arrays ``<condition key>/...`` of the first images (with per-method views, also each method's input
-        ``<key>/inputs/image/<method>``), and the per-pixel map change ``absdiff/<key>/<method>/<treatment>``
-        (summed over images and samples, with ``absdiff_count/...``)."""
+        """Example arrays of the condition's view of the first images, named by :mod:`harness.schema`: its images,
+        predictions and maps (with per-method views, also each method's input: :func:`~harness.schema.inputs_key`),
+        and the per-pixel map change (summed over images and samples: :func:`~harness.schema.absdiff_key`)."""
         key, out = self.condition.key, {}
         scopes = list(dict.fromkeys(scope for _, scope in self._best))
         for n, scope in enumerate(scopes):
@@ -138,15 +137,16 @@ class Piece:
             names = self._best[(images[0], scope)][1].keys()
             stacked = {name: np.stack([self._best[(i, scope)][1][name] for i in images]) for name in names}
             for name, arr in stacked.items():
-                if name in ("image", "pred", "prob"):
-                    if self.condition.per_method:
-                        out[f"{key}/inputs/{name}/{'+'.join(scope)}"] = arr
-                    if n > 0:
-                        continue
-                out[f"{key}/{name}"] = arr
+                if isinstance(name, tuple):  # a map (method, treatment)
+                    out[schema.map_key(key, *name)] = arr
+                    continue
+                if self.condition.per_method:
+                    out[schema.inputs_key(key, name, scope)] = arr
+                if n == 0:
+                    out[schema.view_key(key, name)] = arr
         for name, total in self._absdiff.items():
-            out[f"absdiff/{key}/{name}"] = total.detach().cpu().numpy()[None]
-            out[f"absdiff_count/{key}/{name}"] = np.array([self._count[name]])
+            out[schema.absdiff_key(key, *name)] = total.detach().cpu().numpy()[None]
+            out[schema.absdiff_key(key, *name, count=True)] = np.array([self._count[name]])
         return out
 
 
@@ -155,8 +155,10 @@ def clean_examples(clean: Clean, keep: int) -> dict[str, np.ndarray]:
     if keep <= 0:
         return {}
     prob, pred = clean.logits[:keep].softmax(1).max(1)
-    parts = {"clean/image": clean.batch.x[:keep], "clean/pred": pred, "clean/prob": prob}
-    parts.update({f"clean/{_name(k)}": t[:keep] for k, t in clean.maps.maps.items()})
+    parts = {schema.view_key(schema.CLEAN, schema.VIEW_IMAGE): clean.batch.x[:keep],
+             schema.view_key(schema.CLEAN, schema.VIEW_PRED): pred,
+             schema.view_key(schema.CLEAN, schema.VIEW_PROB): prob}
+    parts.update({schema.map_key(schema.CLEAN, *_name(k)): t[:keep] for k, t in clean.maps.maps.items()})
     return {name: t.detach().cpu().numpy() for name, t in parts.items()}
 
 
@@ -167,9 +169,10 @@ def score_clean_maps(clean: Clean, scorer: Scorer) -> None:
         clean.map_scores[key], clean.map_reasons[key] = scorer.score_maps(m, clean.scene, CLEAN_SUFFIX)
 
 
-def _name(key: tuple[str, str | None]) -> str:
-    """``method/treatment`` (``method/-`` without a baseline): the example-array name of a map."""
-    return f"{key[0]}/{key[1] or '-'}"
+def _name(key: tuple[str, str | None]) -> tuple[str, str | None]:
+    """A map's name among a view's arrays: its (method, treatment), which :mod:`harness.schema` turns into the keys of
+    ``examples.npz`` (:func:`~harness.schema.map_key`, :func:`~harness.schema.absdiff_key`)."""
+    return key[0], key[1]
 
 
 def _scaled_diff(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:

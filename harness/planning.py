@@ -19,13 +19,12 @@ from harness.errors import UserError
 from harness.models.classifier import predict
 from harness.models.encoding import Encoding
 from harness.perturbations.base import Batch, Condition, Explainer
+from harness.schema import CLEAN
 from harness.seeding import seed_for
 
 #: How an IG baseline is treated under a condition: carried through its input transform (``b' = T(b)``, the same
 #: draw), fixed (unchanged in model input space), or recomputed from the perturbed input (``b' = B(x')``).
 TREATMENTS = ("carried", "fixed", "recomputed")
-#: The key of the clean view.
-CLEAN = "clean"
 
 
 def check_treatments(treatments: Sequence[str]) -> None:

@@ -36,6 +36,7 @@ from harness.models.prepare import prepare_model
 from harness.perturbations.base import Context, Perturbation
 from harness.report.build import build_report, report_settings
 from harness.results.write import save_raw
+from harness.schema import CLEAN, CONDITIONS, ConditionRecord
 from harness.seeding import seed_everything
 from harness.store import PartialStore
 
@@ -147,8 +148,7 @@ def execute(cfg: DictConfig, parts: Parts, model: EncodedClassifier, explained: 
                           cfg.attribution.batch_size, device, seed=cfg.seed, n_examples=cfg.report.n_examples,
                           store=store, batcher=Batcher(engine.max_batch, engine.memory_fraction))
     result = evaluator(model, explained, conditions, reference)
-    result.conditions = [{"key": c.key, **c.columns, "n_samples": c.n_samples, "axis": c.axis, **c.info(),
-                          "accuracy": result.accuracy.get(c.key)} for c in conditions]
+    result.conditions = [ConditionRecord.of(c, result.accuracy.get(c.key)).to_json() for c in conditions]
     result.methods = {name: m.info() for name, m in parts.methods.items() if m.info()}
     return result
 
@@ -187,8 +187,8 @@ def run(cfg: DictConfig, run_dir: str | Path) -> Any:
 def finish(cfg: DictConfig, run_dir: str | Path, result: Evaluation, info: dict[str, Any]) -> Any:
     """Write the raw results with ``info`` (and what the evaluation measured), drop the partial pieces, build the
     report; returns the summary."""
-    info.update(logit_check=result.logit_check, conditions=result.conditions,
-                clean_accuracy=result.accuracy.get("clean"), methods=result.methods)
+    info.update({"logit_check": result.logit_check, CONDITIONS: result.conditions,
+                 "clean_accuracy": result.accuracy.get(CLEAN), "methods": result.methods})
     save_raw(run_dir, result.rows, result.examples, info)
     PartialStore(run_dir, fingerprint=OmegaConf.to_container(cfg, resolve=True)).remove()
     return report(cfg, run_dir)

@@ -17,23 +17,24 @@ from __future__ import annotations
 import pandas as pd
 
 from harness.metrics.registry import MEASURES, is_grouping
+from harness.schema import IMAGE_COLUMNS, LABEL, N_KEPT, N_SAMPLES, PRED, PRED_AGREES, SAMPLE, present
 
 
 def aggregate(scores: pd.DataFrame) -> pd.DataFrame | None:
     """One row per (image, method, condition) with every aggregate whose source column is in ``scores``;
     None when no condition has more than one sample (nothing to aggregate)."""
-    if "sample" not in scores.columns or scores.empty:
+    if SAMPLE not in scores.columns or scores.empty:
         return None
-    keys = [c for c in scores.columns if is_grouping(c)] + [c for c in ("run", "image_id") if c in scores.columns]
+    keys = [c for c in scores.columns if is_grouping(c)] + present(scores.columns, IMAGE_COLUMNS)
     grouped = scores.groupby(keys, dropna=False, sort=False)
-    if grouped["sample"].nunique().max() <= 1:
+    if grouped[SAMPLE].nunique().max() <= 1:
         return None
-    kept = scores["pred_agrees"].astype(bool) if "pred_agrees" in scores.columns else True
-    out = grouped[["label", "pred"]].first() if {"label", "pred"} <= set(scores.columns) else grouped.size().to_frame()
+    kept = scores[PRED_AGREES].astype(bool) if PRED_AGREES in scores.columns else True
+    out = grouped[[LABEL, PRED]].first() if {LABEL, PRED} <= set(scores.columns) else grouped.size().to_frame()
     out = out.drop(columns=[c for c in out.columns if c == 0])
-    out["n_samples"] = grouped["sample"].count()
-    out["n_kept"] = kept.groupby([scores[k] for k in keys], dropna=False, sort=False).sum() if "pred_agrees" in \
-        scores.columns else out["n_samples"]
+    out[N_SAMPLES] = grouped[SAMPLE].count()
+    out[N_KEPT] = kept.groupby([scores[k] for k in keys], dropna=False, sort=False).sum() if PRED_AGREES in \
+        scores.columns else out[N_SAMPLES]
     for m in MEASURES.values():
         if m.shape != "aggregate" or m.source not in scores.columns:
             continue

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 from harness.metrics import pairwise as pw
 from harness.metrics import per_map as pm
+from harness.schema import (CLEAN_SUFFIX, COMPLETENESS_ERROR, COMPLETENESS_ERROR_CLEAN, FACT_COLUMNS, MAX_LOGIT_DIFF,
+                            PRED_AGREES, TARGET_LOGIT_CHANGE, UNIT_COLUMNS)
 
 
 @dataclass(frozen=True)
@@ -103,22 +105,15 @@ _MEASURES = [
             paper="Agarwal et al. 2022"),
     *[Measure(f"{m.name}_{r}", f"{r} {m.label}", "aggregate", m.stable, m.identity, m.name, r)
       for m in _SIMILARITIES for r in ("mean", "min")],
-    Measure("pred_agrees", "prediction unchanged", "diagnostic", "higher", 1.0),
-    Measure("max_logit_diff", "max |logit change|", "diagnostic", "lower", 0.0),
-    Measure("target_logit_change", "target logit change", "diagnostic"),
-    Measure("completeness_error", "completeness error", "diagnostic", "lower"),
-    Measure("completeness_error_clean", "completeness error, clean", "diagnostic", "lower"),
+    Measure(PRED_AGREES, "prediction unchanged", "diagnostic", "higher", 1.0),
+    Measure(MAX_LOGIT_DIFF, "max |logit change|", "diagnostic", "lower", 0.0),
+    Measure(TARGET_LOGIT_CHANGE, "target logit change", "diagnostic"),
+    Measure(COMPLETENESS_ERROR, "completeness error", "diagnostic", "lower"),
+    Measure(COMPLETENESS_ERROR_CLEAN, "completeness error, clean", "diagnostic", "lower"),
 ]
 
 #: name → measure, in display order.
 MEASURES: dict[str, Measure] = {m.name: m for m in _MEASURES}
-#: per-map measures also appear for the clean map, as ``<name>_clean``.
-CLEAN_SUFFIX = "_clean"
-#: Columns that identify what was scored, not how it is grouped: one image, one draw, one run of a pool.
-UNIT_COLUMNS = ("run", "image_id", "sample")
-#: Per-row facts about the image and the prediction (neither grouped by nor summarised).
-FACT_COLUMNS = ("label", "pred", "pred_perturbed", "explained", "nan_reason", "n_samples", "n_kept", "map_constant",
-                "map_constant_clean")
 
 
 def measure(column: str) -> Measure | None:
@@ -134,7 +129,8 @@ def measure(column: str) -> Measure | None:
 
 def is_grouping(column: str) -> bool:
     """Whether a score-table column describes the condition or method (everything that is not a unit, a fact or a
-    measure): the report groups rows by these."""
+    measure: :data:`harness.schema.UNIT_COLUMNS`, :data:`~harness.schema.FACT_COLUMNS`): the report groups rows by
+    these."""
     return column not in UNIT_COLUMNS and column not in FACT_COLUMNS and measure(column) is None and \
         not column.startswith("_")
 

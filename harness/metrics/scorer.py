@@ -15,6 +15,7 @@ from harness.errors import UserError
 from harness.metrics.pairwise import Pair, Settings, undefined_reasons
 from harness.metrics.per_map import Scene
 from harness.metrics.registry import MEASURES, Measure, names
+from harness.schema import NAN_REASON
 
 BACKENDS = ("auto", "torch", "reference")
 __all__ = ["BACKENDS", "Pair", "Scene", "Scorer"]
@@ -59,7 +60,7 @@ class Scorer:
         # judged on the maps as computed (float32), not on float64 copies: one definition of "constant"
         reasons = undefined_reasons(a, b, pair.valid)
         cols = {name: self._pairwise(MEASURES[name], a, b, pair, reasons) for name in self.pairwise}
-        return [{**{k: float(cols[k][i]) for k in self.pairwise}, "nan_reason": reasons[i]} for i in range(len(a))]
+        return [{**{k: float(cols[k][i]) for k in self.pairwise}, NAN_REASON: reasons[i]} for i in range(len(a))]
 
     def _pairwise(self, m: Measure, a: torch.Tensor, b: torch.Tensor, pair: Pair, reasons: list[str]) -> list[float]:
         use_reference = m.reference is not None and (

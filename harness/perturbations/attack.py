@@ -42,6 +42,7 @@ from harness.errors import UserError
 from harness.models.encoding import Encoding
 from harness.perturbations.base import Batch, Condition, Explainer, Perturbation, add_in_pixels
 from harness.perturbations.attack_optimiser import ExplanationAttack
+from harness.schema import NORM, OBJECTIVE, REGIME, condition_columns
 from harness.seeding import generators_for, seed_for
 
 log = logging.getLogger(__name__)
@@ -77,9 +78,8 @@ class AttackCondition(Condition):
     def __init__(self, objective: str, epsilon: float, norm: str = "linf", steps: int = 40, step_size: float = 0.125,
                  beta: float = 10.0, topk_fraction: float = 0.1, gamma: float = 1e-3, check_every: int = 5,
                  beta_max: float | None = None) -> None:
-        super().__init__({"perturbation": "attack", "magnitude": float(epsilon),
-                          "regime": f"{OBJECTIVES[objective]} ({_norm_label(norm)})", "condition": "",
-                          "objective": objective, "norm": norm})
+        regime = f"{OBJECTIVES[objective]} ({_norm_label(norm)})"
+        super().__init__(condition_columns("attack", float(epsilon), regime, own={OBJECTIVE: objective, NORM: norm}))
         self.optimiser = ExplanationAttack(objective, float(epsilon) / 255.0, norm, int(steps), float(step_size),
                                            float(beta), None if beta_max is None else float(beta_max),
                                            float(topk_fraction), float(gamma), max(1, int(check_every)))
@@ -94,7 +94,7 @@ class AttackCondition(Condition):
         with torch.enable_grad():
             attacked = self.optimiser.run(batch, explainer)
         moved = int((attacked != batch.x).flatten(1).any(1).sum())
-        log.info("%s, ε = %g/255, %s, images %d-%d: %d of %d moved (%.0f s)", self.columns["regime"],
+        log.info("%s, ε = %g/255, %s, images %d-%d: %d of %d moved (%.0f s)", self.columns[REGIME],
                  self.optimiser.eps * 255,
                  explainer.name, int(batch.image_ids[0]), int(batch.image_ids[-1]), moved, len(attacked),
                  time.perf_counter() - start)
@@ -109,9 +109,8 @@ class RandomSign(Condition):
     and sample (Ghorbani et al.'s random-sign perturbation)."""
 
     def __init__(self, epsilon: float, norm: str = "linf", n_samples: int = 1) -> None:
-        super().__init__({"perturbation": "attack", "magnitude": float(epsilon),
-                          "regime": f"random-sign noise ({_norm_label(norm)})", "condition": "", "objective": "",
-                          "norm": norm})
+        super().__init__(condition_columns("attack", float(epsilon), f"random-sign noise ({_norm_label(norm)})",
+                                           own={OBJECTIVE: "", NORM: norm}))
         self.eps, self.norm, self.n_samples = float(epsilon) / 255.0, norm, int(n_samples)
 
     axis = "radius ε (1/255 pixel units)"

@@ -22,9 +22,7 @@ import torch.nn as nn
 
 from harness.config_checks import as_list
 from harness.models.encoding import Encoding
-
-#: Columns every condition writes (family, x axis, panel, free-text label).
-STANDARD_COLUMNS = ("perturbation", "magnitude", "regime", "condition")
+from harness.schema import STANDARD_COLUMNS
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from harness.models.encoding import Encoding
 from harness.perturbations.affine import AffineMap
 from harness.perturbations.base import Batch, Condition, Perturbation
 from harness.perturbations.compensate import compensate
+from harness.schema import COMPENSATED, EXACT, condition_columns
 
 
 class AffineCondition(Condition):
@@ -38,8 +39,8 @@ class AffineCondition(Condition):
     def __init__(self, family: str, magnitude: float, label: str, amap: AffineMap, input_chw: tuple[int, int, int],
                  compensated: bool, exact: bool = True, tolerance: float = 1e-4) -> None:
         regime = "uncompensated" if not compensated else "compensated" if exact else "compensated, naive fold"
-        super().__init__({"perturbation": family, "magnitude": magnitude, "regime": regime, "condition": label,
-                          "compensated": compensated, "exact": bool(exact) if compensated else None})
+        super().__init__(condition_columns(family, magnitude, regime, label, own={
+            COMPENSATED: compensated, EXACT: bool(exact) if compensated else None}))
         self.amap, self.input_chw, self.compensated, self.exact = amap, tuple(input_chw), compensated, exact
         self.tolerance = tolerance if compensated else None
         self.strict = bool(exact)

@@ -17,6 +17,7 @@ from harness.config_checks import check_choices, check_magnitudes
 from harness.errors import UserError
 from harness.models.encoding import Encoding
 from harness.perturbations.base import Batch, Condition, Perturbation, add_in_pixels
+from harness.schema import CLIP, NOISE, condition_columns
 from harness.seeding import generators_for, seed_for
 
 #: noise kind → (regime label, unit draw)
@@ -37,8 +38,7 @@ class NoiseCondition(Condition):
     """
 
     def __init__(self, kind: str, radius: float, n_samples: int, clip: bool = True) -> None:
-        super().__init__({"perturbation": "noise", "magnitude": float(radius), "regime": KINDS[kind][0],
-                          "condition": "", "noise": kind, "clip": bool(clip)})
+        super().__init__(condition_columns("noise", float(radius), KINDS[kind][0], own={NOISE: kind, CLIP: bool(clip)}))
         self.kind, self.radius, self.n_samples, self.clip = kind, float(radius), int(n_samples), bool(clip)
 
     axis = "r (L∞) or σ, pixel units"

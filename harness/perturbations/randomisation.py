@@ -32,6 +32,7 @@ from harness.config_checks import check_choices
 from harness.errors import UserError
 from harness.models.encoding import Encoding
 from harness.perturbations.base import Condition, Context, Perturbation
+from harness.schema import condition_columns
 from harness.seeding import seed_for
 
 log = logging.getLogger(__name__)
@@ -91,8 +92,7 @@ class RandomisedNetwork(Condition):
 
     def __init__(self, mode: str, depth: int, names: list[str], seed: int, reset_batchnorm_stats: bool,
                  label: str = "") -> None:
-        super().__init__({"perturbation": "model_randomisation", "magnitude": float(depth), "regime": mode,
-                          "condition": label or names[-1]})
+        super().__init__(condition_columns("model_randomisation", float(depth), mode, label or names[-1]))
         self.names, self.seed, self.reset_stats = list(names), int(seed), bool(reset_batchnorm_stats)
 
     axis = "layers randomised from the top"
@@ -145,8 +145,8 @@ class RetrainedNetwork(Condition):
     axis = "labels permuted"
 
     def __init__(self, network: nn.Module, train_accuracy: float, n_train: int) -> None:
-        super().__init__({"perturbation": "data_randomisation", "magnitude": 1.0, "regime": "data randomisation",
-                          "condition": f"labels permuted ({n_train} training images)"})
+        super().__init__(condition_columns("data_randomisation", 1.0, "data randomisation",
+                                           f"labels permuted ({n_train} training images)"))
         self.network, self.train_accuracy = network, train_accuracy
 
     def transform_network(self, network: nn.Module) -> nn.Module:

@@ -17,26 +17,28 @@ from harness.report.stats import compare_methods, ranking
 from harness.report.tables import group_columns, normalise, summarise, table_metrics, to_latex, to_markdown
 from harness.results.read import find_runs, kind, load_scores
 from harness.results.write import atomic_write
+from harness.schema import (CFG_PREFIX, CONTROL, IMAGE_COLUMNS, METHOD_COLUMNS, METRIC, PERTURBATION, PRED_AGREES,
+                            REGIME, VARIANT, present)
 
 log = logging.getLogger(__name__)
 
 
 def _comparisons(scores: pd.DataFrame, metrics: tuple[str, ...]) -> pd.DataFrame:
     scores = normalise(scores)
-    conditions = [c for c in group_columns(scores) if c not in ("method", "baseline_treatment", "control")]
-    pair_on = [c for c in ("run", "image_id") if c in scores.columns]
-    return compare_methods(scores, conditions, "variant", pair_on=pair_on, metrics=metrics)
+    conditions = [c for c in group_columns(scores) if c not in METHOD_COLUMNS]
+    pair_on = present(scores.columns, IMAGE_COLUMNS)
+    return compare_methods(scores, conditions, VARIANT, pair_on=pair_on, metrics=metrics)
 
 
 def _ranking(summary: pd.DataFrame, metric: str, prefer: str) -> list[str]:
-    groups = [c for c in summary.columns if c in group_columns(summary.drop(columns=["metric"]))]
-    by = [c for c in groups if c in ("regime", "perturbation") or c.startswith("cfg:")]
-    by = [c for c in by if summary[c].nunique(dropna=False) > 1 or c == "regime"]
+    groups = [c for c in summary.columns if c in group_columns(summary.drop(columns=[METRIC]))]
+    by = [c for c in groups if c in (REGIME, PERTURBATION) or c.startswith(CFG_PREFIX)]
+    by = [c for c in by if summary[c].nunique(dropna=False) > 1 or c == REGIME]
     stable_high = measure(metric).stable != "lower"
-    if "control" in summary.columns:
-        control = summary["control"].fillna(False).astype(bool)
-        summary = summary.assign(variant=summary["variant"].where(~control, summary["variant"] + " (control)"))
-    return ranking(summary, by or ["metric"], "variant", metric=metric,
+    if CONTROL in summary.columns:
+        control = summary[CONTROL].fillna(False).astype(bool)
+        summary = summary.assign(**{VARIANT: summary[VARIANT].where(~control, summary[VARIANT] + " (control)")})
+    return ranking(summary, by or [METRIC], VARIANT, metric=metric,
                    higher=stable_high if prefer == "stable" else not stable_high)
 
 
@@ -96,8 +98,8 @@ def build_report(root: str | Path, out: str | Path | None = None, seed: int = 0,
     else:
         compared = _comparisons(scores, pairwise)
     atomic_write(out / "comparisons.csv", lambda p: compared.to_csv(p, index=False))
-    if kept_only_table and "pred_agrees" in scores.columns:
-        kept = summarise(scores[scores["pred_agrees"].astype(bool)], seed=seed, n_resamples=n_resamples)
+    if kept_only_table and PRED_AGREES in scores.columns:
+        kept = summarise(scores[scores[PRED_AGREES].astype(bool)], seed=seed, n_resamples=n_resamples)
         atomic_write(out / "summary_kept.csv", lambda p: kept.to_csv(p, index=False))
         atomic_write(out / "summary_kept.md", lambda p: Path(p).write_text(
             "Only images whose prediction did not change under the perturbation.\n\n" + to_markdown(kept, shown)))

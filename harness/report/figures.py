@@ -9,6 +9,7 @@ import pandas as pd
 from harness.report import grid, plots
 from harness.report.header import run_info
 from harness.report.tables import normalise
+from harness.schema import CLEAN, PRED_AGREES, VIEW_IMAGE, read_conditions, view_key
 
 
 def draw(root: Path, out: Path, scores: pd.DataFrame, aggregates: pd.DataFrame | None, summary: pd.DataFrame,
@@ -16,8 +17,8 @@ def draw(root: Path, out: Path, scores: pd.DataFrame, aggregates: pd.DataFrame |
     """``figures/``: measures vs magnitude (``curves``, default the first two shown), per-image distributions,
     baselines, and (for a run) the map figures."""
     figures = out / "figures"
-    curves = curves or tuple(m for m in shown if m != "pred_agrees")[:2]
-    axes = {c.get("axis") for c in run_info(root).get("conditions", []) if c.get("axis")}
+    curves = curves or tuple(m for m in shown if m != PRED_AGREES)[:2]
+    axes = {c.axis for c in read_conditions(run_info(root)) if c.axis}
     xlabel = " | ".join(sorted(axes)) or "perturbation magnitude"
     plots.stability_vs_magnitude(summary, figures / "stability_vs_magnitude.png", curves, xlabel=xlabel)
     per_image = normalise(aggregates if aggregates is not None else scores)
@@ -31,26 +32,26 @@ def _maps(root: Path, figures: Path) -> None:
     with np.load(root / "examples.npz") as npz:
         examples = {k: npz[k] for k in npz.files}
     info = run_info(root)
-    conditions = info.get("conditions", [])
-    if "clean/image" not in examples or not conditions:
+    conditions = read_conditions(info)
+    if view_key(CLEAN, VIEW_IMAGE) not in examples or not conditions:
         return
     shown, classes = grid.chosen(conditions, examples), info.get("classes")
     if not shown:
         return
     grid.grid(examples, shown, figures / "grid.png", classes=classes)
-    for regime in dict.fromkeys(c.get("regime") for c in shown):
-        one = [c for c in shown if c.get("regime") == regime]
+    for regime in dict.fromkeys(c.regime for c in shown):
+        one = [c for c in shown if c.regime == regime]
         if len(one) < len(shown):
             grid.grid(examples, one, figures / f"grid_{_file_name(regime)}.png", classes=classes,
                       title=f"Saliency maps, clean vs perturbed input: {regime} (each map min-max scaled)")
     grid.map_change(examples, shown, figures / "map_change.png")
     for c in shown:
-        grid.per_method(examples, c, figures / f"per_method_{_file_name(c.get('regime'))}.png", classes=classes)
-    for regime in dict.fromkeys(c.get("regime") for c in conditions):
-        series = sorted((c for c in conditions if c.get("regime") == regime and f"{c['key']}/image" in examples),
-                        key=lambda c: float(c.get("magnitude") or 0))
+        grid.per_method(examples, c, figures / f"per_method_{_file_name(c.regime)}.png", classes=classes)
+    for regime in dict.fromkeys(c.regime for c in conditions):
+        series = sorted((c for c in conditions if c.regime == regime and grid.saved(c, examples)),
+                        key=lambda c: c.magnitude)
         if len(series) > 1:
-            for i in range(min(2, len(examples["clean/image"]))):
+            for i in range(min(2, len(examples[view_key(CLEAN, VIEW_IMAGE)]))):
                 grid.cascade(examples, series, figures / f"series_{_file_name(regime)}_{i}.png", image=i,
                              classes=classes)
 

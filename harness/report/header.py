@@ -8,6 +8,8 @@ import pandas as pd
 
 from harness.report.tables import label
 from harness.results.read import find_runs
+from harness.schema import (IMAGE_COLUMNS, MAP_CONSTANT, MAP_CONSTANT_CLEAN, METHOD, NAN_REASON, RUN,
+                            read_conditions, present)
 
 
 def run_info(root: Path) -> dict:
@@ -61,13 +63,13 @@ def _module(target) -> str:
 
 def _accuracies(info: dict) -> str:
     """One line: the test accuracy of the original network and of each condition's network on its inputs."""
-    conds = [c for c in info.get("conditions", []) if c.get("accuracy") is not None]
+    conds = [c for c in read_conditions(info) if c.accuracy is not None]
     if not conds or info.get("clean_accuracy") is None:
         return ""
     parts = []
-    for regime in dict.fromkeys(c.get("regime") for c in conds):
-        series = sorted((c for c in conds if c.get("regime") == regime), key=lambda c: float(c.get("magnitude") or 0))
-        values = ", ".join(f"{float(c['magnitude']):+g}: {c['accuracy']:.2f}" for c in series)
+    for regime in dict.fromkeys(c.regime for c in conds):
+        series = sorted((c for c in conds if c.regime == regime), key=lambda c: c.magnitude)
+        values = ", ".join(f"{c.magnitude:+g}: {c.accuracy:.2f}" for c in series)
         parts.append(f"{regime} ({values})")
     return f"- Test accuracy under each condition (magnitude: accuracy; clean {info['clean_accuracy']:.3f}): " + \
         "; ".join(parts)
@@ -77,18 +79,18 @@ def constant_maps(scores: pd.DataFrame) -> list[str]:
     """Per method, how many clean and perturbed maps are constant up to their precision (an all-zero Grad-CAM, a
     Grad-CAM of a 1×1 feature map: :mod:`harness.metrics.precision`), from the ``map_constant(_clean)`` columns (or,
     for results written before them, the NaN reasons)."""
-    if "map_constant" in scores.columns:
-        perturbed_flag = scores["map_constant"].astype(bool)
-        clean_flag = scores["map_constant_clean"].astype(bool)
-    elif "nan_reason" in scores.columns:
-        reason = scores["nan_reason"].astype(object).where(scores["nan_reason"].notna(), "").astype(str)
+    if MAP_CONSTANT in scores.columns:
+        perturbed_flag = scores[MAP_CONSTANT].astype(bool)
+        clean_flag = scores[MAP_CONSTANT_CLEAN].astype(bool)
+    elif NAN_REASON in scores.columns:
+        reason = scores[NAN_REASON].astype(object).where(scores[NAN_REASON].notna(), "").astype(str)
         perturbed_flag, clean_flag = reason.str.contains("constant perturbed map"), reason.str.contains(
             "constant clean map")
     else:
         return []
     out = []
-    for method, df in scores.groupby("method", sort=False):
-        images = df[[c for c in ("run", "image_id") if c in df.columns]].drop_duplicates()
+    for method, df in scores.groupby(METHOD, sort=False):
+        images = df[present(df.columns, IMAGE_COLUMNS)].drop_duplicates()
         clean = df[clean_flag.loc[df.index]][images.columns].drop_duplicates()
         perturbed = int(perturbed_flag.loc[df.index].sum())
         if len(clean) or perturbed:
@@ -101,7 +103,7 @@ def markdown(root: Path, what: str, scores: pd.DataFrame, summary: pd.DataFrame,
     """Everything in ``summary.md`` above the table."""
     info = run_info(root)
     title = info.get("experiment") or root.name
-    lines = [f"# {title}: saliency maps, clean vs perturbed", "", *_essentials(info, what, scores["run"].nunique()), ""]
+    lines = [f"# {title}: saliency maps, clean vs perturbed", "", *_essentials(info, what, scores[RUN].nunique()), ""]
     if prefer == "stable":
         lines += [f"Stability ranking by mean {label(metric)} (most stable first; mean over magnitudes):", ""]
     else:

@@ -14,31 +14,33 @@ import pandas as pd
 from harness.metrics.registry import MEASURES
 from harness.report import style
 from harness.report.tables import display_columns, label
+from harness.schema import (CFG_PREFIX, COMPLETENESS_ERROR, COMPLETENESS_ERROR_CLEAN, CONTROL, IMAGE_COLUMNS, MAGNITUDE,
+                            METHOD, METRIC, N_STEPS, PRED_AGREES, REGIME, VARIANT, present)
 
 
 def _regimes(df: pd.DataFrame) -> list:
-    return list(dict.fromkeys(df["regime"])) if "regime" in df.columns else [None]
+    return list(dict.fromkeys(df[REGIME])) if REGIME in df.columns else [None]
 
 
 def _in_regime(df: pd.DataFrame, regime) -> pd.DataFrame:
-    return df if regime is None else df[df["regime"] == regime]
+    return df if regime is None else df[df[REGIME] == regime]
 
 
 def _is_control(df: pd.DataFrame) -> bool:
-    return "control" in df.columns and bool(df["control"].fillna(False).astype(bool).any())
+    return CONTROL in df.columns and bool(df[CONTROL].fillna(False).astype(bool).any())
 
 
 def _series(summary: pd.DataFrame) -> pd.Series:
     """One label per line: the variant, tagged with the other varying columns (e.g. a swept setting), except those
     that the position on the x axis determines (e.g. the name of the layer randomised at each depth)."""
-    place = [c for c in ("regime", "magnitude") if c in summary.columns]
-    extra = [c for c in display_columns(summary) if c not in ("regime", "variant", "magnitude")
+    place = present(summary.columns, (REGIME, MAGNITUDE))
+    extra = [c for c in display_columns(summary) if c not in (REGIME, VARIANT, MAGNITUDE)
              and (not place or summary.groupby(place, dropna=False)[c].nunique(dropna=False).max() > 1)]
     if not extra:
-        return summary["variant"]
-    tags = summary[extra].apply(lambda r: ", ".join(f"{c.removeprefix('cfg:')}={v}" for c, v in r.items()
+        return summary[VARIANT]
+    tags = summary[extra].apply(lambda r: ", ".join(f"{c.removeprefix(CFG_PREFIX)}={v}" for c, v in r.items()
                                                     if not pd.isna(v) and v != ""), axis=1)
-    return summary["variant"] + tags.map(lambda t: f" [{t}]" if t else "")
+    return summary[VARIANT] + tags.map(lambda t: f" [{t}]" if t else "")
 
 
 def stability_vs_magnitude(summary: pd.DataFrame, path: str | Path, metrics: tuple[str, ...] = ("ssim", "spearman"),
@@ -47,12 +49,12 @@ def stability_vs_magnitude(summary: pd.DataFrame, path: str | Path, metrics: tup
     one column per regime, one line per method variant. Where a measure has a value for an unchanged map (SSIM 1,
     sensitivity 0) that point is drawn at magnitude 0 (controls excepted: their maps change without a perturbation).
     """
-    metrics = tuple(m for m in metrics if m in set(summary.metric) and m in MEASURES and m != "pred_agrees")
-    if not metrics or "magnitude" not in summary.columns:
+    metrics = tuple(m for m in metrics if m in set(summary[METRIC]) and m in MEASURES and m != PRED_AGREES)
+    if not metrics or MAGNITUDE not in summary.columns:
         return None
     summary = summary.assign(series=_series(summary))
     regimes, n_series = _regimes(summary), summary["series"].nunique()
-    mags = np.sort(np.append(summary["magnitude"].dropna().unique(), 0.0))
+    mags = np.sort(np.append(summary[MAGNITUDE].dropna().unique(), 0.0))
     dodge = 0.3 * float(np.diff(np.unique(mags)).min()) / max(n_series, 1) if len(np.unique(mags)) > 1 else 0.0
     fig, axes = style.figure(len(metrics), len(regimes), squeeze=False, sharex=True, sharey="row",
                              figsize=(style.COLUMN_WIDTH * len(regimes), 1.9 * len(metrics) + 0.9 + 0.13 * n_series))
@@ -60,10 +62,10 @@ def stability_vs_magnitude(summary: pd.DataFrame, path: str | Path, metrics: tup
         identity = MEASURES[metric].identity
         for c, regime in enumerate(regimes):
             ax = axes[r, c]
-            sel = _in_regime(summary[summary.metric == metric], regime)
+            sel = _in_regime(summary[summary[METRIC] == metric], regime)
             for k, (name, df) in enumerate(sel.groupby("series", sort=False)):
-                df = df.sort_values("magnitude")
-                x, y, lo, hi = (df[col].to_numpy(dtype=float) for col in ("magnitude", "mean", "ci95_low", "ci95_high"))
+                df = df.sort_values(MAGNITUDE)
+                x, y, lo, hi = (df[col].to_numpy(dtype=float) for col in (MAGNITUDE, "mean", "ci95_low", "ci95_high"))
                 if identity is not None and not _is_control(df) and 0.0 not in x:
                     at = np.searchsorted(x, 0.0)
                     x = np.insert(x, at, 0.0)
@@ -88,19 +90,19 @@ def stability_vs_magnitude(summary: pd.DataFrame, path: str | Path, metrics: tup
 
 def distribution(scores: pd.DataFrame, path: str | Path, metric: str = "ssim") -> Path | None:
     """Per-image ``metric`` per method variant: box plots, one box per regime, one panel per magnitude."""
-    if metric not in scores.columns or "magnitude" not in scores.columns:
+    if metric not in scores.columns or MAGNITUDE not in scores.columns:
         return None
-    mags, regimes = sorted(scores["magnitude"].dropna().unique()), _regimes(scores)
-    variants = list(dict.fromkeys(scores.sort_values("control" if "control" in scores.columns else "variant",
-                                                     kind="stable")["variant"]))
+    mags, regimes = sorted(scores[MAGNITUDE].dropna().unique()), _regimes(scores)
+    variants = list(dict.fromkeys(scores.sort_values(CONTROL if CONTROL in scores.columns else VARIANT,
+                                                     kind="stable")[VARIANT]))
     colors = {r: style.OKABE_ITO[(i * 3 + 1) % len(style.OKABE_ITO)] for i, r in enumerate(regimes)}
     fig, axes = style.figure(len(mags), 1, squeeze=False, sharex=True,
                              figsize=(2 * style.COLUMN_WIDTH, 1.5 * len(mags) + 1.0))
     width = 0.8 / len(regimes)
     for ax, mag in zip(axes[:, 0], mags):
         for k, regime in enumerate(regimes):
-            sel = _in_regime(scores[scores.magnitude == mag], regime)
-            data = [sel.loc[sel.variant == v, metric].dropna().to_numpy() for v in variants]
+            sel = _in_regime(scores[scores[MAGNITUDE] == mag], regime)
+            data = [sel.loc[sel[VARIANT] == v, metric].dropna().to_numpy() for v in variants]
             pos = np.arange(len(variants)) + (k - (len(regimes) - 1) / 2) * width
             keep = [i for i, d in enumerate(data) if len(d)]
             if not keep:
@@ -128,29 +130,29 @@ def baselines(scores: pd.DataFrame, path: str | Path, metric: str = "ssim") -> P
 
     Returns None when the scores hold no completeness errors.
     """
-    ig = scores[scores["completeness_error"].notna()] if "completeness_error" in scores.columns else scores[:0]
+    ig = scores[scores[COMPLETENESS_ERROR].notna()] if COMPLETENESS_ERROR in scores.columns else scores[:0]
     if ig.empty or metric not in ig.columns:
         return None
     fig, (ax1, ax2) = style.figure(1, 2, figsize=(2 * style.COLUMN_WIDTH, 2.4))
-    by_regime = "regime" in ig.columns
-    stab = ig.groupby(["variant", *(["regime"] if by_regime else [])], sort=True)[metric].mean()
+    by_regime = REGIME in ig.columns
+    stab = ig.groupby([VARIANT, *([REGIME] if by_regime else [])], sort=True)[metric].mean()
     (stab.unstack() if by_regime else stab.to_frame()).plot.barh(ax=ax1, color=style.OKABE_ITO[1:], alpha=0.85,
                                                                  legend=by_regime)
     ax1.set_xlabel(f"mean {label(metric)}, clean vs perturbed")
     ax1.set_title("Stability per baseline")
     if ax1.get_legend() is not None:
         ax1.legend(frameon=False, fontsize=5, loc="lower left")
-    col = "completeness_error_clean" if "completeness_error_clean" in ig.columns else "completeness_error"
-    keys = ["run", "image_id", "n_steps"] if "run" in ig.columns else ["image_id", "n_steps"]
-    steps = ig["n_steps"].dropna().unique()
+    col = COMPLETENESS_ERROR_CLEAN if COMPLETENESS_ERROR_CLEAN in ig.columns else COMPLETENESS_ERROR
+    keys = [*present(ig.columns, IMAGE_COLUMNS), N_STEPS]
+    steps = ig[N_STEPS].dropna().unique()
     if len(steps) > 1:
-        for method, df in ig.groupby("method"):
-            err = df.drop_duplicates(keys).groupby("n_steps")[col].median().sort_index()
+        for method, df in ig.groupby(METHOD):
+            err = df.drop_duplicates(keys).groupby(N_STEPS)[col].median().sort_index()
             ax2.plot(err.index, err.values, label=method, **style.line_style(method))
         ax2.set(xscale="log", yscale="log", xlabel="steps (n_steps)")
         ax2.legend(frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     else:
-        err = ig.drop_duplicates(keys[:-1] + ["method"]).groupby("method")[col].median().sort_index()
+        err = ig.drop_duplicates(keys[:-1] + [METHOD]).groupby(METHOD)[col].median().sort_index()
         ax2.barh(err.index, err.values, color=[style.color(m) for m in err.index], alpha=0.85)
         ax2.set(xlabel=f"median over images ({int(steps[0]) if len(steps) else '?'} steps)")
     ax2.axvline(0.05, color="0.5", lw=0.8, ls=":") if len(steps) <= 1 else ax2.axhline(0.05, color="0.5", lw=0.8,

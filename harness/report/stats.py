@@ -8,6 +8,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from harness.schema import METRIC
+
 
 #: The columns :func:`describe` adds to a summary row.
 STATS = ("mean", "median", "std", "ci95_low", "ci95_high", "n", "n_nan", "nan_reasons")
@@ -109,7 +111,7 @@ def compare_methods(scores: pd.DataFrame, conditions: list[str], variant: str, p
             wide = df.pivot_table(index=pair_on, columns=variant, values=metric, aggfunc="first", dropna=False)
             block = []
             for a, b in combinations(sorted(wide.columns), 2):
-                block.append({**dict(zip(conditions, key)), "metric": metric, "method_a": a, "method_b": b,
+                block.append({**dict(zip(conditions, key)), METRIC: metric, "method_a": a, "method_b": b,
                               **paired_test(wide[a].to_numpy(), wide[b].to_numpy())})
             adjusted = holm(np.array([r["p_value"] for r in block]))
             for r, p in zip(block, adjusted):
@@ -123,7 +125,7 @@ def ranking(summary: pd.DataFrame, by: list[str], variant: str, metric: str = "s
     """One line per group of ``by``: method variants from the most to the least stable by mean ``metric``
     (averaged over magnitudes); variants equal at the printed precision are one tier (``a = b (1.000)``)."""
     lines = []
-    sel = summary[summary.metric == metric]
+    sel = summary[summary[METRIC] == metric]
     for key, df in sel.groupby(by, dropna=False, sort=False):
         means = df.groupby(variant, sort=False)["mean"].mean()
         rounded = means.round(decimals)

@@ -9,13 +9,14 @@ import numpy as np
 import pandas as pd
 
 from harness.metrics.registry import MEASURES, is_grouping, measure
-from harness.perturbations.base import STANDARD_COLUMNS
 from harness.report.stats import STATS, describe
+from harness.schema import (BASELINE_TREATMENT, CFG_PREFIX, CONDITION, CONTROL, IMAGE_COLUMNS, MAGNITUDE, METHOD,
+                            METRIC, NAN_REASON, PRED_AGREES, REGIME, SAMPLE, STANDARD_COLUMNS, VARIANT, present)
 
 #: The columns a table shows first, when present (the rest of the varying grouping columns follow).
-LEADING = ("regime", "variant", "magnitude", "condition")
+LEADING = (REGIME, VARIANT, MAGNITUDE, CONDITION)
 #: Measures shown in the tables of a run without aggregates / with aggregates, when present.
-TABLE_METRICS = ("ssim", "spearman", "kendall", "topk_intersection", "pred_agrees")
+TABLE_METRICS = ("ssim", "spearman", "kendall", "topk_intersection", PRED_AGREES)
 AGGREGATE_METRICS = ("max_sensitivity", "avg_sensitivity", "local_lipschitz", "ris", "ros", "ssim_mean")
 
 
@@ -27,13 +28,13 @@ def treatment_text(v) -> str:
 def normalise(scores: pd.DataFrame) -> pd.DataFrame:
     """Scores with text columns that read back the same from CSV, and a ``variant`` column (method + baseline)."""
     scores = scores.copy()
-    for col in ("condition", "baseline_treatment"):
+    for col in (CONDITION, BASELINE_TREATMENT):
         if col in scores.columns:
             scores[col] = scores[col].map(treatment_text)
-    if "baseline_treatment" not in scores.columns:
-        scores["baseline_treatment"] = ""
-    scores["variant"] = [m if t == "" else f"{m} ({t} baseline)"
-                         for m, t in zip(scores["method"], scores["baseline_treatment"])]
+    if BASELINE_TREATMENT not in scores.columns:
+        scores[BASELINE_TREATMENT] = ""
+    scores[VARIANT] = [m if t == "" else f"{m} ({t} baseline)"
+                       for m, t in zip(scores[METHOD], scores[BASELINE_TREATMENT])]
     return scores
 
 
@@ -41,10 +42,10 @@ def group_columns(scores: pd.DataFrame) -> list[str]:
     """Columns that define a group: the method and the standard condition columns, the other method and condition
     columns that vary, and the ``cfg:`` override columns of a sweep that separate rows those do not already
     separate (of several equivalent ones, the first)."""
-    known = [c for c in scores.columns if is_grouping(c) and not c.startswith("cfg:") and c != "variant"]
-    always = ("method", "baseline_treatment", *STANDARD_COLUMNS)
+    known = [c for c in scores.columns if is_grouping(c) and not c.startswith(CFG_PREFIX) and c != VARIANT]
+    always = (METHOD, BASELINE_TREATMENT, *STANDARD_COLUMNS)
     known = [c for c in known if scores[c].nunique(dropna=True) > 1 or c in always]
-    for c in [c for c in scores.columns if c.startswith("cfg:")]:
+    for c in [c for c in scores.columns if c.startswith(CFG_PREFIX)]:
         if scores.groupby(known, dropna=False)[c].nunique(dropna=False).max() > 1:
             known.append(c)
     return known
@@ -66,43 +67,43 @@ def summarise(scores: pd.DataFrame, seed: int = 0, n_resamples: int = 2000) -> p
     groups = group_columns(scores)
     metrics = [c for c in scores.columns if measure(c) is not None]
     scores = per_image(scores, groups, metrics)
-    reasons = scores["nan_reason"] if "nan_reason" in scores.columns else None
+    reasons = scores[NAN_REASON] if NAN_REASON in scores.columns else None
     rows = []
     for key, df in scores.groupby(groups, dropna=False, sort=False):
-        head = {**dict(zip(groups, key if isinstance(key, tuple) else (key,))), "variant": df["variant"].iloc[0]}
+        head = {**dict(zip(groups, key if isinstance(key, tuple) else (key,))), VARIANT: df[VARIANT].iloc[0]}
         for metric in metrics:
             if measure(metric).shape == "diagnostic" and df[metric].isna().all():
                 continue
             why = None if reasons is None else reasons.loc[df.index]
-            rows.append({**head, "metric": metric, **describe(df[metric], why, seed, n_resamples)})
+            rows.append({**head, METRIC: metric, **describe(df[metric], why, seed, n_resamples)})
     return pd.DataFrame(rows)
 
 
 def summary_groups(summary: pd.DataFrame) -> list[str]:
     """The grouping columns of a summary made by :func:`summarise` (``variant`` included)."""
-    return [c for c in summary.columns if c not in STATS and c != "metric"]
+    return [c for c in summary.columns if c not in STATS and c != METRIC]
 
 
 def per_image(scores: pd.DataFrame, groups: list[str], metrics: list[str]) -> pd.DataFrame:
     """Where a condition has several samples per image, their mean per image (NaN samples ignored; the first NaN
     reason kept), so that a summary's n and confidence intervals count images, not draws."""
-    if "sample" not in scores.columns:
+    if SAMPLE not in scores.columns:
         return scores
-    keys = [*groups, *[c for c in ("run", "image_id") if c in scores.columns]]
-    if scores.groupby(keys, dropna=False)["sample"].nunique().max() <= 1:
+    keys = [*groups, *present(scores.columns, IMAGE_COLUMNS)]
+    if scores.groupby(keys, dropna=False)[SAMPLE].nunique().max() <= 1:
         return scores
     agg = {m: "mean" for m in metrics}
     agg.update({c: "first" for c in scores.columns if c not in keys and c not in metrics})
-    if "nan_reason" in scores.columns:
-        agg["nan_reason"] = lambda r: next((v for v in r if isinstance(v, str) and v), "")
+    if NAN_REASON in scores.columns:
+        agg[NAN_REASON] = lambda r: next((v for v in r if isinstance(v, str) and v), "")
     return scores.groupby(keys, dropna=False, sort=False).agg(agg).reset_index()
 
 
 def display_columns(summary: pd.DataFrame) -> list[str]:
     """The grouping columns a table shows: the leading ones, then every other one that is not determined by those
     already shown (e.g. ``compensated`` is determined by ``regime``)."""
-    groups = [c for c in summary_groups(summary) if c not in ("method", "baseline_treatment")]
-    shown = [c for c in LEADING if c in groups and (c in ("regime", "variant", "magnitude")
+    groups = [c for c in summary_groups(summary) if c not in (METHOD, BASELINE_TREATMENT)]
+    shown = [c for c in LEADING if c in groups and (c in (REGIME, VARIANT, MAGNITUDE)
                                                     or summary[c].nunique(dropna=True) > 1)]
     for c in groups:
         if c in shown or c in LEADING:
@@ -114,11 +115,11 @@ def display_columns(summary: pd.DataFrame) -> list[str]:
 
 def table_metrics(summary: pd.DataFrame, metrics: tuple[str, ...] | None = None) -> tuple[str, ...]:
     """The measures a table shows: ``metrics`` if given, else the aggregates or the default similarities."""
-    present = set(summary.metric)
+    measured = set(summary[METRIC])
     if metrics is None:
-        metrics = AGGREGATE_METRICS if present & set(AGGREGATE_METRICS) else TABLE_METRICS
-        metrics = (*metrics, "pred_agrees") if "pred_agrees" not in metrics else metrics
-    return tuple(m for m in metrics if m in present)
+        metrics = AGGREGATE_METRICS if measured & set(AGGREGATE_METRICS) else TABLE_METRICS
+        metrics = (*metrics, PRED_AGREES) if PRED_AGREES not in metrics else metrics
+    return tuple(m for m in metrics if m in measured)
 
 
 def _cell(row: pd.Series, latex: bool = False) -> str:
@@ -130,7 +131,7 @@ def _cell(row: pd.Series, latex: bool = False) -> str:
 
 
 def _text(column: str, value, signed: bool = True) -> str:
-    if column == "magnitude":
+    if column == MAGNITUDE:
         return (f"{float(value):+g}" if signed else f"{float(value):g}") if pd.notna(value) else ""
     return "" if pd.isna(value) else str(value)
 
@@ -138,18 +139,18 @@ def _text(column: str, value, signed: bool = True) -> str:
 def _table(summary: pd.DataFrame, metrics: tuple[str, ...], latex: bool) -> tuple[list[str], list[list[str]]]:
     cols = display_columns(summary)
     groups = summary_groups(summary)
-    header = [{"variant": "method"}.get(c, c) for c in cols]
-    signed = "magnitude" in summary.columns and bool((summary["magnitude"] < 0).any())
+    header = [{VARIANT: "method"}.get(c, c) for c in cols]
+    signed = MAGNITUDE in summary.columns and bool((summary[MAGNITUDE] < 0).any())
     header += [*metrics, "n", "n_nan"]
-    regimes = {r: i for i, r in enumerate(dict.fromkeys(summary["regime"]))} if "regime" in summary.columns else {}
+    regimes = {r: i for i, r in enumerate(dict.fromkeys(summary[REGIME]))} if REGIME in summary.columns else {}
     body = []
     for _, df in summary.groupby(groups, dropna=False, sort=False):
         first = df.iloc[0]
-        cells = df.set_index("metric")
-        control = bool(first.get("control", False)) if pd.notna(first.get("control", False)) else False
-        sort_key = (regimes.get(first.get("regime"), 0), control, str(first["variant"]),
-                    *[_text(c, first[c]) for c in cols if c not in ("regime", "variant", "magnitude")],
-                    float(first["magnitude"]) if "magnitude" in cols and pd.notna(first["magnitude"]) else 0.0)
+        cells = df.set_index(METRIC)
+        control = bool(first.get(CONTROL, False)) if pd.notna(first.get(CONTROL, False)) else False
+        sort_key = (regimes.get(first.get(REGIME), 0), control, str(first[VARIANT]),
+                    *[_text(c, first[c]) for c in cols if c not in (REGIME, VARIANT, MAGNITUDE)],
+                    float(first[MAGNITUDE]) if MAGNITUDE in cols and pd.notna(first[MAGNITUDE]) else 0.0)
         n_metric = metrics[0] if metrics and metrics[0] in cells.index else cells.index[0]
         body.append((sort_key, [
             *[_text(c, first[c], signed) for c in cols],

@@ -23,6 +23,7 @@ import yaml
 from harness.errors import UserError
 from harness.metrics.registry import is_grouping
 from harness.results.table import read_scores
+from harness.schema import CFG_PREFIX, IMAGE_ID, RUN, SAMPLE, present
 
 #: overrides that name where or how a run is written, not what it computes
 _IGNORED = ("hydra.", "hydra/", "experiment", "device", "cache_dir", "threads", "attribution.engine.")
@@ -58,7 +59,7 @@ def _overrides(run: Path) -> dict[str, str]:
     path = run / ".hydra" / "overrides.yaml"
     items = (yaml.safe_load(path.read_text()) or []) if path.is_file() else []
     pairs = (str(o).split("=", 1) for o in items if "=" in str(o))
-    return {f"cfg:{k.lstrip('+~')}": v for k, v in pairs if not k.lstrip("+~").startswith(_IGNORED)}
+    return {f"{CFG_PREFIX}{k.lstrip('+~')}": v for k, v in pairs if not k.lstrip("+~").startswith(_IGNORED)}
 
 
 def _flat(d: Any, prefix: str = "") -> dict[str, Any]:
@@ -78,7 +79,7 @@ def _config_differences(runs: list[Path]) -> list[dict[str, Any]]:
         configs.append(_flat(json.loads(info.read_text()).get("config", {})) if info.is_file() else {})
     keys = sorted({k for c in configs for k in c})
     varying = [k for k in keys if not k.startswith(_IGNORED) and len({str(c.get(k)) for c in configs}) > 1]
-    return [{f"cfg:{k}": str(c.get(k)) for k in varying} for c in configs]
+    return [{f"{CFG_PREFIX}{k}": str(c.get(k)) for k in varying} for c in configs]
 
 
 def load_scores(root: str | Path, pool: bool = False, table: str = "scores.csv") -> pd.DataFrame:
@@ -98,7 +99,7 @@ def load_scores(root: str | Path, pool: bool = False, table: str = "scores.csv")
     frames = []
     for run, columns in zip(runs, extra):
         df = read_scores(run / table)
-        df.insert(0, "run", str(run.relative_to(root)))
+        df.insert(0, RUN, str(run.relative_to(root)))
         for key, value in columns.items():
             df[key] = value
         frames.append(df)
@@ -108,10 +109,10 @@ def load_scores(root: str | Path, pool: bool = False, table: str = "scores.csv")
 
 
 def _refuse_duplicates(scores: pd.DataFrame, root: Path) -> None:
-    keys = [c for c in scores.columns if is_grouping(c)] + [c for c in ("image_id", "sample") if c in scores.columns]
+    keys = [c for c in scores.columns if is_grouping(c)] + present(scores.columns, (IMAGE_ID, SAMPLE))
     dup = scores.duplicated(keys, keep=False)
     if dup.any():
-        runs = sorted(scores.loc[dup, "run"].unique())
+        runs = sorted(scores.loc[dup, RUN].unique())
         raise UserError(f"{int(dup.sum())} rows under {root} score the same image, method and condition more than "
                         f"once (runs {', '.join(runs[:4])}{', …' if len(runs) > 4 else ''}) and no setting tells "
                         "them apart; report one run or one sweep")
