@@ -22,7 +22,12 @@ def test_every_experiment_composes_and_instantiates(compose_config, experiment):
     assert cfg.experiment_name == experiment
     parts = build_parts(cfg)
     assert set(cfg.attribution.include) <= set(parts.methods)
-    assert parts.perturbation.conditions is not None and parts.scorer.columns
+    from harness.attribution.methods import Method
+    from harness.metrics.registry import names
+    from harness.perturbations.base import Perturbation
+
+    assert isinstance(parts.perturbation, Perturbation) and all(isinstance(m, Method) for m in parts.methods.values())
+    assert parts.scorer.columns and set(parts.scorer.columns) <= set(names("pairwise"))
 
 
 def test_bias_shift_runs_both_regimes_and_baseline_treatments(compose_config):
