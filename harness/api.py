@@ -61,13 +61,13 @@ def evaluate(
     """
     from harness.attribution.runtime import use_exact_float32
     from harness.perturbations.base import Context
-    from harness.run import build_parts, execute, finish, run_info
+    from harness.run import build_experiment, execute, finish, run_info
 
     cfg = _compose([f"perturbation={perturbation}", f"attribution.include=[{','.join(methods)}]", f"seed={seed}",
                     *overrides])
     if images.ndim != 4:
         raise UserError(f"images must be (N, C, H, W) pixel values in [0, 1], got shape {tuple(images.shape)}")
-    parts = build_parts(cfg)
+    parts = build_experiment(cfg)
     device = next(model.parameters()).device
     labels = torch.full((len(images),), -1, dtype=torch.long) if labels is None else torch.as_tensor(labels).long()
     data = ImageSet(images.detach().float().cpu(), labels.cpu(), None if masks is None else masks.bool().cpu())

@@ -26,7 +26,7 @@ from harness.errors import UserError
 from harness.metrics.scorer import Scorer
 from harness.models.classifier import EncodedClassifier, predict
 from harness.perturbations.base import Batch, Condition
-from harness.piece import Clean, Piece, clean_examples, score_clean_maps
+from harness.scoring import CleanView, ConditionScores, clean_examples, score_clean_maps
 from harness.progress import Progress
 from harness.planning import BaselineRules, SamplePlan, ViewPlanner, check_treatments
 from harness.schema import CLEAN
@@ -77,7 +77,8 @@ class Evaluator:
     The loop is four steps per batch of images and sample index: **plan** the views
     (:class:`~harness.planning.ViewPlanner`), **compute** their maps (one stacked call per network,
     :func:`~harness.attribution.engine.attribute_views`), **score** them against the clean maps
-    (:class:`~harness.piece.Piece`), and **emit** each finished (batch, condition) piece to the store or to memory.
+    (:class:`~harness.scoring.ConditionScores`), and **emit** each finished (batch, condition) piece to the store or
+    to memory.
 
     Attributes:
         methods: Name → saliency method.
@@ -167,9 +168,9 @@ class Evaluator:
             plan = planner.plan(s, batch, logits, base, needed, networks, model.network)
             maps = self.compute(plan, todo, bar)
             if s == 0:
-                clean = Clean(batch, logits, maps[CLEAN], chunk.masks, chunk.labels, start)
+                clean = CleanView(batch, logits, maps[CLEAN], chunk.masks, chunk.labels, start)
                 score_clean_maps(clean, self.scorer)
-                pieces = {c.key: Piece(c, clean, self.methods, model.encoding.name, keep) for c in todo}
+                pieces = {c.key: ConditionScores(c, clean, self.methods, model.encoding.name, keep) for c in todo}
             self.score(plan, maps, pieces, s)
         self.emit(result, start, CLEAN, [], clean_examples(clean, keep))
         for key, piece in pieces.items():
@@ -185,7 +186,8 @@ class Evaluator:
                 bar.update(sum(1 for v in stack if v.key == CLEAN or plan.owners[v.key][0] in todo))
         return maps
 
-    def score(self, plan: SamplePlan, maps: Mapping[str, ViewMaps], pieces: Mapping[str, Piece], sample: int) -> None:
+    def score(self, plan: SamplePlan, maps: Mapping[str, ViewMaps], pieces: Mapping[str, ConditionScores],
+              sample: int) -> None:
         """Score every condition view of ``plan`` into its condition's piece (views of conditions without a piece,
         computed only to keep the passes as in an uninterrupted run, are skipped)."""
         for cond, view in plan.owners.values():

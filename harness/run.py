@@ -1,7 +1,7 @@
 """``run(cfg)``: the whole experiment, stage by stage (the layout of the package).
 
 :func:`run` is the command line's path (data and model from the config); :func:`harness.api.evaluate` is the Python
-path (the caller's module and images). Both go through :func:`build_parts` and :func:`execute`, the same engine.
+path (the caller's module and images). Both go through :func:`build_experiment` and :func:`execute`, the same engine.
 """
 from __future__ import annotations
 
@@ -73,7 +73,7 @@ def build_methods(cfg: DictConfig) -> dict[str, Method]:
     methods = {}
     for name in names:
         try:
-            methods[name] = build(cfg.methods[name])
+            methods[name] = instantiate_config(cfg.methods[name])
         except InstantiationException as exc:
             raise UserError(f"cannot build attribution method '{name}': {str(exc).splitlines()[0]}; valid baselines "
                             f"(harness.attribution.baselines): {', '.join(baselines.available())}") from exc
@@ -88,7 +88,7 @@ def check_methods(methods: dict[str, Method], network: torch.nn.Module, image_sh
 
 
 @dataclass
-class Parts:
+class Experiment:
     """What an experiment is made of, built from the config before any data is loaded or model trained."""
 
     perturbation: Perturbation
@@ -97,7 +97,7 @@ class Parts:
     treatments: list[str]
 
 
-def build(node: DictConfig) -> Any:
+def instantiate_config(node: DictConfig) -> Any:
     """``hydra.utils.instantiate``, re-raising a user mistake in a constructor as the :class:`UserError` itself."""
     try:
         return instantiate(node)
@@ -108,7 +108,7 @@ def build(node: DictConfig) -> Any:
         raise
 
 
-def build_parts(cfg: DictConfig) -> Parts:
+def build_experiment(cfg: DictConfig) -> Experiment:
     """Perturbation, methods, scorer and baseline treatments; configuration mistakes surface here."""
     treatments = [str(t) for t in as_list(cfg.attribution.baseline_treatments, "attribution.baseline_treatments")]
     check_treatments(treatments)
@@ -117,10 +117,12 @@ def build_parts(cfg: DictConfig) -> Parts:
         unknown = [m for m in listed if measure(m) is None]
         if unknown:
             raise UserError(f"unknown measure(s) {unknown} in report.{key}; valid choices: {', '.join(MEASURES)}")
-    return Parts(build(cfg.perturbation), build_methods(cfg.attribution), build(cfg.metrics), treatments)
+    return Experiment(instantiate_config(cfg.perturbation), build_methods(cfg.attribution),
+                      instantiate_config(cfg.metrics), treatments)
 
 
-def execute(cfg: DictConfig, parts: Parts, model: EncodedClassifier, explained: ImageSet, device: torch.device,
+def execute(cfg: DictConfig, parts: Experiment, model: EncodedClassifier, explained: ImageSet,
+            device: torch.device,
             run_dir: str | Path | None, context: Context, reference: ImageSet | None = None) -> Evaluation:
     """Explain and score ``explained`` under every condition (results stored in ``run_dir``, if given).
 
@@ -166,8 +168,8 @@ def run(cfg: DictConfig, run_dir: str | Path) -> Any:
     threads = set_threads(cfg.get("threads"))
     seed_everything(cfg.seed)
     use_exact_float32()
-    parts = build_parts(cfg)  # configuration mistakes surface here, before any data is generated or model trained
-    splits = build(cfg.data)
+    parts = build_experiment(cfg)  # configuration mistakes surface here, before any data is generated or model trained
+    splits = instantiate_config(cfg.data)
     check = functools.partial(check_methods, parts.methods, image_shape=splits.image_shape)
     model, model_info = prepare_model(cfg.model, cfg.train, cfg.data, splits, device, cfg.cache_dir, check=check)
     explained = splits.test.head(cfg.attribution.n_images)

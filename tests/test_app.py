@@ -10,7 +10,7 @@ from PIL import Image
 
 from harness.configs import CONFIG_DIR
 from harness.errors import CompensationError, UserError
-from harness.run import build_parts
+from harness.run import build_experiment
 from harness.store import PartialStore
 
 EXPERIMENTS = sorted(p.stem for p in (pathlib.Path(CONFIG_DIR) / "experiment").glob("*.yaml"))
@@ -20,7 +20,7 @@ EXPERIMENTS = sorted(p.stem for p in (pathlib.Path(CONFIG_DIR) / "experiment").g
 def test_every_experiment_composes_and_instantiates(compose_config, experiment):
     cfg = compose_config([f"experiment={experiment}"])
     assert cfg.experiment_name == experiment
-    parts = build_parts(cfg)
+    parts = build_experiment(cfg)
     assert set(cfg.attribution.include) <= set(parts.methods)
     from harness.attribution.methods import Method
     from harness.metrics.registry import names

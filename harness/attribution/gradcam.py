@@ -20,7 +20,8 @@ class GradCAM(DifferentiableMap, Method):
     Selvaraju et al. 2017, https://arxiv.org/abs/1610.02391: ``ReLU(Σ_k α_k A^k)`` with
     ``α_k = mean_ij ∂f_t/∂A^k_ij``, where ``A^k`` are the feature maps *after* the layer's ReLU (their Caffe
     ReLU ran in place, so the convolution's output blob held rectified maps; pytorch-grad-cam's target layers
-    are block outputs after the activation). See :func:`~harness.attribution.layers.resolve_layer` for the default layer.
+    are block outputs after the activation). See :func:`~harness.attribution.layers.resolve_layer` for the default
+    layer.
 
     Args:
         layer: Module name in the network (``None``: the activation after the last convolution).

@@ -81,8 +81,9 @@ def _choose(network: nn.Module, name: str | None, sample: torch.Tensor) -> tuple
     h, w = sample.shape[-2:]
     before = [n for n, _, _ in calls[:next(i for i, c in enumerate(calls) if c[0] == name)]]
     options = _stand_ins(network, name, [n for n in before if n in sizes and min(sizes[n]) >= MIN_SIDE])[-3:]
-    fix = f"name an earlier layer ({', '.join(f'{n}: {sizes[n][0]}×{sizes[n][1]}' for n in reversed(options))}) or use " \
-          f"larger images (data.image_size)" if options else "use larger images (data.image_size)"
+    listed = ", ".join(f"{n}: {sizes[n][0]}×{sizes[n][1]}" for n in reversed(options))
+    fix = f"name an earlier layer ({listed}) or use larger images (data.image_size)" if options else \
+        "use larger images (data.image_size)"
     if explicit or not options:
         raise UserError(f"Grad-CAM layer '{name}' has a {size[0]}×{size[1]} feature map at {h}×{w} inputs, so its map "
                         f"would be one number broadcast over the image; {fix}")

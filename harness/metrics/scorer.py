@@ -82,7 +82,8 @@ class Scorer:
 
         return aggregate(scores)
 
-    def score_maps(self, maps: torch.Tensor, scene: Scene, suffix: str = "") -> tuple[dict[str, list[float]], list[str]]:
+    def score_maps(self, maps: torch.Tensor, scene: Scene,
+                   suffix: str = "") -> tuple[dict[str, list[float]], list[str]]:
         """Per-map scores of ``maps`` ``(B, H, W)`` for the ``scene`` they explain (images and foreground masks):
         columns ``name + suffix``, and a NaN reason per map."""
         out, reasons = {}, [""] * len(maps)

@@ -24,9 +24,10 @@ Objectives (lower is a more successful attack), with ``m`` the map (reduced over
   (Dombrowski's loss); the target ``t`` is the image's own clean map rotated by 180° (an arbitrary, different
   map that depends on the image alone, not on the batch it is in; Dombrowski et al. use another image's map).
 
-The optimiser is :class:`~harness.perturbations.attack_optimiser.ExplanationAttack`; this module describes the attacks as
-conditions. The reported maps and scores are always those of the real network on the attacked input. The control at every ε
-is random-sign noise of the same L∞ norm (Ghorbani's baseline): ``x' = clip(x + ε·sign(u))``, seeded per image.
+The optimiser is :class:`~harness.perturbations.attack_optimiser.ExplanationAttack`; this module describes the
+attacks as conditions. The reported maps and scores are always those of the real network on the attacked input.
+The control at every ε is random-sign noise of the same L∞ norm (Ghorbani's baseline): ``x' = clip(x + ε·sign(u))``,
+seeded per image.
 """
 from __future__ import annotations
 

@@ -181,7 +181,7 @@ def _text(v: Any) -> str:
     return f"{v:+g}" if isinstance(v, float) else str(v)
 
 
-class Combined(Perturbation):
+class Families(Perturbation):
     """Several families in one run (e.g. model and data randomisation): their conditions, one after the other.
 
     Args:

@@ -15,7 +15,7 @@ from harness.report import header
 from harness.report.figures import draw
 from harness.report.stats import compare_methods, ranking
 from harness.report.tables import group_columns, normalise, summarise, table_metrics, to_latex, to_markdown
-from harness.results.read import find_runs, kind, load_scores
+from harness.results.read import find_runs, folder_kind, load_scores
 from harness.results.write import atomic_write
 from harness.schema import (CFG_PREFIX, CONTROL, IMAGE_COLUMNS, METHOD_COLUMNS, METRIC, PERTURBATION, PRED_AGREES,
                             REGIME, VARIANT, present)
@@ -74,7 +74,7 @@ def build_report(root: str | Path, out: str | Path | None = None, seed: int = 0,
     if prefer not in ("stable", "changed"):
         raise UserError(f"report.prefer must be 'stable' or 'changed', got '{prefer}'")
     root = Path(root)
-    what = kind(root)
+    what = folder_kind(root)
     if out is None and what == "pool":
         raise UserError(f"{root} is neither a run nor a sweep; pass --out DIR to pool the {len(find_runs(root))} "
                         "runs under it into a report written there")

@@ -47,7 +47,7 @@ def find_runs(root: str | Path) -> list[Path]:
     return runs
 
 
-def kind(root: str | Path) -> str:
+def folder_kind(root: str | Path) -> str:
     """``run``, ``sweep`` or ``pool`` (a folder holding unrelated runs)."""
     root, runs = Path(root), find_runs(root)
     if (root / "multirun.yaml").is_file():
@@ -91,7 +91,7 @@ def load_scores(root: str | Path, pool: bool = False, table: str = "scores.csv")
         table: The per-run file to read.
     """
     root = Path(root)
-    runs, what = find_runs(root), kind(root)
+    runs, what = find_runs(root), folder_kind(root)
     if what == "pool" and not pool:
         raise UserError(f"{root} holds {len(runs)} runs that are not one sweep; point to one run or one multirun "
                         f"folder, or pool them on purpose with --out DIR (their differing settings become columns)")

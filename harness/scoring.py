@@ -1,9 +1,9 @@
 """The results of one (batch of images, condition): score rows for every sample, and a few example maps.
 
-A :class:`Piece` is filled sample by sample as the evaluation loop computes the condition's views, then handed to
-the store in one go (the unit of resuming). It keeps only per-image scores, the example maps of the first images
-(for each, the sample whose maps changed most) and a running sum of the per-pixel map change, so its memory does
-not grow with the number of samples.
+A :class:`ConditionScores` is filled sample by sample as the evaluation loop computes the condition's views, then
+handed to the store in one go (the unit of resuming). It keeps only per-image scores, the example maps of the first
+images (for each, the sample whose maps changed most) and a running sum of the per-pixel map change, so its memory
+does not grow with the number of samples.
 """
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from harness.schema import CLEAN_SUFFIX
 
 
 @dataclass
-class Clean:
+class CleanView:
     """The clean view of a batch: its images, logits, maps, and the per-map scores of its maps."""
 
     batch: Batch
@@ -39,7 +39,7 @@ class Clean:
 
 
 @dataclass
-class Piece:
+class ConditionScores:
     """Rows and examples of one condition on one batch (see the module docstring).
 
     Attributes:
@@ -51,7 +51,7 @@ class Piece:
     """
 
     condition: Condition
-    clean: Clean
+    clean: CleanView
     methods: Mapping[str, Any]
     encoding: str
     keep: int
@@ -63,8 +63,8 @@ class Piece:
     def add(self, sample: int, z_p: torch.Tensor, logits_p: torch.Tensor, target_p: torch.Tensor, out: ViewMaps,
             scorer: Scorer) -> None:
         """Score one sample's maps ``out`` (of inputs ``z_p`` with logits ``logits_p``) against the clean maps, each
-        brought back into the clean frame by the condition (:meth:`~harness.perturbations.base.Condition.to_clean_frame`)
-        and compared on the pixels valid in both frames."""
+        brought back into the clean frame by the condition
+        (:meth:`~harness.perturbations.base.Condition.to_clean_frame`) and compared on the pixels valid in both frames."""
         c, b = self.clean, self.clean.batch
         x_p = b.encoding.decode(z_p)
         framed = {key: self.condition.to_clean_frame(m, b, sample) for key, m in out.maps.items()}
@@ -150,7 +150,7 @@ class Piece:
         return out
 
 
-def clean_examples(clean: Clean, keep: int) -> dict[str, np.ndarray]:
+def clean_examples(clean: CleanView, keep: int) -> dict[str, np.ndarray]:
     """The first ``keep`` clean images (pixel space), predictions, confidences and maps, as CPU arrays."""
     if keep <= 0:
         return {}
@@ -162,7 +162,7 @@ def clean_examples(clean: Clean, keep: int) -> dict[str, np.ndarray]:
     return {name: t.detach().cpu().numpy() for name, t in parts.items()}
 
 
-def score_clean_maps(clean: Clean, scorer: Scorer) -> None:
+def score_clean_maps(clean: CleanView, scorer: Scorer) -> None:
     """Per-map scores of the clean maps (``<name>_clean`` columns), once per batch."""
     clean.scene = Scene(clean.batch.x, None if clean.masks is None else clean.masks.to(clean.batch.x.device))
     for key, m in clean.maps.maps.items():
