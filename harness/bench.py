@@ -11,6 +11,8 @@ For each model setting (``harness/configs/bench/default.yaml``) it measures, on 
 - the **naive loop**: Captum's IG called once per image and per baseline, as a user would write it;
 - metric throughput (maps/s) of the batched torch metrics vs scikit-image / SciPy;
 - **variants**: speed and map fidelity of bf16 autocast, TF32 (GPU) and ``torch.compile`` against float32;
+- the **whole run**: ``python -m harness experiment=bias_shift`` with its model cached, timed as a process, against
+  the time its forward + backward passes take at the limit (:mod:`harness.bench_run`);
 - peak memory.
 
 The table is printed and written (``bench.csv``, ``bench.md``) into the Hydra run folder.
@@ -40,6 +42,7 @@ from harness.attribution.gradcam import GradCAM
 from harness.attribution.methods import InputXGradient, IntegratedGradients, Saliency
 from harness.attribution.runtime import use_exact_float32
 from harness.bench_conditions import attack_rows, sensitivity_rows
+from harness.bench_run import whole_run_rows
 from harness.configs import CONFIG_DIR
 from harness.errors import UserError, exit_code_of
 from harness.metrics import similarity
@@ -216,6 +219,10 @@ def bench(cfg: DictConfig, out: str | Path) -> str:
     table = pd.DataFrame([r for rows, _ in parts for r in rows])
     variants = pd.DataFrame([r for _, rows in parts for r in rows])
     metrics = pd.DataFrame(_metrics(cfg, device))
+    whole = pd.DataFrame()
+    if cfg.whole_run.enabled:
+        limit = lambda net, x, batch: _limit(net, x, batch, cfg.repeats, device)  # noqa: E731
+        whole = pd.DataFrame(whole_run_rows(cfg, limit))
     peak = (torch.cuda.max_memory_allocated() / 2**20 if device.type == "cuda"
             else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     machine = torch.cuda.get_device_name() if device.type == "cuda" else f"{platform.processor() or 'CPU'}, " \
@@ -225,10 +232,12 @@ def bench(cfg: DictConfig, out: str | Path) -> str:
     table.to_csv(out / "bench.csv", index=False)
     metrics.to_csv(out / "bench_metrics.csv", index=False)
     variants.to_csv(out / "bench_variants.csv", index=False)
+    whole.to_csv(out / "bench_run.csv", index=False)
     fmt = dict(index=False, float_format=lambda v: f"{v:.3g}")
     text = (f"device: {device} ({machine}); torch {torch.__version__}; peak memory {peak:.0f} MiB\n\n"
             + table.to_string(**fmt) + "\n\n" + metrics.to_string(**fmt) + "\n\n"
-            + variants.to_string(**{**fmt, "float_format": lambda v: f"{v:.4g}"}) + "\n")
+            + variants.to_string(**{**fmt, "float_format": lambda v: f"{v:.4g}"}) + "\n"
+            + ("\n" + whole.to_string(**fmt) + "\n" if len(whole) else ""))
     (out / "bench.md").write_text(text)
     print(text)
     return text

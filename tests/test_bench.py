@@ -22,7 +22,13 @@ def _cfg(overrides):
 
 
 def test_bench_writes_every_table(tmp_path):
-    bench(_cfg(TINY), tmp_path)
+    run = ["data.n_train=60", "data.n_val=30", "data.n_test=30", "data.image_size=32", "train.epochs=1",
+           "attribution.n_images=2", "attribution.n_steps=4", "model.network.width=0.25",
+           "perturbation.magnitudes=[0.5]", "report.figures=false", f"cache_dir={tmp_path / 'cache'}"]
+    quoted = ",".join(f"'{o}'" for o in run)
+    bench(_cfg([*TINY, f"whole_run.overrides=[{quoted}]"]), tmp_path)
+    whole = pd.read_csv(tmp_path / "bench_run.csv").iloc[0]
+    assert whole.passes > 0 and whole.wall_s > 0 and whole.vs_limit > 0 and whole.limit_img_s > 0
     table = pd.read_csv(tmp_path / "bench.csv")
     assert {"saliency", "ixg", "gradcam", "ig×3 baselines (4 steps)"} <= set(table.method)
     assert table.method.str.startswith("noise views").sum() == 1 and table.method.str.contains("attack step").sum() == 1
