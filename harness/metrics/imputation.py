@@ -128,10 +128,11 @@ def noisy_linear_impute(x: torch.Tensor, removed: torch.Tensor, noise: float = 0
             draws = torch.randn(b, c, h, w, dtype=torch.float64)
         else:
             draws = torch.stack([torch.randn(c, h, w, generator=g, dtype=torch.float64)
-                                 for g in generators_for(_ints(seeds))])
+                                 for g in generators_for(seed_list(seeds))])
         out = out + noise * removed[:, None].to(torch.float64) * draws.to(x.device)
     return out.to(x.dtype)
 
 
-def _ints(seeds: torch.Tensor | Iterable[int]) -> list[int]:
+def seed_list(seeds: torch.Tensor | Iterable[int]) -> list[int]:
+    """Seeds ``(B,)`` (a tensor or any iterable of ints) as a list of Python ints."""
     return seeds.tolist() if isinstance(seeds, torch.Tensor) else [int(s) for s in seeds]
