@@ -11,6 +11,7 @@ seeded random order, never by pixel index (:func:`removal_order`).
   :func:`harness.metrics.imputation.noisy_linear_impute`; the measure is the curve's mean.
 - Deletion / insertion (Petsiuk et al., BMVC 2018, https://arxiv.org/abs/1806.07421): :func:`deletion_insertion`,
   the measure is :func:`area`.
+- Infidelity (Yeh et al., NeurIPS 2019, https://arxiv.org/abs/1901.09392): :func:`infidelity`.
 """
 from __future__ import annotations
 
@@ -175,3 +176,55 @@ def deletion_insertion(model: Model, x: torch.Tensor, target: torch.Tensor, maps
 def area(curve: torch.Tensor) -> torch.Tensor:
     """``(B,)`` area under curves ``(B, S + 1)`` sampled evenly on ``[0, 1]``: the trapezoidal mean (RISE's ``auc``)."""
     return (curve.sum(1) - (curve[:, 0] + curve[:, -1]) / 2) / (curve.shape[1] - 1)
+
+
+def gaussian_perturbations(x: torch.Tensor, seeds: Seeds, n_perturb: int, noise_std: float) -> torch.Tensor:
+    """``(B, n_perturb, C, H, W)`` draws of ``N(0, noise_std²)`` in ``x``'s dtype, on its device, for images ``x``
+    ``(B, C, H, W)``: drawn on the CPU from one generator per image, seeded by ``seeds`` ``(B,)``."""
+    return torch.stack([noise_std * torch.randn(n_perturb, *x.shape[1:], generator=g, dtype=x.dtype)
+                        for g in generators_for(seed_list(seeds))]).to(x.device)
+
+
+def infidelity(model_fn: Model, x: torch.Tensor, target: torch.Tensor, attributions: torch.Tensor, *, seeds: Seeds,
+               n_perturb: int = 32, noise_std: float = 0.2, normalize: bool = True,
+               max_batch: int | None = None) -> torch.Tensor:
+    """Infidelity (Yeh et al., NeurIPS 2019, https://arxiv.org/abs/1901.09392) with Gaussian perturbations.
+
+    ``E_I[(β·IᵀΦ − (f(x) − f(x − I)))²]`` with ``I ~ N(0, σ²)`` i.i.d. on every pixel and channel, ``f`` the
+    ``target`` output of ``model_fn`` (logits or probabilities: the caller's choice), the expectation taken
+    over ``n_perturb`` draws per image. It is ``captum.metrics.infidelity`` given the same draws.
+
+    ``normalize=True`` (the default) scales the explanation by the least-squares ``β = E[IᵀΦ·Δf] / E[(IᵀΦ)²]``
+    (Captum's ``normalize``; ``β = 0`` for an all-zero map), as the authors' code does: maps of different methods
+    come in unrelated units (gradients, gradient × input, channel reductions), and without it infidelity would rank
+    their scale, not how well they predict the output's change. ``normalize=False`` takes ``β = 1``.
+
+    Args:
+        model_fn: images ``(N, C, H, W)`` → outputs ``(N, K)``.
+        x: ``(B, C, H, W)`` images.
+        target: ``(B,)`` int64 classes.
+        attributions: ``(B, C, H, W)``, or maps ``(B, H, W)`` taken as the same in every channel.
+        seeds: ``(B,)`` int seeds of the perturbations (:func:`gaussian_perturbations`).
+        n_perturb: draws per image.
+        noise_std: ``σ``, in pixel units (the authors' code: 0.2 on images in ``[0, 1]``; it also clips ``x − I``
+            to that range, which is not done here).
+        normalize: fit ``β`` (True) or take ``β = 1``.
+        max_batch: most images per model call (None: one call).
+
+    Returns:
+        ``(B,)`` float64.
+    """
+    b = x.shape[0]
+    draws = gaussian_perturbations(x, seeds, n_perturb, noise_std)
+    phi = attributions if attributions.dim() == 4 else attributions[:, None]
+    explained = (draws.double() * phi[:, None].detach().double()).flatten(2).sum(2)  # IᵀΦ: (B, S)
+    outputs = _outputs(model_fn, torch.cat([x, (x[:, None] - draws).flatten(0, 1)]), max_batch)
+    rows = torch.arange(b, device=outputs.device)
+    f_x = outputs[:b][rows, target].double()
+    f_p = outputs[b:].view(b, n_perturb, -1)[rows, :, target].double()
+    change = f_x[:, None] - f_p
+    if normalize:
+        den = (explained * explained).sum(1)
+        beta = (explained * change).sum(1) / torch.where(den == 0, torch.ones_like(den), den)
+        explained = beta[:, None] * explained
+    return ((explained - change) ** 2).mean(1)

@@ -1,11 +1,14 @@
-"""Faithfulness measures: ROAD's imputation against its reference, and known answers on a toy model."""
+"""Faithfulness measures: ROAD's imputation against its reference, known answers on a toy model, and parity with
+Captum's infidelity."""
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from captum.metrics import infidelity as captum_infidelity
 
-from harness.metrics.faithfulness import ROAD_FRACTIONS, area, blurred, deletion_insertion, removal_order, road_curve
+from harness.metrics.faithfulness import (ROAD_FRACTIONS, area, blurred, deletion_insertion, gaussian_perturbations,
+                                          infidelity, removal_order, road_curve)
 from harness.metrics.imputation import noisy_linear_impute
 
 DATA = Path(__file__).parents[1] / "data"
@@ -184,3 +187,72 @@ def test_area_and_blur_known_answers():
     kernel = blurred(spike)[0, 0]
     assert kernel.sum().item() == pytest.approx(1.0) and kernel[10, 10] == kernel.max()
     assert (kernel[:5] == 0).all() and (kernel[5:16, 5:16] > 0).all()  # an 11×11 window
+
+
+def _conv_net():
+    torch.manual_seed(0)
+    return torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3, padding=1), torch.nn.Tanh(), torch.nn.Flatten(),
+                               torch.nn.Linear(4 * 6 * 6, 5)).double()
+
+
+@pytest.mark.parametrize("normalize", [True, False])
+def test_infidelity_matches_captum_given_the_same_perturbations(normalize):
+    net = _conv_net()
+    g = torch.Generator().manual_seed(3)
+    x = torch.rand(3, 3, 6, 6, generator=g, dtype=torch.float64)
+    target = torch.tensor([0, 3, 1])
+    attributions = torch.randn(3, 3, 6, 6, generator=g, dtype=torch.float64)
+    seeds, n = torch.tensor([11, 12, 13]), 8
+    draws = gaussian_perturbations(x, seeds, n, 0.2)
+    assert draws.shape == (3, n, 3, 6, 6)
+
+    def perturb_func(inputs):  # Captum repeats each image n times (repeat_interleave): the draws in that order
+        assert inputs.shape[0] == 3 * n
+        return draws.flatten(0, 1), inputs - draws.flatten(0, 1)
+
+    want = captum_infidelity(net, perturb_func, x, attributions, target=target, n_perturb_samples=n,
+                             normalize=normalize).flatten()
+    got = infidelity(net, x, target, attributions, seeds=seeds, n_perturb=n, noise_std=0.2, normalize=normalize)
+    assert got.shape == (3,) and got.dtype == torch.float64
+    assert (got - want).abs().max() < 1e-5
+    maps = attributions.mean(1)  # a map (B, H, W) counts in every channel
+    assert torch.allclose(infidelity(net, x, target, maps, seeds=seeds, n_perturb=n, normalize=normalize),
+                          infidelity(net, x, target, maps[:, None].expand_as(x), seeds=seeds, n_perturb=n,
+                                     normalize=normalize))
+
+
+def test_infidelity_known_answers():
+    x, logits, target, seeds, maps = _toy(slope=1.0)  # f = logit of class 0 = Σ w·x − 0.5: its gradient is w
+    evidence = torch.zeros(N_TOY, N_TOY, dtype=torch.bool)
+    evidence[::2, ::2] = True
+    grad = (evidence / (3.0 * evidence.sum())).expand_as(x)
+    # f(x) − f(x − I) = Iᵀw exactly: the gradient has no infidelity, at any scale once normalised
+    assert infidelity(logits, x, target, grad, seeds=seeds, normalize=False).max() < 1e-10
+    assert infidelity(logits, x, target, 40 * grad, seeds=seeds).max() < 1e-10
+    assert (infidelity(logits, x, target, 40 * grad, seeds=seeds, normalize=False) > 1e-3).all()
+    draws = gaussian_perturbations(x, seeds, 32, 0.2)
+    change = logits(x)[:, 0, None] - logits((x[:, None] - draws).flatten(0, 1))[:, 0].view(B_TOY, 32)
+    explains_nothing = (change.double() ** 2).mean(1)
+    zero = torch.zeros(B_TOY, N_TOY, N_TOY)  # normalised, an all-zero map has β = 0: E[(f(x) − f(x − I))²]
+    assert torch.allclose(infidelity(logits, x, target, zero, seeds=seeds, n_perturb=32), explains_nothing)
+    noise = maps["random"] - 0.5  # uncorrelated with the model's weights: β fits ~1/32 of the change by chance
+    random = infidelity(logits, x, target, noise, seeds=seeds, n_perturb=32)
+    assert (random > 0.5 * explains_nothing).all() and (random <= explains_nothing).all()
+
+
+@pytest.mark.gpu
+def test_the_same_numbers_on_a_gpu():
+    x, model, target, seeds, maps = _toy()
+    x, m, t = x[:8], maps["random"][:8], target[:8]
+    cpu_order = removal_order(maps["constant"][:8], seeds[:8])
+    assert torch.equal(removal_order(maps["constant"][:8].cuda(), seeds[:8]).cpu(), cpu_order)
+    assert torch.equal(removal_order(m.cuda(), seeds[:8]).cpu(), removal_order(m, seeds[:8]))
+    removed = cpu_order.argsort(1).view(8, N_TOY, N_TOY) < 128
+    imputed = noisy_linear_impute(x, removed, seeds=seeds[:8])
+    assert torch.allclose(noisy_linear_impute(x.cuda(), removed.cuda(), seeds=seeds[:8]).cpu(), imputed, atol=1e-6)
+    for fn, kwargs in ((road_curve, {}), (deletion_insertion, {"mode": "insertion"})):
+        want = fn(model, x, t, m, seeds=seeds[:8], **kwargs)
+        got = fn(model, x.cuda(), t.cuda(), m.cuda(), seeds=seeds[:8], **kwargs)
+        assert got.is_cuda and torch.allclose(got.cpu(), want, atol=1e-5)
+    got = infidelity(model, x.cuda(), t.cuda(), m.cuda(), seeds=seeds[:8])
+    assert torch.allclose(got.cpu(), infidelity(model, x, t, m, seeds=seeds[:8]), rtol=1e-4, atol=1e-9)
