@@ -51,6 +51,22 @@ class PassCounter:
         self.depth -= 1
 
 
+def _compose(config_dir: str, overrides: list[str]) -> DictConfig:
+    """The app's config, also from inside another Hydra app (``python -m harness.bench``): Hydra's global state is
+    set aside while composing and restored after."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.initialize import get_gh_backup, restore_gh_from_backup
+
+    backup = get_gh_backup()
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_dir(version_base="1.3", config_dir=config_dir):
+            return compose(config_name="config", overrides=overrides)
+    finally:
+        restore_gh_from_backup(backup)
+
+
 def _size(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
@@ -62,16 +78,13 @@ def whole_run_rows(bench_cfg: DictConfig, limit_fn) -> list[dict]:
         bench_cfg: The bench config (``whole_run.experiment``, ``whole_run.overrides``).
         limit_fn: ``limit_fn(network, sample, batch) -> images/s`` of forward + backward (the bench's limit).
     """
-    from hydra import compose, initialize_config_dir
-
     from harness.attribution.batching import Batcher
     from harness.configs import CONFIG_DIR
     from harness.run import run
 
     spec = bench_cfg.whole_run
     overrides = [f"experiment={spec.experiment}", *spec.overrides, f"device={bench_cfg.device}"]
-    with initialize_config_dir(version_base="1.3", config_dir=CONFIG_DIR):
-        cfg = compose(config_name="config", overrides=overrides)
+    cfg = _compose(CONFIG_DIR, overrides)
     with tempfile.TemporaryDirectory() as tmp:
         with PassCounter() as counter:  # trains and caches the model if it is not cached yet
             run(cfg, Path(tmp) / "counted")

@@ -169,8 +169,9 @@ class Evaluator:
             maps = self.compute(plan, todo, bar)
             if s == 0:
                 clean = CleanView(batch, logits, maps[CLEAN], chunk.masks, chunk.labels, start)
-                score_clean_maps(clean, self.scorer)
-                pieces = {c.key: ConditionScores(c, clean, self.methods, model.encoding.name, keep) for c in todo}
+                score_clean_maps(clean, self.scorer, model.network)
+                pieces = {c.key: ConditionScores(c, clean, self.methods, model.encoding.name, keep, networks[c.key])
+                          for c in todo}
             self.score(plan, maps, pieces, s)
         self.emit(result, start, CLEAN, [], clean_examples(clean, keep))
         for key, piece in pieces.items():

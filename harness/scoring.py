@@ -8,7 +8,7 @@ does not grow with the number of samples.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -20,7 +20,7 @@ from harness.metrics.precision import is_constant, prediction_kept
 from harness.metrics.scorer import Pair, Scene, Scorer
 from harness.metrics.sensitivity import rel_change
 from harness.perturbations.base import Batch, Condition
-from harness.schema import CLEAN_SUFFIX
+from harness.seeding import seed_for
 
 
 @dataclass
@@ -48,6 +48,7 @@ class ConditionScores:
         methods: Method name → method (for ``n_steps`` and whether it is a control).
         encoding: Name of the model's encoding (a column).
         keep: How many of the batch's first images keep example maps.
+        network: The network that explains the condition's inputs (for the faithfulness of perturbed maps).
     """
 
     condition: Condition
@@ -55,6 +56,7 @@ class ConditionScores:
     methods: Mapping[str, Any]
     encoding: str
     keep: int
+    network: Any = None
     rows: list[dict] = field(default_factory=list)
     _best: dict[tuple[int, tuple[str, ...]], tuple[float, dict[str, np.ndarray]]] = field(default_factory=dict)
     _absdiff: dict[str, torch.Tensor] = field(default_factory=dict)
@@ -67,6 +69,7 @@ class ConditionScores:
         (:meth:`~harness.perturbations.base.Condition.to_clean_frame`) and compared on the pixels valid in both frames."""
         c, b = self.clean, self.clean.batch
         x_p = b.encoding.decode(z_p)
+        unframed = out.maps
         framed = {key: self.condition.to_clean_frame(m, b, sample) for key, m in out.maps.items()}
         out = ViewMaps({key: m for key, (m, _) in framed.items()}, out.errors)
         broken = _broken(b.x, c.logits, logits_p)
@@ -76,10 +79,12 @@ class ConditionScores:
         pred_p = torch.where(kept, b.target, logits_p.argmax(1)).tolist()
         kept = kept.tolist()
         rel = []
+        scene = replace(c.scene, model=pixel_model(self.network, b.encoding), inputs=x_p, target=target_p) \
+            if self.network is not None else c.scene  # the perturbed maps' faithfulness: to their own network
         for key, m in out.maps.items():
             a = c.maps.maps[key]
             scores = scorer.score(a, m, Pair(b.x, x_p, c.logits, logits_p, framed[key][1]))
-            per_map, reasons = scorer.score_maps(m, c.scene)
+            per_map, reasons = scorer.score_maps(m, scene, own_frame=unframed[key])
             if not self.methods[key[0]].control:
                 rel.append(rel_change(a, m))
             self._absdiff[_name(key)] = self._absdiff.get(_name(key), 0) + _scaled_diff(a, m)
@@ -162,11 +167,21 @@ def clean_examples(clean: CleanView, keep: int) -> dict[str, np.ndarray]:
     return {name: t.detach().cpu().numpy() for name, t in parts.items()}
 
 
-def score_clean_maps(clean: CleanView, scorer: Scorer) -> None:
-    """Per-map scores of the clean maps (``<name>_clean`` columns), once per batch."""
-    clean.scene = Scene(clean.batch.x, None if clean.masks is None else clean.masks.to(clean.batch.x.device))
+def score_clean_maps(clean: CleanView, scorer: Scorer, network: Any = None) -> None:
+    """Per-map scores of the clean maps (``<name>_clean`` columns), once per batch; ``network`` is the one the clean
+    maps explain (for the faithfulness measures)."""
+    b = clean.batch
+    seeds = torch.tensor([seed_for(b.seed, "faithfulness", int(i)) for i in b.image_ids], dtype=torch.int64)
+    clean.scene = Scene(b.x, None if clean.masks is None else clean.masks.to(b.x.device),
+                        None if network is None else pixel_model(network, b.encoding), b.x, b.target, seeds)
     for key, m in clean.maps.maps.items():
-        clean.map_scores[key], clean.map_reasons[key] = scorer.score_maps(m, clean.scene, CLEAN_SUFFIX)
+        clean.map_scores[key], clean.map_reasons[key] = scorer.score_maps(m, clean.scene, clean=True)
+
+
+def pixel_model(network: Any, encoding: Any):
+    """``network`` as a function of pixel-space images ``(N, C, H, W)``: what the faithfulness measures remove
+    pixels from."""
+    return lambda x: network(encoding.encode(x))
 
 
 def _name(key: tuple[str, str | None]) -> tuple[str, str | None]:

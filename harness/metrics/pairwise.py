@@ -25,11 +25,27 @@ from harness.metrics import torch_similarity as ts
 
 @dataclass(frozen=True)
 class Settings:
-    """Parameters of the measures: ``k`` of the top-k intersection as a fraction of the (valid) pixels, and ε_min of
-    the relative stability ratios (Agarwal et al. 2022)."""
+    """Parameters of the measures (``harness/configs/metrics/default.yaml``).
+
+    Attributes:
+        topk_fraction: ``k`` of the top-k intersection as a fraction of the (valid) pixels.
+        eps_min: ε_min of the relative stability ratios (Agarwal et al. 2022).
+        road_fractions: Fractions of pixels removed by ROAD (Rong et al. 2022).
+        road_noise: Std of ROAD's imputation noise (pixel units).
+        deletion_steps: Steps of the deletion / insertion curves (Petsiuk et al. 2018).
+        infidelity_samples: Gaussian perturbations per image of infidelity (Yeh et al. 2019).
+        infidelity_std: Their std (pixel units).
+        max_batch: Most images per model call of the faithfulness measures (None: one call per batch).
+    """
 
     topk_fraction: float = 0.1
     eps_min: float = 1e-6
+    road_fractions: tuple[float, ...] = (0.1, 0.2, 0.3, 0.5, 0.7, 0.9)
+    road_noise: float = 0.01
+    deletion_steps: int = 16
+    infidelity_samples: int = 32
+    infidelity_std: float = 0.2
+    max_batch: int | None = 256
 
 
 @dataclass(frozen=True)

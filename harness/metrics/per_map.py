@@ -1,24 +1,41 @@
-"""Per-map measures (each map on its own, against the data) with one signature, so that the registry can carry them.
+"""Per-map measures (each map on its own, against the data or the model) with one signature, for the registry.
 
-Every measure is ``f(maps, scene, settings) -> (B,)`` for maps ``(B, H, W)``; a :class:`Scene` holds the images and
-foreground masks of the batch and what is derived from them once per batch (the darkest-pixel region).
+Every measure is ``f(maps, scene, settings) -> (B,)`` for maps ``(B, H, W)``. A :class:`Scene` holds what the maps
+are measured against: the images and foreground masks of the batch and what is derived from them once per batch
+(the darkest-pixel region), and for the faithfulness measures the model that the maps explain (pixel-space images →
+logits), the images it saw, the explained classes and a seed per image (the order of tied pixels and the random
+draws: the same for every map of an image, so that methods are compared on the same draws).
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
 
-from harness.metrics import localisation, regions
+from harness.metrics import faithfulness, localisation, regions
 
 
 @dataclass
 class Scene:
-    """The images ``(B, C, H, W)`` the maps explain and their foreground masks ``(B, H, W)`` (None: the data has
-    none); regions derived from the images are computed on first use and shared by every map of the batch."""
+    """What maps ``(B, H, W)`` are measured against.
+
+    Attributes:
+        images: Pixel-space images ``(B, C, H, W)`` (the clean images: regions and masks belong to them).
+        masks: Foreground masks ``(B, H, W)`` (None: the data has none).
+        model: For the faithfulness measures: pixel-space images ``(N, C, H, W)`` → logits ``(N, K)`` of the network
+            that the maps explain (None: not measured).
+        inputs: The pixel-space images that network saw ``(B, C, H, W)`` (the perturbed ones for perturbed maps).
+        target: ``(B,)`` the explained classes.
+        seeds: ``(B,)`` int64, one per image.
+    """
 
     images: torch.Tensor
     masks: torch.Tensor | None = None
+    model: Callable[[torch.Tensor], torch.Tensor] | None = None
+    inputs: torch.Tensor | None = None
+    target: torch.Tensor | None = None
+    seeds: torch.Tensor | None = None
     _darkest: torch.Tensor | None = field(default=None, repr=False)
 
     @property
@@ -39,3 +56,36 @@ def pointing_game(maps: torch.Tensor, scene: Scene, settings=None) -> torch.Tens
 
 def relevance_mass(maps: torch.Tensor, scene: Scene, settings=None) -> torch.Tensor:
     return localisation.relevance_mass(maps, scene.masks.to(maps.device))
+
+
+def _road(most_relevant_first: bool):
+    def road(maps: torch.Tensor, scene: Scene, settings) -> torch.Tensor:
+        """ROAD (Rong et al. 2022): mean probability of the explained class over the removed fractions."""
+        curve = faithfulness.road_curve(scene.model, scene.inputs, scene.target, maps.detach(), seeds=scene.seeds,
+                                        fractions=settings.road_fractions, most_relevant_first=most_relevant_first,
+                                        noise=settings.road_noise, max_batch=settings.max_batch)
+        return curve.mean(1)
+
+    return road
+
+
+def _curve(mode: str):
+    def area(maps: torch.Tensor, scene: Scene, settings) -> torch.Tensor:
+        """Deletion / insertion (Petsiuk et al. 2018): area under the explained class's probability curve."""
+        curve = faithfulness.deletion_insertion(scene.model, scene.inputs, scene.target, maps.detach(),
+                                                seeds=scene.seeds, steps=settings.deletion_steps, mode=mode,
+                                                max_batch=settings.max_batch)
+        return faithfulness.area(curve)
+
+    return area
+
+
+def infidelity(maps: torch.Tensor, scene: Scene, settings) -> torch.Tensor:
+    """Infidelity (Yeh et al. 2019) of the map, the same in every channel, on the explained class's logit."""
+    return faithfulness.infidelity(scene.model, scene.inputs, scene.target, maps.detach(), seeds=scene.seeds,
+                                   n_perturb=settings.infidelity_samples, noise_std=settings.infidelity_std,
+                                   max_batch=settings.max_batch)
+
+
+road_morf, road_lerf = _road(True), _road(False)
+deletion, insertion = _curve("deletion"), _curve("insertion")

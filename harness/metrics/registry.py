@@ -29,7 +29,8 @@ class Measure:
         name: Column name.
         label: Axis / table label.
         shape: ``pairwise``, ``per_map``, ``aggregate`` or ``diagnostic``.
-        stable: ``higher`` or ``lower`` if that direction means a more stable (or better localised) map; ``""``.
+        stable: ``higher`` or ``lower`` if that direction means a better map — more stable, better localised, more
+            faithful; ``""``.
         identity: Its value for a perturbed map equal to the clean one (plotted at magnitude 0), if defined.
         source: For an aggregate: the pairwise measure it reduces over samples.
         reduce: For an aggregate: ``max``, ``mean`` or ``min`` over the samples (NaN samples ignored).
@@ -45,6 +46,8 @@ class Measure:
             undefined (NaN, with the reason) on a map that is constant up to precision
             (:mod:`harness.metrics.precision`).
         needs_masks: A per-map measure against the data's foreground masks (NaN with a reason without them).
+        needs_model: A per-map measure against the model (faithfulness): computed for the clean maps, and for the
+            perturbed maps only where a run asks for it (``metrics.faithfulness_perturbed``).
     """
 
     name: str
@@ -60,6 +63,7 @@ class Measure:
     reference: Callable | None = None
     pattern: bool = False
     needs_masks: bool = False
+    needs_model: bool = False
 
 
 def _similarity(name: str, label: str, compute: Callable | None, reference: Callable, paper: str = "") -> Measure:
@@ -69,6 +73,10 @@ def _similarity(name: str, label: str, compute: Callable | None, reference: Call
 
 def _change(name: str, label: str, compute: Callable, identity: float | None = None, paper: str = "") -> Measure:
     return Measure(name, label, "pairwise", "lower", identity, paper=paper, compute=compute)
+
+
+def _faithfulness(name: str, label: str, better: str, compute: Callable, paper: str) -> Measure:
+    return Measure(name, label, "per_map", better, paper=paper, compute=compute, needs_model=True)
 
 
 _SIMILARITIES = [
@@ -93,6 +101,11 @@ _MEASURES = [
             compute=pm.pointing_game, pattern=True, needs_masks=True),
     Measure("relevance_mass", "relevance mass in mask", "per_map", "higher", paper="Arras et al. 2022",
             compute=pm.relevance_mass, needs_masks=True),
+    _faithfulness("road_morf", "ROAD, most relevant removed first", "lower", pm.road_morf, "Rong et al. 2022"),
+    _faithfulness("road_lerf", "ROAD, least relevant removed first", "higher", pm.road_lerf, "Rong et al. 2022"),
+    _faithfulness("deletion", "deletion (area)", "lower", pm.deletion, "Petsiuk et al. 2018"),
+    _faithfulness("insertion", "insertion (area)", "higher", pm.insertion, "Petsiuk et al. 2018"),
+    _faithfulness("infidelity", "infidelity", "lower", pm.infidelity, "Yeh et al. 2019"),
     Measure("max_sensitivity", "max-sensitivity", "aggregate", "lower", 0.0, "rel_change", "max",
             paper="Yeh et al. 2019"),
     Measure("avg_sensitivity", "avg-sensitivity", "aggregate", "lower", 0.0, "rel_change", "mean",

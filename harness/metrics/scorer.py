@@ -6,7 +6,8 @@ registry entries and knows no measure by name.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import torch
 
@@ -15,6 +16,7 @@ from harness.errors import UserError
 from harness.metrics.pairwise import Pair, Settings, undefined_reasons
 from harness.metrics.per_map import Scene
 from harness.metrics.registry import MEASURES, Measure, names
+from harness.schema import CLEAN_SUFFIX
 from harness.schema import NAN_REASON
 
 BACKENDS = ("auto", "torch", "reference")
@@ -36,7 +38,8 @@ class Scorer:
 
     def __init__(self, pairwise: Sequence[str] = ("ssim", "spearman", "spearman_abs", "kendall", "topk_intersection"),
                  per_map: Sequence[str] = ("dark_share",),
-                 topk_fraction: float = 0.1, backend: str = "auto", eps_min: float = 1e-6) -> None:
+                 topk_fraction: float = 0.1, backend: str = "auto", eps_min: float = 1e-6,
+                 faithfulness_perturbed: bool = False, faithfulness: Mapping[str, Any] | None = None) -> None:
         self.pairwise = _check(as_list(pairwise, "metrics.pairwise"), "pairwise")
         self.per_map = _check(list(per_map) if per_map else [], "per_map")
         if not 0 < topk_fraction <= 1:
@@ -44,7 +47,16 @@ class Scorer:
         if backend not in BACKENDS:
             raise UserError(f"unknown metrics.backend '{backend}'; valid choices: {', '.join(BACKENDS)}")
         self.backend = backend
-        self.settings = Settings(float(topk_fraction), float(eps_min))
+        extra = dict(faithfulness or {})
+        if "road_fractions" in extra:
+            extra["road_fractions"] = tuple(float(f) for f in extra["road_fractions"])
+        try:
+            self.settings = Settings(float(topk_fraction), float(eps_min), **extra)
+        except TypeError as exc:
+            raise UserError(f"metrics.faithfulness: {exc}; valid keys: road_fractions, road_noise, deletion_steps, "
+                            "infidelity_samples, infidelity_std, max_batch") from exc
+        #: per-map measures of the perturbed maps (the faithfulness measures only where a run asks for them)
+        self.per_map_perturbed = [n for n in self.per_map if faithfulness_perturbed or not MEASURES[n].needs_model]
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -82,19 +94,21 @@ class Scorer:
 
         return aggregate(scores)
 
-    def score_maps(self, maps: torch.Tensor, scene: Scene,
-                   suffix: str = "") -> tuple[dict[str, list[float]], list[str]]:
-        """Per-map scores of ``maps`` ``(B, H, W)`` for the ``scene`` they explain (images and foreground masks):
-        columns ``name + suffix``, and a NaN reason per map."""
+    def score_maps(self, maps: torch.Tensor, scene: Scene, clean: bool = False,
+                   own_frame: torch.Tensor | None = None) -> tuple[dict[str, list[float]], list[str]]:
+        """Per-map scores of ``maps`` ``(B, H, W)`` against ``scene``: columns ``name`` for perturbed maps,
+        ``name_clean`` for clean ones (``clean=True``), and a NaN reason per map. The measures against the model
+        take ``own_frame`` (the maps as computed, before being brought into the clean frame) if given."""
         out, reasons = {}, [""] * len(maps)
-        for name in self.per_map:
+        for name in self.per_map if clean else self.per_map_perturbed:
             m = MEASURES[name]
             if m.needs_masks and scene.masks is None:
                 values = [float("nan")] * len(maps)
                 reasons = ["no mask in the data"] * len(maps)
             else:
-                values = m.compute(maps, scene, self.settings).cpu().tolist()
-            out[name + suffix] = values
+                measured = own_frame if m.needs_model and own_frame is not None else maps
+                values = m.compute(measured, scene, self.settings).cpu().tolist()
+            out[name + (CLEAN_SUFFIX if clean else "")] = values
         return out, reasons
 
 
