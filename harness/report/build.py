@@ -52,7 +52,8 @@ def report_settings(report: Mapping[str, Any], seed: int = 0) -> dict[str, Any]:
     return {"seed": seed, "n_resamples": int(report.get("bootstrap_resamples", 2000)),
             "metrics": listed(report.get("table_metrics")), "figure_metrics": listed(report.get("figure_metrics")),
             "prefer": str(report.get("prefer", "stable")),
-            "kept_only_table": bool(report.get("kept_only_table", False)), "figures": bool(report.get("figures", True))}
+            "kept_only_table": bool(report.get("kept_only_table", False)), "figures": bool(report.get("figures", True)),
+            "scorecard": bool(report.get("scorecard", False))}
 
 
 def read_scorecard(path: str | Path) -> pd.DataFrame:
@@ -92,7 +93,7 @@ def build_scorecard(scores: pd.DataFrame, out: str | Path, seed: int = 0, n_resa
 def build_report(root: str | Path, out: str | Path | None = None, seed: int = 0, n_resamples: int = 2000,
                  metrics: tuple[str, ...] | None = None, kept_only_table: bool = False,
                  prefer: str = "stable", figure_metrics: tuple[str, ...] | None = None,
-                 figures: bool = True) -> pd.DataFrame:
+                 figures: bool = True, scorecard: bool = False) -> pd.DataFrame:
     """Tables and figures for one run or one sweep (or, with ``out``, a pool of runs), from saved files alone.
 
     Writes ``summary.csv``, ``summary.md`` (title, the run's essentials, stability ranking, table), ``summary.tex``,
@@ -107,6 +108,8 @@ def build_report(root: str | Path, out: str | Path | None = None, seed: int = 0,
         figures: Draw the figures (False: tables only, e.g. for the jobs of a large sweep).
         prefer: The ranking's order: ``stable`` (the maps that changed least first: input invariance, noise) or
             ``changed`` (those that changed most first: a sanity check, which a method passes by changing).
+        scorecard: Also write the scorecard of every family and faithfulness (:func:`build_scorecard`), for scores
+            pooled from the runs of several families on one model.
     """
     if prefer not in ("stable", "changed"):
         raise UserError(f"report.prefer must be 'stable' or 'changed', got '{prefer}'")
@@ -142,5 +145,7 @@ def build_report(root: str | Path, out: str | Path | None = None, seed: int = 0,
             "Only images whose prediction did not change under the perturbation.\n\n" + to_markdown(kept, shown)))
     if figures:
         draw(root, out, scores, aggregates, summary, shown, figure_metrics)
+    if scorecard:
+        build_scorecard(scores, out, seed, n_resamples, figures)
     log.info("report written to %s", out)
     return summary

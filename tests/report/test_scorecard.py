@@ -3,9 +3,12 @@ rows each criterion reads, missing families, and the files rebuilt from ``scorec
 import numpy as np
 import pandas as pd
 import pytest
+from omegaconf import OmegaConf
 
+import harness
 from harness.metrics.registry import MEASURES
-from harness.report.build import build_scorecard, render_scorecard
+from harness.report.__main__ import main as report_main
+from harness.report.build import build_report, build_scorecard, render_scorecard, report_settings
 from harness.report.scorecard import (CI_HIGH, CI_LOW, CRITERIA, FAITHFULNESS, N, PARETO, RANK, column,
                                       pareto_front, scorecard, scorecard_markdown)
 from harness.schema import (BASELINE_TREATMENT, CLEAN_SUFFIX, CONDITION, CONTROL, IMAGE_ID, LABEL, MAGNITUDE,
@@ -152,6 +155,28 @@ def test_fewer_than_two_criteria_write_nothing(tmp_path):
     scores = pooled(("bias",)).drop(columns=[ROAD_LERF, ROAD_MORF])
     assert build_scorecard(scores, tmp_path, n_resamples=50) is None
     assert not list(tmp_path.iterdir())
+
+
+def test_the_report_setting_builds_the_scorecard(tmp_path):
+    defaults = OmegaConf.load(f"{harness.__path__[0]}/configs/report/default.yaml")
+    assert report_settings(defaults)["scorecard"] is False
+    assert report_settings({**defaults, "scorecard": True})["scorecard"] is True
+    scores = pooled()
+    for run, rows in scores.groupby(RUN):  # one run per family, pooled by the report
+        (tmp_path / "runs" / run).mkdir(parents=True)
+        rows.drop(columns=[RUN]).dropna(axis=1, how="all").to_csv(tmp_path / "runs" / run / "scores.csv", index=False)
+    out = tmp_path / "pool"
+    build_report(tmp_path / "runs", out, n_resamples=50, figures=False, scorecard=True)
+    expected = scorecard(scores, n_resamples=50)
+    pd.testing.assert_frame_equal(pd.read_csv(out / "scorecard.csv")[expected.columns[4:]], expected.iloc[:, 4:],
+                                  check_dtype=False)
+    assert (out / "scorecard.md").is_file() and not (out / "figures").exists()
+    build_report(tmp_path / "runs", tmp_path / "plain", n_resamples=50, figures=False)
+    assert not (tmp_path / "plain" / "scorecard.csv").exists()
+    cli = tmp_path / "cli"
+    assert report_main([str(tmp_path / "runs"), "--out", str(cli), "--scorecard", "--resamples", "50",
+                        "--no-figures"]) == 0
+    assert (cli / "scorecard.csv").read_text() == (out / "scorecard.csv").read_text()
 
 
 def test_an_undefined_pattern_measure_of_a_patterned_map_stays_unranked(caplog):
