@@ -11,14 +11,17 @@ import pandas as pd
 from harness.errors import UserError
 from harness.metrics.aggregate import aggregate
 from harness.metrics.registry import measure, names
-from harness.report import header
+from harness.report import header, scorecard_figures
 from harness.report.figures import draw
+from harness.report.scorecard import measured, scorecard_markdown
+from harness.report.scorecard import scorecard as compute_scorecard
 from harness.report.stats import compare_methods, ranking
-from harness.report.tables import group_columns, normalise, summarise, table_metrics, to_latex, to_markdown
+from harness.report.tables import (group_columns, normalise, summarise, table_metrics, to_latex, to_markdown,
+                                   treatment_text)
 from harness.results.read import find_runs, folder_kind, load_scores
 from harness.results.write import atomic_write
-from harness.schema import (CFG_PREFIX, CONTROL, IMAGE_COLUMNS, METHOD_COLUMNS, METRIC, PERTURBATION, PRED_AGREES,
-                            REGIME, VARIANT, present)
+from harness.schema import (BASELINE_TREATMENT, CFG_PREFIX, CONTROL, IMAGE_COLUMNS, METHOD, METHOD_COLUMNS, METRIC,
+                            PERTURBATION, PRED_AGREES, REGIME, VARIANT, present)
 
 log = logging.getLogger(__name__)
 
@@ -49,13 +52,48 @@ def report_settings(report: Mapping[str, Any], seed: int = 0) -> dict[str, Any]:
     return {"seed": seed, "n_resamples": int(report.get("bootstrap_resamples", 2000)),
             "metrics": listed(report.get("table_metrics")), "figure_metrics": listed(report.get("figure_metrics")),
             "prefer": str(report.get("prefer", "stable")),
-            "kept_only_table": bool(report.get("kept_only_table", False)), "figures": bool(report.get("figures", True))}
+            "kept_only_table": bool(report.get("kept_only_table", False)), "figures": bool(report.get("figures", True)),
+            "scorecard": bool(report.get("scorecard", False))}
+
+
+def read_scorecard(path: str | Path) -> pd.DataFrame:
+    """``scorecard.csv`` as written (text columns as text, ``control`` as a flag)."""
+    card = pd.read_csv(path)
+    for col in (METHOD, BASELINE_TREATMENT, VARIANT):
+        card[col] = card[col].map(treatment_text)
+    card[CONTROL] = card[CONTROL].fillna(False).astype(bool)
+    return card
+
+
+def render_scorecard(out: str | Path, figures: bool = True) -> None:
+    """``scorecard.md`` and (``figures``) ``figures/scorecard_*.png|pdf`` from ``out/scorecard.csv`` alone."""
+    out = Path(out)
+    card = read_scorecard(out / "scorecard.csv")
+    atomic_write(out / "scorecard.md", lambda p: Path(p).write_text(scorecard_markdown(card)))
+    if figures:
+        scorecard_figures.draw(card, out / "figures")
+
+
+def build_scorecard(scores: pd.DataFrame, out: str | Path, seed: int = 0, n_resamples: int = 2000,
+                    figures: bool = True) -> pd.DataFrame | None:
+    """The scorecard of pooled scores (:mod:`harness.report.scorecard`): ``scorecard.csv``, then ``scorecard.md``
+    and the figures rebuilt from it (:func:`render_scorecard`), in ``out``. Returns the scorecard, or None (nothing
+    written) when fewer than two criteria can be measured."""
+    card = compute_scorecard(scores, seed, n_resamples)
+    shown = measured(card)
+    if len(shown) < 2:
+        log.info("no scorecard: it needs two criteria, %s measured", shown[0].label if shown else "none")
+        return None
+    atomic_write(Path(out) / "scorecard.csv", lambda p: card.to_csv(p, index=False))
+    render_scorecard(out, figures)
+    log.info("scorecard: %d method variants on %d criteria", len(card), len(shown))
+    return card
 
 
 def build_report(root: str | Path, out: str | Path | None = None, seed: int = 0, n_resamples: int = 2000,
                  metrics: tuple[str, ...] | None = None, kept_only_table: bool = False,
                  prefer: str = "stable", figure_metrics: tuple[str, ...] | None = None,
-                 figures: bool = True) -> pd.DataFrame:
+                 figures: bool = True, scorecard: bool = False) -> pd.DataFrame:
     """Tables and figures for one run or one sweep (or, with ``out``, a pool of runs), from saved files alone.
 
     Writes ``summary.csv``, ``summary.md`` (title, the run's essentials, stability ranking, table), ``summary.tex``,
@@ -70,6 +108,8 @@ def build_report(root: str | Path, out: str | Path | None = None, seed: int = 0,
         figures: Draw the figures (False: tables only, e.g. for the jobs of a large sweep).
         prefer: The ranking's order: ``stable`` (the maps that changed least first: input invariance, noise) or
             ``changed`` (those that changed most first: a sanity check, which a method passes by changing).
+        scorecard: Also write the scorecard of every family and faithfulness (:func:`build_scorecard`), for scores
+            pooled from the runs of several families on one model.
     """
     if prefer not in ("stable", "changed"):
         raise UserError(f"report.prefer must be 'stable' or 'changed', got '{prefer}'")
@@ -105,5 +145,7 @@ def build_report(root: str | Path, out: str | Path | None = None, seed: int = 0,
             "Only images whose prediction did not change under the perturbation.\n\n" + to_markdown(kept, shown)))
     if figures:
         draw(root, out, scores, aggregates, summary, shown, figure_metrics)
+    if scorecard:
+        build_scorecard(scores, out, seed, n_resamples, figures)
     log.info("report written to %s", out)
     return summary

@@ -120,19 +120,27 @@ def compare_methods(scores: pd.DataFrame, conditions: list[str], variant: str, p
     return pd.DataFrame(rows)
 
 
+def tier_ranks(means: pd.Series, higher: bool = True, decimals: int = 3) -> pd.Series:
+    """Rank of each entry (1 = best): entries equal at the printed precision (``decimals``) share a tier and its rank,
+    the next tier's rank counts the entries above it (1, 1, 3); NaN means stay unranked (NaN)."""
+    rounded = means.astype(float).round(decimals)
+    return rounded.rank(method="min", ascending=not higher, na_option="keep")
+
+
 def ranking(summary: pd.DataFrame, by: list[str], variant: str, metric: str = "ssim", higher: bool = True,
             decimals: int = 3) -> list[str]:
     """One line per group of ``by``: method variants from the most to the least stable by mean ``metric``
-    (averaged over magnitudes); variants equal at the printed precision are one tier (``a = b (1.000)``)."""
+    (averaged over magnitudes); variants equal at the printed precision are one tier (``a = b (1.000)``,
+    :func:`tier_ranks`)."""
     lines = []
     sel = summary[summary[METRIC] == metric]
     for key, df in sel.groupby(by, dropna=False, sort=False):
         means = df.groupby(variant, sort=False)["mean"].mean()
-        rounded = means.round(decimals)
+        ranks = tier_ranks(means, higher, decimals)
         tiers = []
-        for value in sorted(rounded.dropna().unique(), reverse=higher):
-            names = [n for n in means.index if rounded[n] == value]
-            tiers.append(f"{' = '.join(names)} ({value:.{decimals}f})")
+        for rank in sorted(ranks.dropna().unique()):
+            names = [n for n in means.index if ranks[n] == rank]
+            tiers.append(f"{' = '.join(names)} ({round(means[names[0]], decimals):.{decimals}f})")
         undefined = [n for n in means.index if pd.isna(means[n])]
         if undefined:
             tiers.append(f"{' = '.join(undefined)} (undefined)")

@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from harness.report.stats import bootstrap_ci, compare_methods, describe, holm, paired_test, ranking
+from harness.report.stats import bootstrap_ci, compare_methods, describe, holm, paired_test, ranking, tier_ranks
 
 
 def test_bootstrap_ci_is_scipy_bootstrap_seeded():
@@ -65,3 +65,10 @@ def test_ranking_groups_ties_and_puts_undefined_last():
     assert line == "regime=r: a = b (1.000) > c (0.500) > d (undefined)"
     (low,) = ranking(summary, ["regime"], "variant", higher=False)
     assert low.startswith("regime=r: c (0.500) > a = b (1.000)")
+
+
+def test_tier_ranks_share_a_rank_at_the_printed_precision():
+    means = pd.Series([1.0, 0.99999, 0.5, np.nan], index=list("abcd"))
+    assert tier_ranks(means).tolist()[:3] == [1, 1, 3] and np.isnan(tier_ranks(means)["d"])
+    assert tier_ranks(means, higher=False).tolist()[:3] == [2, 2, 1]
+    assert tier_ranks(means, decimals=6).tolist()[:3] == [1, 2, 3]
