@@ -4,17 +4,10 @@ Ghorbani, Abid & Zou, "Interpretation of Neural Networks is Fragile" (AAAI 2019,
 and Dombrowski et al., "Explanations can be manipulated and geometry is to blame" (NeurIPS 2019,
 https://arxiv.org/abs/1906.07983): a small, label-preserving change of the input can move a saliency map almost
 anywhere. An attack here is a condition whose perturbed input is *optimised*, per image and per method, against
-that method's own map:
-
-- projected signed-gradient steps in pixel space (L∞; or normalised steps for L2) within a ball of radius ε around
-  the image, clipped to ``[0, 1]``;
-- the gradient is taken through a *surrogate*: the network with ReLU replaced by softplus(β) (a ReLU network's
-  map has zero input gradient almost everywhere), and through the method's own differentiable map (double
-  backpropagation; IG through its path points; SmoothGrad through its seeded draws);
-- a step after which the real network predicts another class is rejected and the image's step length halved;
-  every ``check_every`` steps (and at the end) the iterate is scored with the *real* network and map, and the best
-  one is returned, so every attacked input is within ε and classified as before; if none improves on the clean
-  image (by the real map's objective), the clean image is.
+that method's own map, by :class:`~harness.perturbations.attack_optimiser.ExplanationAttack` (projected steps through a
+softplus surrogate of the network and the method's own differentiable map; a step that flips the class is rejected;
+the best label-preserving iterate by the real map's objective is kept, so every attacked input is within ε and
+classified as before).
 
 Objectives (lower is a more successful attack), with ``m`` the map (reduced over channels) and ``m₀`` the clean map:
 
@@ -24,9 +17,8 @@ Objectives (lower is a more successful attack), with ``m`` the map (reduced over
   (Dombrowski's loss); the target ``t`` is the image's own clean map rotated by 180° (an arbitrary, different
   map that depends on the image alone, not on the batch it is in; Dombrowski et al. use another image's map).
 
-The optimiser is :class:`~harness.perturbations.attack_optimiser.ExplanationAttack`; this module describes the
-attacks as conditions. The reported maps and scores are always those of the real network on the attacked input.
-The control at every ε is random-sign noise of the same L∞ norm (Ghorbani's baseline): ``x' = clip(x + ε·sign(u))``,
+This module describes the attacks as conditions. The reported maps and scores are always those of the real network
+on the attacked input. The control at every ε is random-sign noise of the same L∞ norm (Ghorbani's baseline): ``x' = clip(x + ε·sign(u))``,
 seeded per image.
 """
 from __future__ import annotations
