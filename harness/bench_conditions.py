@@ -1,4 +1,5 @@
-"""Benchmark rows for the noise-sensitivity loop and the explanation attack (used by ``python -m harness.bench``).
+"""Benchmark rows for the noise-sensitivity loop, the explanation attack and the faithfulness measures (used by
+``python -m harness.bench``).
 
 Both are measured against the same forward + backward limit as the methods: the noise views through the engine (and
 through the whole evaluation loop, scoring included), and one attack step (a forward pass and a double backward
@@ -66,3 +67,30 @@ def attack_rows(net, x, target, limit: float, base: dict, steps: int) -> list[di
     rate = steps * len(x) / (time.perf_counter() - start)
     return [{**base, "method": f"top-k attack step on the gradient ({steps} steps)", "maps_s": rate,
              "vs_limit": rate / limit}]
+
+
+def faithfulness_rows(net, x, target, base: dict, repeats: int, timer) -> list[dict]:
+    """Maps/s of ROAD (MoRF, its 6 fractions) and of deletion (16 steps) on gradient maps, against the forward-only
+    limit (images/s of a forward pass without gradients at the same pass size): both are forward passes of imputed or
+    filled images, plus ROAD's conjugate-gradient solve."""
+    from harness.metrics.faithfulness import ROAD_FRACTIONS, deletion_insertion, road_curve
+
+    maps = Saliency().attribute(net, x, target).abs().sum(1)
+    seeds = torch.arange(len(x))
+    model = lambda images: net(images)  # noqa: E731
+    batch = base["batch"]
+
+    def forward():
+        with torch.no_grad():
+            for i in range(0, len(x) * len(ROAD_FRACTIONS), batch):
+                net(x.repeat(len(ROAD_FRACTIONS), 1, 1, 1)[i:i + batch])
+
+    forward_limit = len(x) * len(ROAD_FRACTIONS) / timer(forward, repeats)
+    road = timer(lambda: road_curve(model, x, target, maps, seeds=seeds, max_batch=batch), repeats)
+    steps = 16
+    deletion = timer(lambda: deletion_insertion(model, x, target, maps, seeds=seeds, steps=steps, max_batch=batch),
+                     repeats)
+    return [{**base, "method": f"ROAD MoRF ({len(ROAD_FRACTIONS)} fractions), per map", "maps_s": len(x) / road,
+             "vs_limit": len(x) * len(ROAD_FRACTIONS) / road / forward_limit, "forward_limit_img_s": forward_limit},
+            {**base, "method": f"deletion ({steps} steps), per map", "maps_s": len(x) / deletion,
+             "vs_limit": len(x) * (steps + 1) / deletion / forward_limit, "forward_limit_img_s": forward_limit}]
