@@ -18,7 +18,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 
 import torch
-from torchvision.transforms.functional import gaussian_blur
 
 from harness.metrics.imputation import noisy_linear_impute, seed_list
 from harness.seeding import generators_for, seed_for
@@ -122,6 +121,8 @@ def blurred(x: torch.Tensor, kernel_size: int = BLUR_KERNEL, sigma: float = BLUR
     convolves with zero padding (a darkened 5-pixel border); torchvision truncates and renormalises the Gaussian
     and pads by reflection, so a constant image stays constant.
     """
+    from torchvision.transforms.functional import gaussian_blur  # imported on use: torchvision takes ~2 s
+
     return gaussian_blur(x, [kernel_size, kernel_size], [sigma, sigma])
 
 
