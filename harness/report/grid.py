@@ -105,7 +105,7 @@ def _draw(tiles, col_labels, row_labels, title: str, path: Path):
     for r, text in enumerate(row_labels):
         ax.text(-gap, r * (h + gap) + h / 2, text, ha="right", va="center", fontsize=6)
     ax.set_title(title, fontsize=8, pad=24)
-    return style.save(fig, path, dpi=100)
+    return style.save(fig, path, dpi=100, pdf=False)
 
 
 def grid(examples: Mapping[str, np.ndarray], conditions: list[ConditionRecord], path: str | Path, title: str = "",

@@ -46,11 +46,13 @@ def line_style(variant: str, control: bool = False) -> dict:
             "linewidth": 0.8 if control else 1.2}
 
 
-def save(fig, path: str | Path, dpi: int = 200) -> Path:
-    """Write ``path`` (PNG) and the same figure as PDF beside it; close the figure."""
+def save(fig, path: str | Path, dpi: int = 200, pdf: bool = True) -> Path:
+    """Write ``path`` (PNG) and, for a paper figure (``pdf``), the same figure as PDF beside it; close the figure.
+    Mosaics of maps are rasters: a PDF of them would only embed the PNG's pixels, at 2.6× its writing time."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=dpi, bbox_inches="tight")
-    fig.savefig(path.with_suffix(".pdf"), bbox_inches="tight")
+    if pdf:
+        fig.savefig(path.with_suffix(".pdf"), bbox_inches="tight")
     plt.close(fig)
     return path
