@@ -17,6 +17,7 @@ import torch
 from harness import schema
 from harness.attribution.engine import ViewMaps
 from harness.metrics.precision import is_constant, prediction_kept
+from harness.metrics.pairwise import constant_on_valid
 from harness.metrics.scorer import Pair, Scene, Scorer
 from harness.metrics.sensitivity import rel_change
 from harness.perturbations.base import Batch, Condition
@@ -90,7 +91,7 @@ class ConditionScores:
             self._absdiff[_name(key)] = self._absdiff.get(_name(key), 0) + _scaled_diff(a, m)
             self._count[_name(key)] = self._count.get(_name(key), 0) + len(m)
             errors = (out.errors.get(key), c.maps.errors.get(key))
-            constant = (is_constant(m).tolist(), is_constant(a).tolist())
+            constant = (constant_on_valid(m, framed[key][1]).tolist(), is_constant(a).tolist())
             for i, s in enumerate(scores):
                 if broken[i]:
                     s.update({k: float("nan") for k in scorer.columns}, nan_reason="non-finite input or logits")

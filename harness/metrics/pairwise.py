@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from harness.metrics import sensitivity, similarity
+from harness.metrics.precision import is_constant
 from harness.metrics import torch_similarity as ts
 
 
@@ -83,6 +84,15 @@ def undefined_reasons(a: torch.Tensor, b: torch.Tensor, valid: torch.Tensor | No
         return ts.undefined_reasons(a, b)
     v = valid.to(a.device).flatten(1)
     return [ts.undefined_reasons(x[m][None], y[m][None])[0] for x, y, m in zip(a.flatten(1), b.flatten(1), v)]
+
+
+def constant_on_valid(m: torch.Tensor, valid: torch.Tensor | None) -> torch.Tensor:
+    """``(B,)`` bool: which maps ``(B, H, W)`` are constant up to precision on their valid pixels
+    (:func:`harness.metrics.precision.is_constant`)."""
+    if not masked(valid):
+        return is_constant(m)
+    v = valid.to(m.device).flatten(1)
+    return torch.stack([is_constant(x[k][None])[0] for x, k in zip(m.flatten(1), v)])
 
 
 def ssim(a: torch.Tensor, b: torch.Tensor, pair: Pair, settings: Settings, win_size: int = 7) -> torch.Tensor:
