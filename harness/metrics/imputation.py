@@ -24,16 +24,21 @@ NEIGHBOUR_WEIGHTS = ((1 / 12, 1 / 6, 1 / 12),
 
 
 def neighbour_sum(u: torch.Tensor) -> torch.Tensor:
-    """``Σ_j w_ij u_j`` over the 8 neighbours of each pixel of ``u`` ``(N, H, W)``; outside the image counts as 0."""
-    kernel = torch.tensor(NEIGHBOUR_WEIGHTS, dtype=u.dtype, device=u.device)
-    return F.conv2d(u.unsqueeze(1), kernel[None, None], padding=1).squeeze(1)
+    """``Σ_j w_ij u_j`` over the 8 neighbours of each pixel of ``u`` ``(N, H, W)`` (:data:`NEIGHBOUR_WEIGHTS`); outside
+    the image counts as 0. Eight shifted views of the zero-padded planes: twice as fast as a float64 ``conv2d`` on a
+    CPU, where this sum is most of the solver's time."""
+    p = F.pad(u, (1, 1, 1, 1))
+    h, w = u.shape[-2:]
+    direct = p[..., :h, 1:w + 1] + p[..., 2:, 1:w + 1] + p[..., 1:h + 1, :w] + p[..., 1:h + 1, 2:]
+    diagonal = p[..., :h, :w] + p[..., :h, 2:] + p[..., 2:, :w] + p[..., 2:, 2:]
+    return direct * NEIGHBOUR_WEIGHTS[0][1] + diagonal * NEIGHBOUR_WEIGHTS[0][0]
 
 
 def _dot(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return (a * b).sum((-2, -1))
 
 
-def solve_imputation(x: torch.Tensor, removed: torch.Tensor, rtol: float = 1e-9,
+def solve_imputation(x: torch.Tensor, removed: torch.Tensor, rtol: float = 1e-6,
                      max_iter: int | None = None) -> torch.Tensor:
     """The noise-free imputation: ``x`` ``(N, H, W)`` with its ``removed`` ``(N, H, W)`` pixels replaced by the
     solution of ``s_i u_i − Σ_{j removed} w_ij u_j = Σ_{k kept} w_ik x_k`` (one system per plane ``n``).
@@ -98,7 +103,7 @@ def solve_imputation(x: torch.Tensor, removed: torch.Tensor, rtol: float = 1e-9,
 
 
 def noisy_linear_impute(x: torch.Tensor, removed: torch.Tensor, noise: float = 0.01,
-                        seeds: torch.Tensor | Iterable[int] | None = None, rtol: float = 1e-9,
+                        seeds: torch.Tensor | Iterable[int] | None = None, rtol: float = 1e-6,
                         max_iter: int | None = None) -> torch.Tensor:
     """ROAD's noisy linear imputation (Rong et al., ICML 2022, https://arxiv.org/abs/2202.00449).
 
