@@ -37,6 +37,8 @@ class CleanView:
     scene: Scene | None = None
     map_scores: dict[Any, dict[str, list[float]]] = field(default_factory=dict)
     map_reasons: dict[Any, list[str]] = field(default_factory=dict)
+    #: per map, which images' clean maps are constant up to precision (computed once per batch)
+    constant: dict[Any, torch.Tensor] = field(default_factory=dict)
 
 
 @dataclass
@@ -88,10 +90,10 @@ class ConditionScores:
             per_map, reasons = scorer.score_maps(m, scene, own_frame=unframed[key])
             if not self.methods[key[0]].control:
                 rel.append(rel_change(a, m))
-            self._absdiff[_name(key)] = self._absdiff.get(_name(key), 0) + _scaled_diff(a, m)
+            self._absdiff[_name(key)] = self._absdiff.get(_name(key), 0) + _scaled_diff(a, m, c.constant[key])
             self._count[_name(key)] = self._count.get(_name(key), 0) + len(m)
             errors = (out.errors.get(key), c.maps.errors.get(key))
-            constant = (constant_on_valid(m, framed[key][1]).tolist(), is_constant(a).tolist())
+            constant = (constant_on_valid(m, framed[key][1]).tolist(), c.constant[key].tolist())
             for i, s in enumerate(scores):
                 if broken[i]:
                     s.update({k: float("nan") for k in scorer.columns}, nan_reason="non-finite input or logits")
@@ -177,6 +179,7 @@ def score_clean_maps(clean: CleanView, scorer: Scorer, network: Any = None) -> N
                         None if network is None else pixel_model(network, b.encoding), b.x, b.target, seeds)
     for key, m in clean.maps.maps.items():
         clean.map_scores[key], clean.map_reasons[key] = scorer.score_maps(m, clean.scene, clean=True)
+        clean.constant[key] = is_constant(m)
 
 
 def pixel_model(network: Any, encoding: Any):
@@ -191,17 +194,18 @@ def _name(key: tuple[str, str | None]) -> tuple[str, str | None]:
     return key[0], key[1]
 
 
-def _scaled_diff(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+def _scaled_diff(a: torch.Tensor, b: torch.Tensor, a_constant: torch.Tensor) -> torch.Tensor:
     """``Σ_images |b − a| / max|a|`` ``(H, W)``: the per-pixel map change, each image scaled by its clean map. A map
-    that is constant up to its precision counts as its mean (its rounding noise is no change of pattern)."""
-    a, b = _flatten_constant(a), _flatten_constant(b)
+    that is constant up to its precision (``a_constant``: the clean maps' flags) counts as its mean (its rounding
+    noise is no change of pattern)."""
+    a, b = _flatten_constant(a, a_constant), _flatten_constant(b, is_constant(b))
     scale = a.flatten(1).abs().amax(1).clamp_min(1e-30).view(-1, 1, 1)
     return torch.nan_to_num((b - a).abs() / scale).sum(0)
 
 
-def _flatten_constant(m: torch.Tensor) -> torch.Tensor:
-    """``m`` ``(B, H, W)`` with each map that is constant up to its precision replaced by its mean."""
-    flat = is_constant(m).view(-1, 1, 1)
+def _flatten_constant(m: torch.Tensor, constant: torch.Tensor) -> torch.Tensor:
+    """``m`` ``(B, H, W)`` with each map flagged ``constant`` ``(B,)`` replaced by its mean."""
+    flat = constant.view(-1, 1, 1)
     return torch.where(flat, m.mean((1, 2), keepdim=True).expand_as(m), m) if bool(flat.any()) else m
 
 

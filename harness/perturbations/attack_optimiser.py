@@ -106,7 +106,7 @@ class ExplanationAttack:
         ε of the images, classified as before, the best iterate by the real map's objective (the clean image if none
         improves on it)."""
         x0, target = batch.x.detach(), batch.target
-        clean, logits0 = self._real(batch, e, x0)
+        clean, _ = self._real(batch, e, x0)
         # a map that is constant up to its precision has no pattern to move: its image is not attacked (its scores
         # are NaN with the reason "constant clean map"), and nothing is computed when no image has one
         movable = ~is_constant(clean)

@@ -14,7 +14,6 @@ METHOD_COLORS = {"saliency": "#0072B2", "ixg": "#E69F00", "ig_black": "#009E73",
                  "vargrad": "#AA4499", "guided_backprop": "#DDCC77", "guided_gradcam": "#661100",
                  "deeplift": "#88CCEE", "gradient_shap": "#6699CC", "occlusion": "#888888",
                  "random_map": "#BBBBBB", "constant_map": "#DDDDDD"}
-METHOD_ORDER = list(METHOD_COLORS)
 #: Width of one paper column, inches.
 COLUMN_WIDTH = 3.5
 
