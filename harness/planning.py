@@ -164,4 +164,4 @@ class ViewPlanner:
         key = f"{cond.key}#{sample}" if only is None else f"{cond.key}#{sample}#{only}"
         mine = base if only is None else {k: v for k, v in base.items() if k == only}
         return View(key, z_p, target, seeds, self.rules.under(cond, batch, sample, z_p, mine), logits_p,
-                    None if only is None else frozenset({only}))
+                    None if only is None else frozenset({only}), cond.move_draws(batch, sample))

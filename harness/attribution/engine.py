@@ -9,7 +9,7 @@ that fit the device. The engine knows nothing about perturbations: the caller bu
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import torch
@@ -40,6 +40,9 @@ class View:
         logits: The network's logits on ``z`` ``(B, K)`` if already computed (saves IG's completeness check a
             forward pass).
         methods: The methods explained on this view (None: all); e.g. an attack's inputs are made for one method.
+        move: How the view's content moved from the clean image, as a function on clean-frame tensors
+            ``(..., C, H, W)`` (None: it did not move); methods that draw noise in the image's frame move their clean
+            draws with it (:attr:`~harness.attribution.methods.Method.draws_in_frame`).
     """
 
     key: str
@@ -49,6 +52,7 @@ class View:
     baselines: Mapping[str, Baselines] = field(default_factory=dict)
     logits: torch.Tensor | None = None
     methods: frozenset[str] | None = None
+    move: Callable[[torch.Tensor], torch.Tensor] | None = None
 
     def explains(self, name: str) -> bool:
         """Whether the method ``name`` is computed on this view."""
@@ -112,12 +116,15 @@ def attribute_views(
         chosen = [v for v in views if v.explains(name)]
         if method.needs_baseline or not chosen:
             continue
-        z = torch.cat([v.z for v in chosen]).detach()
-        t, seeds = torch.cat([v.target for v in chosen]), torch.cat([v.seeds for v in chosen])
-        attr = batcher.map(lambda zi, ti, si, lim, m=method: m.attribute(network, zi, ti, max_inputs=lim, seeds=si),
-                           z, t, seeds, cost=method.cost)
-        for v, maps in zip(chosen, reduce_channels(attr.detach(), reduction).split([len(v.z) for v in chosen])):
-            out[v.key].maps[(name, None)] = maps
+        for group, move in _by_move(chosen, method.draws_in_frame):
+            z = torch.cat([v.z for v in group]).detach()
+            t, seeds = torch.cat([v.target for v in group]), torch.cat([v.seeds for v in group])
+            extra = {"move": move} if method.draws_in_frame else {}
+            attr = batcher.map(lambda zi, ti, si, lim, m=method, kw=extra: m.attribute(network, zi, ti, max_inputs=lim,
+                                                                                       seeds=si, **kw),
+                               z, t, seeds, cost=method.cost)
+            for v, maps in zip(group, reduce_channels(attr.detach(), reduction).split([len(v.z) for v in group])):
+                out[v.key].maps[(name, None)] = maps
     # methods with a baseline: one entry per (method, baseline, view); entries of the same stack key run in one call
     entries: dict[tuple, list[tuple[str, tuple[str, ...], View, torch.Tensor]]] = defaultdict(list)
     for name, method in methods.items():
@@ -132,6 +139,17 @@ def attribute_views(
     for vm in out.values():  # methods in their configured order, whatever order they were computed in
         vm.maps = dict(sorted(vm.maps.items(), key=lambda kv: order[kv[0][0]]))
     return out
+
+
+def _by_move(views: Sequence[View], moves: bool) -> list[tuple[list[View], Callable | None]]:
+    """The views in one call, or, for a method that moves its draws with the image, one call per distinct move
+    (the views whose content did not move together)."""
+    if not moves:
+        return [(list(views), None)]
+    groups: dict[int, tuple[list[View], Callable | None]] = {}
+    for v in views:
+        groups.setdefault(id(v.move), ([], v.move))[0].append(v)
+    return list(groups.values())
 
 
 def _with_baselines(methods, network, group, reduction, batcher, out) -> None:

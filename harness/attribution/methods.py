@@ -45,6 +45,11 @@ class Method:
     cost = 1
     complete = False
     control = False
+    #: the method draws random numbers in the image's frame (noise added to the input): its :meth:`attribute` takes
+    #: ``move``, a function that moves draws made for the clean image with the view's content (a translated image's
+    #: noise is the clean noise translated), so that a condition that moves the image does not count the method's
+    #: Monte-Carlo noise as a change of the map
+    draws_in_frame = False
 
     @property
     def stack_key(self) -> tuple | None:

@@ -10,7 +10,9 @@ generator); the harness draws the noise itself, **seeded per image**: the
 clean and every perturbed view of an image use the same draws, and so does a resumed run. Without that, the
 method's own Monte-Carlo noise would be counted as instability (measured: fresh draws per call make SmoothGrad look
 *more* sensitive than the gradient to small input noise), and under an exactly compensated shift (same range, same
-draws, same network function) SmoothGrad is exactly invariant, as Kindermans et al. (2017) found.
+draws, same network function) SmoothGrad is exactly invariant, as Kindermans et al. (2017) found. When a condition
+moves the image's content (a translation, flip or rotation: the equivariance family), the draws move with it: the
+noise of a view is the clean image's noise, moved (:attr:`~harness.attribution.methods.Method.draws_in_frame`).
 """
 from __future__ import annotations
 
@@ -35,6 +37,7 @@ class NoiseAveraged(DifferentiableMap, Method):
 
     #: SmoothGrad of an attackable method is attackable (through the same draws)
     attackable = property(lambda self: self.base.attackable)
+    draws_in_frame = True
 
     def __init__(self, base: Method | None = None, n_samples: int = 16, noise_level: float = 0.15,
                  statistic: str = "mean") -> None:
@@ -63,9 +66,13 @@ class NoiseAveraged(DifferentiableMap, Method):
         eps = torch.stack([torch.randn((self.n_samples, *z.shape[1:]), generator=g) for g in gens])
         return eps.to(device=z.device, dtype=z.dtype)
 
-    def attribute(self, network, z, target, baseline=None, max_inputs=None, seeds=None):
+    def attribute(self, network, z, target, baseline=None, max_inputs=None, seeds=None, move=None):
+        """The noise-averaged map ``(B, C', H, W)``; ``move`` (if given) moves the clean image's draws
+        ``(B, S, C, H, W)`` with the view's content (see :attr:`Method.draws_in_frame`)."""
         b, s = len(z), self.n_samples
-        noisy = (z.detach().unsqueeze(1) + self._sigma(z) * self.noise(z, seeds)).flatten(0, 1)
+        eps = self.noise(z, seeds)
+        eps = eps if move is None else move(eps)
+        noisy = (z.detach().unsqueeze(1) + self._sigma(z) * eps).flatten(0, 1)
         targets = target.repeat_interleave(s)
         step = max(1, (max_inputs or len(noisy)) // self.base.cost)
         parts = [self.base.attribute(network, noisy[i:i + step], targets[i:i + step]).detach()

@@ -141,6 +141,12 @@ def lipschitz_ratio(a: torch.Tensor, b: torch.Tensor, pair: Pair, settings: Sett
     return sensitivity.lipschitz_ratio(a, b, _need(pair.x, "x"), pair.x_p)
 
 
+def continuity_ratio(a: torch.Tensor, b: torch.Tensor, pair: Pair, settings: Settings) -> torch.Tensor:
+    """``‖Φ(x) − Φ(x')‖₁ / ‖x − x'‖₂``, the map norm over valid pixels."""
+    a, b = _zero_invalid(a, b, pair)
+    return sensitivity.continuity_ratio(a, b, _need(pair.x, "x"), pair.x_p)
+
+
 def ris_ratio(a: torch.Tensor, b: torch.Tensor, pair: Pair, settings: Settings) -> torch.Tensor:
     a, b = _zero_invalid(a, b, pair)
     return sensitivity.ris_ratio(a, b, _need(pair.x, "x"), pair.x_p, settings.eps_min)

@@ -32,6 +32,16 @@ def lipschitz_ratio(a: torch.Tensor, b: torch.Tensor, x: torch.Tensor, x_p: torc
     return torch.where(den > 0, num / den, torch.full_like(num, float("nan")))
 
 
+def continuity_ratio(a: torch.Tensor, b: torch.Tensor, x: torch.Tensor, x_p: torch.Tensor) -> torch.Tensor:
+    """``‖Φ(x) − Φ(x')‖₁ / ‖x − x'‖₂`` (inputs in pixel space): the map change per unit of input change whose largest
+    value over a path of translations is the continuity of Montavon et al. 2018 ("Methods for interpreting and
+    understanding deep neural networks", Digital Signal Processing 73, eq. in §5.1); Quantus's ``lipschitz_constant``
+    with its default norms. NaN where ``x' = x``."""
+    num = (_flat(a) - _flat(b)).abs().sum(dim=1)
+    den = (_flat(x) - _flat(x_p)).norm(dim=1)
+    return torch.where(den > 0, num / den, torch.full_like(num, float("nan")))
+
+
 def relative(a: torch.Tensor, b: torch.Tensor, eps_min: float) -> torch.Tensor:
     """``‖(a − b) / a‖₂`` per row, element-wise division, exact zeros of ``a`` replaced by ``eps_min`` (as Quantus)."""
     fa, fb = _flat(a), _flat(b)

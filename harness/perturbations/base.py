@@ -13,7 +13,7 @@ say, e.g. ``unit→imagenet``); it may add its own (``compensated``, ``exact``, 
 """
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -123,6 +123,13 @@ class Condition:
         clean one where both explain the same content; every pairwise measure then uses the valid pixels only
         (:mod:`harness.metrics.pairwise`). The identity by default."""
         return maps, None
+
+    def move_draws(self, batch: Batch, sample: int) -> Callable[[torch.Tensor], torch.Tensor] | None:
+        """How draw ``sample`` moves the image's content, as a function on clean-frame tensors ``(..., C, H, W)``
+        (positions only), or None if the content does not move (the default). A method that draws noise in the
+        image's frame (SmoothGrad) moves the clean image's draws with it, so that its Monte-Carlo noise is not
+        counted as a change of the map (:attr:`~harness.attribution.methods.Method.draws_in_frame`)."""
+        return None
 
     def info(self) -> dict[str, Any]:
         """Facts about the condition worth recording in ``run_info.json`` (e.g. a retrained network's accuracy)."""

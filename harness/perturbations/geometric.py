@@ -17,10 +17,15 @@ Transforms (``transform`` column; ``magnitude`` in pixels, degrees or scale):
 - ``rotation90``: by 90°, 180° or 270° (square images); exact, every pixel valid;
 - ``rotation`` (degrees) and ``scale`` (factor): bilinear resampling about the centre (``torch.nn.functional.
   grid_sample``, zeros outside); the map is brought back by the inverse transform on the same sampling grid, and the
-  pixels whose content left the image (or came from outside it) are not valid.
+  pixels whose content left the image (or came from outside it) are not valid;
+- ``translation_path``: the shifts of ``translation_path`` as the samples of one condition, so that the aggregate
+  ``continuity`` (Montavon et al. 2018: the largest ``‖Φ(x) − Φ(x')‖₁ / ‖x − x'‖₂`` along the path) is one value per
+  image, brought back and pixel by pixel.
 
-SmoothGrad's noise is drawn for the transformed image as for any input (not moved with the image): its Monte-Carlo
-noise counts as non-equivariance here; compare it with the gradient, or raise its number of draws.
+SmoothGrad's noise moves with the image (:meth:`GeometricCondition.move_draws`): the noise of a transformed image is
+the clean image's noise under the same transform, so its Monte-Carlo noise is not counted as non-equivariance. For
+the resampled transforms the noise is moved by nearest-neighbour sampling, so that every pixel keeps noise of the
+configured σ (bilinear interpolation would average neighbouring draws and shrink it).
 """
 from __future__ import annotations
 
@@ -59,15 +64,22 @@ class GeometricCondition(Condition):
                                            own={"transform": transform, "aligned": bool(aligned)}))
         self.transform, self.magnitude, self.aligned, self.fill = transform, float(magnitude), bool(aligned), fill
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """The transformed images ``(B, C, H, W)`` (pixel space; also maps ``(B, H, W)`` via a channel axis)."""
+    def forward(self, x: torch.Tensor, mode: str = "bilinear") -> torch.Tensor:
+        """The transformed images ``(B, C, H, W)`` (pixel space; also maps ``(B, H, W)`` via a channel axis);
+        ``mode`` is the resampled transforms' interpolation."""
         if self.transform == "translation":
             return _translate(x, int(self.magnitude), self.fill)
         if self.transform == "flip":
             return x.flip(-1 if self.magnitude == 1 else -2)
         if self.transform == "rotation90":
             return torch.rot90(x, int(self.magnitude) // 90, dims=(-2, -1))
-        return _resample(x, self._matrix(inverse=False, like=x))
+        return _resample(x, self._matrix(inverse=False, like=x), mode)
+
+    def move_draws(self, batch: Batch, sample: int):
+        """The transform on draws ``(..., C, H, W)`` (nearest-neighbour for the resampled transforms)."""
+        def move(t: torch.Tensor) -> torch.Tensor:
+            return self.forward(t.flatten(0, -4), mode="nearest").view(t.shape)
+        return move
 
     def backward(self, m: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Maps ``(B, H, W)`` of transformed images brought back into the clean frame, and the valid pixels."""
@@ -111,6 +123,40 @@ class GeometricCondition(Condition):
         return self.backward(maps) if self.aligned else (maps, None)
 
 
+class TranslationPath(Condition):
+    """Translations by each shift of ``path`` as the samples of one condition: Montavon et al.'s continuity (2018),
+    the largest map change per unit of input change along the path (the aggregate ``continuity`` of the pairwise
+    ``continuity_ratio``, ``‖Φ(x) − Φ(x')‖₁ / ‖x − x'‖₂``), with the map brought back (``aligned``) or not (as
+    Quantus's ``Continuity``). ``magnitude`` is the longest shift.
+
+    Args:
+        path: Shifts in pixels (down and right), one sample each.
+        aligned: Bring the perturbed maps back into the clean frame.
+        fill: How the uncovered border is filled (see :class:`GeometricCondition`).
+    """
+
+    axis = "pixels"
+
+    def __init__(self, path: list[int], aligned: bool, fill: str = "reflect") -> None:
+        how = "brought back" if aligned else "pixel by pixel"
+        super().__init__(condition_columns("geometric", float(max(path)), f"translation path ({fill} fill), {how}",
+                                           own={"transform": "translation_path", "aligned": bool(aligned)}))
+        self.steps = [GeometricCondition("translation", d, aligned, fill) for d in path]
+        self.n_samples = len(self.steps)
+
+    def transform_inputs(self, batch: Batch, sample: int, explainer=None) -> torch.Tensor:
+        return self.steps[sample].transform_inputs(batch, sample)
+
+    def carry_baseline(self, baseline: torch.Tensor, batch: Batch, sample: int) -> torch.Tensor:
+        return self.steps[sample].carry_baseline(baseline, batch, sample)
+
+    def to_clean_frame(self, maps: torch.Tensor, batch: Batch, sample: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+        return self.steps[sample].to_clean_frame(maps, batch, sample)
+
+    def move_draws(self, batch: Batch, sample: int):
+        return self.steps[sample].move_draws(batch, sample)
+
+
 def _optional(value: Any, name: str) -> list:
     """A list setting that may be empty (``[]`` or null): that transform is not run."""
     return [] if value is None or (not isinstance(value, (str, int, float)) and len(value) == 0) else \
@@ -128,10 +174,11 @@ def _translate(x: torch.Tensor, d: int, fill: str) -> torch.Tensor:
     return out.squeeze(1) if squeeze else out
 
 
-def _resample(x: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
-    """``x`` ``(B, C, H, W)`` resampled bilinearly on the affine grid ``theta`` ``(2, 3)`` (zeros outside)."""
+def _resample(x: torch.Tensor, theta: torch.Tensor, mode: str = "bilinear") -> torch.Tensor:
+    """``x`` ``(B, C, H, W)`` resampled (``bilinear`` or ``nearest``) on the affine grid ``theta`` ``(2, 3)``
+    (zeros outside)."""
     grid = F.affine_grid(theta.expand(len(x), 2, 3), list(x.shape), align_corners=False)
-    return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    return F.grid_sample(x, grid, mode=mode, padding_mode="zeros", align_corners=False)
 
 
 class Geometric(Perturbation):
@@ -145,13 +192,15 @@ class Geometric(Perturbation):
         rotations: Small rotations in degrees (bilinear).
         scales: Scale factors (bilinear).
         aligned: Which comparisons to run: ``true`` (brought back), ``false`` (pixel by pixel), or both.
+        translation_path: Shifts in pixels run as the samples of one condition, for the aggregate ``continuity``
+            (Montavon et al. 2018; :class:`TranslationPath`); empty: none.
     """
 
     name = "geometric"
 
     def __init__(self, translations: Any = (2, 4, 8), fill: str = "reflect", flips: Any = ("horizontal",),
                  rotations90: Any = (90, 180), rotations: Any = (5, 15), scales: Any = (0.9, 1.1),
-                 aligned: Any = (True, False)) -> None:
+                 aligned: Any = (True, False), translation_path: Any = ()) -> None:
         if fill not in FILLS:
             raise UserError(f"perturbation.fill must be one of {', '.join(FILLS)}, got '{fill}'")
         self.fill = fill
@@ -162,9 +211,12 @@ class Geometric(Perturbation):
             raise UserError(f"perturbation.rotations90 takes 90, 180 or 270, got {self.rotations90}")
         self.rotations = [float(r) for r in _optional(rotations, "perturbation.rotations")]
         self.scales = [float(s) for s in _optional(scales, "perturbation.scales")]
+        self.path = [int(t) for t in _optional(translation_path, "perturbation.translation_path")]
         if any(s <= 0 for s in self.scales) or any(t < 0 for t in self.translations):
             raise UserError("perturbation.scales must be positive and perturbation.translations non-negative")
-        if not (self.translations or self.flips or self.rotations90 or self.rotations or self.scales):
+        if any(t <= 0 for t in self.path):
+            raise UserError(f"perturbation.translation_path takes positive shifts in pixels, got {self.path}")
+        if not (self.translations or self.flips or self.rotations90 or self.rotations or self.scales or self.path):
             raise UserError("perturbation=geometric has no transform; give e.g. perturbation.translations=[4]")
         self.aligned = [bool(a) for a in as_list(aligned, "perturbation.aligned")]
 
@@ -172,9 +224,10 @@ class Geometric(Perturbation):
         _, h, w = image_shape
         if self.rotations90 and h != w:
             raise UserError(f"perturbation.rotations90 needs square images, the data has {h}×{w}; set it to []")
-        if any(t >= min(h, w) for t in self.translations):
+        if any(t >= min(h, w) for t in self.translations + self.path):
             raise UserError(f"perturbation.translations must be smaller than the image ({h}×{w})")
         specs = [("translation", t) for t in self.translations] + [("flip", FLIPS[f]) for f in self.flips]
         specs += [("rotation90", r) for r in self.rotations90] + [("rotation", r) for r in self.rotations]
         specs += [("scale", s) for s in self.scales]
-        return [GeometricCondition(t, m, a, self.fill) for t, m in specs for a in self.aligned]
+        paths = [TranslationPath(self.path, a, self.fill) for a in self.aligned] if self.path else []
+        return [GeometricCondition(t, m, a, self.fill) for t, m in specs for a in self.aligned] + paths

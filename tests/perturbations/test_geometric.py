@@ -5,9 +5,11 @@ import torch
 import torch.nn as nn
 
 from harness.attribution.methods import InputXGradient, Saliency
+from harness.attribution.smoothing import NoiseAveraged
 from harness.data.base import ImageSet
 from harness.errors import UserError
 from harness.evaluation import Evaluator
+from harness.metrics.aggregate import aggregate
 from harness.metrics.scorer import Scorer
 from harness.models.classifier import EncodedClassifier
 from harness.models.encoding import Encoding
@@ -55,16 +57,69 @@ def _model(symmetric: bool) -> EncodedClassifier:
 ])
 def test_equivariant_networks_give_the_clean_map_back(perturbation):
     """Circular padding and global pooling: exactly equivariant to circular shifts and, with rotation-symmetric
-    kernels, to 90° rotations; every gradient-family map brought back is the clean one, compared pixel by pixel it is
-    not."""
+    kernels, to 90° rotations; every gradient-family map brought back is the clean one (SmoothGrad too: its noise
+    moves with the image), compared pixel by pixel it is not."""
+    rows = _equivariance_rows(perturbation)
+    aligned, raw = rows[rows.aligned], rows[~rows.aligned]
+    assert (aligned.ssim > 1 - 1e-9).all() and (aligned.spearman > 1 - 1e-9).all()
+    assert set(aligned.method) == {"saliency", "ixg", "smoothgrad"}
+    assert (raw.spearman < 0.9).all()
+
+
+def _equivariance_rows(perturbation, still_noise: bool = False) -> pd.DataFrame:
     model = _model(symmetric=True)
     data = ImageSet(torch.rand(4, 3, 16, 16, dtype=torch.float64), torch.zeros(4, dtype=torch.long))
     conditions = perturbation.conditions(model.encoding, (3, 16, 16))
+    if still_noise:  # the draws made in each view's own frame, as for an input that did not move
+        for c in conditions:
+            c.move_draws = lambda batch, sample: None
     scorer = Scorer(pairwise=["ssim", "spearman"], per_map=[], backend="torch")
-    rows = pd.DataFrame(Evaluator({"saliency": Saliency(), "ixg": InputXGradient()}, scorer)(model, data, conditions).rows)
-    aligned, raw = rows[rows.aligned], rows[~rows.aligned]
-    assert (aligned.ssim > 1 - 1e-9).all() and (aligned.spearman > 1 - 1e-9).all()
-    assert (raw.spearman < 0.9).all()
+    methods = {"saliency": Saliency(), "ixg": InputXGradient(), "smoothgrad": NoiseAveraged(n_samples=4)}
+    return pd.DataFrame(Evaluator(methods, scorer)(model, data, conditions).rows)
+
+
+def test_smoothgrad_noise_that_stays_put_counts_as_non_equivariance():
+    """The control of the test above: with the noise drawn in each view's own frame, SmoothGrad's map brought back
+    is not the clean one, while the deterministic methods' maps still are."""
+    shift = Geometric(translations=[5], fill="circular", flips=[], rotations90=[], rotations=[], scales=[],
+                      aligned=[True])
+    rows = _equivariance_rows(shift, still_noise=True)
+    assert (rows[rows.method != "smoothgrad"].spearman > 1 - 1e-9).all()
+    assert (rows[rows.method == "smoothgrad"].spearman < 0.99).all()
+
+
+def test_draws_move_like_the_image_and_keep_their_scale():
+    """Exact transforms move draws exactly; resampled ones move them by nearest neighbour, so that the noise keeps
+    its σ (bilinear interpolation would average neighbouring draws)."""
+    eps = torch.randn(2, 5, 3, 32, 32)
+    flip = GeometricCondition("flip", 1, True).move_draws(None, 0)
+    assert torch.equal(flip(eps), eps.flip(-1))
+    rot = GeometricCondition("rotation", 15.0, True).move_draws(None, 0)(eps)
+    inside = rot[..., 8:24, 8:24]
+    assert rot.shape == eps.shape and 0.95 < float(inside.std()) < 1.05
+    assert set(inside.flatten().tolist()) <= set(eps.flatten().tolist())  # every value is one of the draws
+
+
+def test_continuity_along_a_circular_path_is_zero_brought_back():
+    """A network that commutes with circular shifts: brought back, every map along the path equals the clean map
+    (continuity 0, SmoothGrad included since its noise moves with the image); pixel by pixel, it is not."""
+    model = _model(symmetric=False)
+    data = ImageSet(torch.rand(3, 3, 16, 16, dtype=torch.float64), torch.zeros(3, dtype=torch.long))
+    family = Geometric(translations=[], flips=[], rotations90=[], rotations=[], scales=[], fill="circular",
+                       translation_path=[1, 2, 3])
+    conditions = family.conditions(model.encoding, (3, 16, 16))
+    assert [c.n_samples for c in conditions] == [3, 3]
+    scorer = Scorer(pairwise=["continuity_ratio", "spearman"], per_map=[], backend="torch")
+    methods = {"saliency": Saliency(), "ixg": InputXGradient(), "smoothgrad": NoiseAveraged(n_samples=3)}
+    scores = pd.DataFrame(Evaluator(methods, scorer)(model, data, conditions).rows)
+    agg = aggregate(scores)
+    real = agg[~agg.method.isin(["random_map", "constant_map"])]
+    assert len(real) == 2 * 3 * 3  # aligned × methods × images
+    assert (real[real.aligned].continuity < 1e-9).all()
+    assert (real[~real.aligned].continuity > 1e-3).all()
+    per_sample = scores[~scores.aligned & (scores.method == "saliency")].groupby("image_id").continuity_ratio.max()
+    pd.testing.assert_series_equal(per_sample, real[~real.aligned & (real.method == "saliency")]
+                                   .set_index("image_id").continuity, check_names=False)
 
 
 def test_configuration_mistakes_are_one_line():
