@@ -142,9 +142,13 @@ def lipschitz_ratio(a: torch.Tensor, b: torch.Tensor, pair: Pair, settings: Sett
 
 
 def continuity_ratio(a: torch.Tensor, b: torch.Tensor, pair: Pair, settings: Settings) -> torch.Tensor:
-    """``‖Φ(x) − Φ(x')‖₁ / ‖x − x'‖₂``, the map norm over valid pixels."""
+    """``‖Φ̂(x) − Φ̂(x')‖₁ / ‖x − x'‖₂`` over valid pixels, both maps divided by the clean map's largest ``|value|``
+    (as Quantus normalises maps by their maximum), so that methods whose maps differ in scale can be compared and a
+    change of scale still counts; NaN for an all-zero clean map."""
     a, b = _zero_invalid(a, b, pair)
-    return sensitivity.continuity_ratio(a, b, _need(pair.x, "x"), pair.x_p)
+    top = a.flatten(1).abs().amax(1).view(-1, *[1] * (a.dim() - 1))
+    top = torch.where(top > 0, top, torch.full_like(top, float("nan")))
+    return sensitivity.continuity_ratio(a / top, b / top, _need(pair.x, "x"), pair.x_p)
 
 
 def ris_ratio(a: torch.Tensor, b: torch.Tensor, pair: Pair, settings: Settings) -> torch.Tensor:
