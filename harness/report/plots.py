@@ -54,14 +54,15 @@ def stability_vs_magnitude(summary: pd.DataFrame, path: str | Path, metrics: tup
         return None
     summary = summary.assign(series=_series(summary))
     regimes, n_series = _regimes(summary), summary["series"].nunique()
-    mags = np.sort(np.append(summary[MAGNITUDE].dropna().unique(), 0.0))
-    dodge = 0.3 * float(np.diff(np.unique(mags)).min()) / max(n_series, 1) if len(np.unique(mags)) > 1 else 0.0
-    fig, axes = style.figure(len(metrics), len(regimes), squeeze=False, sharex=True, sharey="row",
+    per_regime = [frozenset(_in_regime(summary, g)[MAGNITUDE].dropna().unique()) for g in regimes]
+    shared = len(set(per_regime)) <= 1  # regimes on different scales (pixels, degrees) get their own x axis
+    dodges = [_dodge(m if not shared else frozenset().union(*per_regime), n_series) for m in per_regime]
+    fig, axes = style.figure(len(metrics), len(regimes), squeeze=False, sharex=shared, sharey="row",
                              figsize=(style.COLUMN_WIDTH * len(regimes), 1.9 * len(metrics) + 0.9 + 0.13 * n_series))
     for r, metric in enumerate(metrics):
         identity = MEASURES[metric].identity
         for c, regime in enumerate(regimes):
-            ax = axes[r, c]
+            ax, dodge = axes[r, c], dodges[c]
             sel = _in_regime(summary[summary[METRIC] == metric], regime)
             for k, (name, df) in enumerate(sel.groupby("series", sort=False)):
                 df = df.sort_values(MAGNITUDE)
@@ -82,10 +83,16 @@ def stability_vs_magnitude(summary: pd.DataFrame, path: str | Path, metrics: tup
                 ax.set_xlabel(xlabel)
     handles, labels = axes[0, 0].get_legend_handles_labels()
     fig.suptitle("Clean vs perturbed maps against perturbation size\n(mean over images, bootstrap 95% CI; "
-                 "magnitude 0: unchanged map" + ("; series offset sideways to stay visible)" if dodge else ")"))
+                 "magnitude 0: unchanged map" + ("; series offset sideways to stay visible)" if any(dodges) else ")"))
     fig.tight_layout()
     fig.legend(handles, labels, loc="upper center", ncol=2, frameon=False, bbox_to_anchor=(0.5, 0.0))
     return style.save(fig, path)
+
+
+def _dodge(magnitudes: frozenset, n_series: int) -> float:
+    """How far apart to draw the series of one panel: 30% of its smallest gap between magnitudes (0 included)."""
+    mags = np.unique(np.append(np.array(sorted(magnitudes), dtype=float), 0.0))
+    return 0.3 * float(np.diff(mags).min()) / max(n_series, 1) if len(mags) > 1 else 0.0
 
 
 def distribution(scores: pd.DataFrame, path: str | Path, metric: str = "ssim") -> Path | None:
