@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.util
 import subprocess
 import sys
+import tarfile
 import zipfile
 from pathlib import Path
 
@@ -57,3 +58,7 @@ def test_sdist_and_wheel_build_and_pass_twine(tmp_path):
     configs = {p.relative_to(ROOT).as_posix() for p in (ROOT / "harness" / "configs").rglob("*.yaml")}
     assert configs <= set(names), sorted(configs - set(names))
     assert not any(n.startswith(("tests/", "experiments/", "docs/")) for n in names)
+    with tarfile.open(sdist) as tar:  # the sdist is the source: it rebuilds the docs and runs the tests
+        held = {n.split("/", 1)[1] for n in tar.getnames() if "/" in n}
+    assert {"CHANGELOG.md", "mkdocs.yml", "docs/hooks.py", "examples/quickstart.ipynb", "tests/conftest.py",
+            "tests/data/road_reference.npz", "experiments/bias_shift/README.md"} <= held
