@@ -94,13 +94,15 @@ scores[["image_id", "method", "perturbation", "regime", "magnitude", "sample", "
         "deletion_clean", "insertion_clean"]].head(8)
 
 # %% [markdown]
-# Mean SSIM of the clean and the perturbed map, per method and condition (1 = the same map). Under the
-# compensated shift the network computes the same function: the gradient and Grad-CAM do not move, nor does IG
-# with its black baseline carried through the shift, while Input×Gradient does (the input it multiplies by has
-# moved). Without the compensation the network sees a shifted image, and every map may move.
+# Mean SSIM of the clean and the perturbed map, per method and condition (1 = the same map; the constant map has
+# no pattern to compare: NaN). Under the compensated shift the network computes the same function: the gradient and
+# Grad-CAM do not move, nor does IG with its black baseline carried through the shift, while Input×Gradient does
+# (the input it multiplies by has moved). Without the compensation the network sees a shifted image, and every map
+# may move.
 
 # %%
 table = scores.groupby(["method", "perturbation", "regime"])["ssim"].mean().unstack(["perturbation", "regime"])
+table = table.reindex([*methods, "random_map", "constant_map"])  # methods first, then the controls
 compensated = table[("brightness_shift", "compensated")]
 assert (compensated[["saliency", "gradcam", "ig_black"]] > 0.999).all() and compensated["ixg"] < 0.99  # as claimed
 table.round(3)
@@ -109,10 +111,13 @@ table.round(3)
 # ## One figure
 
 # %%
-fig, ax = plt.subplots(figsize=(6, 3))
-table.plot.bar(ax=ax, rot=0, ylim=(0, 1.05), width=0.8)
-ax.set_ylabel("mean SSIM (clean vs perturbed map)")
-ax.legend(title="condition", fontsize=7, title_fontsize=7, loc="lower left")
+shown = table.drop(index="constant_map")
+shown.columns = [f"{family}: {regime}" for family, regime in shown.columns]
+fig, ax = plt.subplots(figsize=(8, 3))
+shown.plot.bar(ax=ax, rot=0, ylim=(0, 1.05), width=0.8)
+ax.set_xlabel("")
+ax.set_ylabel("mean SSIM\n(clean vs perturbed map)")
+ax.legend(title="condition", fontsize=7, title_fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1))
 fig.tight_layout()
 
 # %% [markdown]
