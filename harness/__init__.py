@@ -1,11 +1,13 @@
-"""harness: robustness evaluation of saliency maps.
+"""harness: robustness evaluation of saliency maps (distributed on PyPI as ``saliency-harness``).
 
 Data flow (one subpackage per stage): ``data`` → ``models`` → ``perturbations`` → ``attribution`` → ``metrics``
 → ``report``. :func:`harness.run.run` wires them for the command line (``python -m harness``);
 :func:`harness.evaluate` is the same engine for a model and images in Python.
 """
-__version__ = "0.2.0"
-__all__ = ["evaluate"]
+from harness._version import DISTRIBUTION, version
+
+__version__ = version()
+__all__ = ["DISTRIBUTION", "__version__", "evaluate"]
 
 
 def __getattr__(name: str):

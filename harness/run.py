@@ -19,6 +19,7 @@ from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from harness._version import DISTRIBUTION, version as harness_version
 from harness.attribution import baselines
 from harness.attribution.attackable import is_attackable
 from harness.attribution.batching import Batcher
@@ -228,9 +229,9 @@ def run_info(cfg: DictConfig, device: torch.device, threads: int, n_images: int,
         "command": " ".join(["python -m harness", *sys.argv[1:]]) if sys.argv and sys.argv[0].endswith(
             ("__main__.py", "harness")) else "",
         "versions": {
-            "python": platform.python_version(), "torch": torch.__version__, "captum": captum.__version__,
-            "hydra": hydra.__version__, "numpy": np.__version__, "scipy": scipy.__version__,
-            "scikit-image": skimage.__version__,
+            DISTRIBUTION: harness_version(), "python": platform.python_version(), "torch": torch.__version__,
+            "captum": captum.__version__, "hydra": hydra.__version__, "numpy": np.__version__,
+            "scipy": scipy.__version__, "scikit-image": skimage.__version__,
         },
         "config": OmegaConf.to_container(cfg, resolve=True),
     }
