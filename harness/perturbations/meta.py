@@ -34,8 +34,8 @@ FAMILY = "meta_evaluation"
 
 
 def weight_noise(network: nn.Module, sigma: float, seed: int) -> nn.Module:
-    """A copy of ``network`` with every parameter ``w`` replaced by ``w ⊙ ε``, ``ε ~ N(1, σ²)`` elementwise, drawn on
-    the CPU from ``seed`` in parameter order (every device gets the same network); ``network`` is unchanged."""
+    """A copy of ``network`` with every parameter ``w`` replaced by ``w ⊙ ε``, ``ε ~ N(1, σ²)`` elementwise, drawn
+    on the CPU from ``seed`` in parameter order (every device gets the same network); ``network`` is unchanged."""
     out = copy.deepcopy(network)
     g = torch.Generator().manual_seed(int(seed))
     with torch.no_grad():
