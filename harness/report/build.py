@@ -13,6 +13,7 @@ from harness.metrics.aggregate import aggregate
 from harness.metrics.registry import measure, names
 from harness.report import header, scorecard_figures
 from harness.report.figures import draw
+from harness.report.meta_evaluation import build as build_meta_evaluation
 from harness.report.scorecard import measured, scorecard_markdown
 from harness.report.scorecard import scorecard as compute_scorecard
 from harness.report.stats import compare_methods, ranking
@@ -53,7 +54,8 @@ def report_settings(report: Mapping[str, Any], seed: int = 0) -> dict[str, Any]:
             "metrics": listed(report.get("table_metrics")), "figure_metrics": listed(report.get("figure_metrics")),
             "prefer": str(report.get("prefer", "stable")),
             "kept_only_table": bool(report.get("kept_only_table", False)), "figures": bool(report.get("figures", True)),
-            "scorecard": bool(report.get("scorecard", False))}
+            "scorecard": bool(report.get("scorecard", False)),
+            "meta_evaluation": bool(report.get("meta_evaluation", False))}
 
 
 def read_scorecard(path: str | Path) -> pd.DataFrame:
@@ -93,7 +95,7 @@ def build_scorecard(scores: pd.DataFrame, out: str | Path, seed: int = 0, n_resa
 def build_report(root: str | Path, out: str | Path | None = None, seed: int = 0, n_resamples: int = 2000,
                  metrics: tuple[str, ...] | None = None, kept_only_table: bool = False,
                  prefer: str = "stable", figure_metrics: tuple[str, ...] | None = None,
-                 figures: bool = True, scorecard: bool = False) -> pd.DataFrame:
+                 figures: bool = True, scorecard: bool = False, meta_evaluation: bool = False) -> pd.DataFrame:
     """Tables and figures for one run or one sweep (or, with ``out``, a pool of runs), from saved files alone.
 
     Writes ``summary.csv``, ``summary.md`` (title, the run's essentials, stability ranking, table), ``summary.tex``,
@@ -110,6 +112,8 @@ def build_report(root: str | Path, out: str | Path | None = None, seed: int = 0,
             ``changed`` (those that changed most first: a sanity check, which a method passes by changing).
         scorecard: Also write the scorecard of every family and faithfulness (:func:`build_scorecard`), for scores
             pooled from the runs of several families on one model.
+        meta_evaluation: Also write the meta-evaluation of the measures (``meta_evaluation.csv`` / ``.md``,
+            ``figures/meta_evaluation``: :mod:`harness.report.meta_evaluation`), from the rows of its conditions.
     """
     if prefer not in ("stable", "changed"):
         raise UserError(f"report.prefer must be 'stable' or 'changed', got '{prefer}'")
@@ -147,5 +151,7 @@ def build_report(root: str | Path, out: str | Path | None = None, seed: int = 0,
         draw(root, out, scores, aggregates, summary, shown, figure_metrics)
     if scorecard:
         build_scorecard(scores, out, seed, n_resamples, figures)
+    if meta_evaluation:
+        build_meta_evaluation(scores, out, seed, n_resamples, figures)
     log.info("report written to %s", out)
     return summary
