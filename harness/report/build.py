@@ -13,7 +13,8 @@ from harness.metrics.aggregate import aggregate
 from harness.metrics.registry import measure, names
 from harness.report import header, scorecard_figures
 from harness.report.figures import draw
-from harness.report.meta_evaluation import build as build_meta_evaluation
+from harness.report import meta_evaluation as meta_table
+from harness.report import meta_figures
 from harness.report.scorecard import measured, scorecard_markdown
 from harness.report.scorecard import scorecard as compute_scorecard
 from harness.report.stats import compare_methods, ranking
@@ -90,6 +91,24 @@ def build_scorecard(scores: pd.DataFrame, out: str | Path, seed: int = 0, n_resa
     render_scorecard(out, figures)
     log.info("scorecard: %d method variants on %d criteria", len(card), len(shown))
     return card
+
+
+def build_meta_evaluation(scores: pd.DataFrame, out: str | Path, seed: int = 0, n_resamples: int = 2000,
+                          figures: bool = True) -> pd.DataFrame | None:
+    """The meta-evaluation of the measures (:mod:`harness.report.meta_evaluation`): ``meta_evaluation.csv``,
+    ``meta_evaluation.md`` and (``figures``) ``figures/meta_evaluation.png|pdf``, in ``out``. Returns the table, or
+    None (nothing written) when ``scores`` has no rows of its conditions with per-map measures."""
+    table = meta_table.meta_evaluation(scores, seed, n_resamples)
+    if table is None:
+        log.info("no meta-evaluation: no rows of its conditions with per-map measures")
+        return None
+    out = Path(out)
+    atomic_write(out / "meta_evaluation.csv", lambda p: table.to_csv(p, index=False))
+    atomic_write(out / "meta_evaluation.md", lambda p: Path(p).write_text(meta_table.markdown(table)))
+    if figures:
+        meta_figures.draw(table, out / "figures")
+    log.info("meta-evaluation: %d measures", table["measure"].nunique())
+    return table
 
 
 def build_report(root: str | Path, out: str | Path | None = None, seed: int = 0, n_resamples: int = 2000,

@@ -15,9 +15,6 @@ reliable: the constant one sits at resilience 1, reactivity 0 (MC 0.5), the rand
 """
 from __future__ import annotations
 
-import logging
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 
@@ -28,8 +25,6 @@ from harness.report.tables import normalise
 from harness.schema import (CLEAN_SUFFIX, CONTROL, COPY, IMAGE_COLUMNS, META_TEST, META_TYPE, PRED_AGREES, SAMPLE,
                             VARIANT, present)
 from harness.seeding import seed_for
-
-log = logging.getLogger(__name__)
 
 #: The synthetic measures (the framework's own checks) and what they are.
 SYNTHETIC = {"constant": "synthetic: the same score for every map", "random": "synthetic: independent random scores"}
@@ -163,22 +158,3 @@ def markdown(table: pd.DataFrame) -> str:
             lines.append(f"| {r['measure']} | {r['direction']} | " + " | ".join(cells) + " |")
         lines.append("")
     return "\n".join(lines)
-
-
-def build(scores: pd.DataFrame, out: str | Path, seed: int = 0, n_resamples: int = 2000,
-          figures: bool = True) -> pd.DataFrame | None:
-    """``meta_evaluation.csv``, ``meta_evaluation.md`` and (``figures``) ``figures/meta_evaluation.png|pdf``."""
-    from harness.report import meta_figures
-    from harness.results.write import atomic_write
-
-    table = meta_evaluation(scores, seed, n_resamples)
-    if table is None:
-        log.info("no meta-evaluation: no rows of its conditions with per-map measures")
-        return None
-    out = Path(out)
-    atomic_write(out / "meta_evaluation.csv", lambda p: table.to_csv(p, index=False))
-    atomic_write(out / "meta_evaluation.md", lambda p: Path(p).write_text(markdown(table)))
-    if figures:
-        meta_figures.draw(table, out / "figures")
-    log.info("meta-evaluation: %d measures", table["measure"].nunique())
-    return table

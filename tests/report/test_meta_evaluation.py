@@ -4,7 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from harness.report.meta_evaluation import build, meta_evaluation
+from harness.report.build import build_meta_evaluation as build
+from harness.report.meta_evaluation import meta_evaluation
 from harness.schema import COPY, META_TEST, META_TYPE
 
 
