@@ -46,6 +46,9 @@ NOISE = "noise"  #: noise: its kind (uniform, gaussian)
 CLIP = "clip"  #: noise: the noisy image is clipped to [0, 1]
 OBJECTIVE = "objective"  #: attacks: the objective ("" for the random-sign control)
 NORM = "norm"  #: attacks: the norm of the ball
+META_TEST = "meta_test"  #: meta-evaluation: the test, ``model`` or ``input`` (what is perturbed)
+META_TYPE = "meta_type"  #: meta-evaluation: ``resilience`` (minor noise) or ``adversary`` (disruptive noise)
+COPY = "copy"  #: meta-evaluation: which perturbed copy of the model (the input copies are the ``sample``)
 
 # Columns added when reading and aggregating; then the groups.
 RUN = "run"  #: the run a row comes from (path relative to the results folder)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from harness.metrics import faithfulness, localisation, regions
+from harness.metrics import faithfulness, localisation, regions, sparseness as _sparseness
 
 
 @dataclass
@@ -48,6 +48,11 @@ class Scene:
 
 def dark_share(maps: torch.Tensor, scene: Scene, settings=None) -> torch.Tensor:
     return regions.mass_share(maps, scene.darkest.to(maps.device))
+
+
+def sparseness(maps: torch.Tensor, scene: Scene, settings=None) -> torch.Tensor:
+    """Sparseness (Chalasani et al. 2020): the Gini index of ``|map|``."""
+    return _sparseness.gini(maps)
 
 
 def pointing_game(maps: torch.Tensor, scene: Scene, settings=None) -> torch.Tensor:

@@ -99,6 +99,8 @@ _MEASURES = [
     _change("ris_ratio", "relative input stability ratio", pw.ris_ratio, paper="Agarwal et al. 2022"),
     _change("ros_ratio", "relative output stability ratio", pw.ros_ratio, paper="Agarwal et al. 2022"),
     Measure("dark_share", "share of |map| on the darkest quarter", "per_map", compute=pm.dark_share),
+    Measure("sparseness", "sparseness (Gini index of |map|)", "per_map", "higher", paper="Chalasani et al. 2020",
+            compute=pm.sparseness),
     Measure("pointing_game", "pointing game (max in mask)", "per_map", "higher", paper="Zhang et al. 2018",
             compute=pm.pointing_game, pattern=True, needs_masks=True),
     Measure("relevance_mass", "relevance mass in mask", "per_map", "higher", paper="Arras et al. 2022",

@@ -13,6 +13,8 @@ from harness.metrics.aggregate import aggregate
 from harness.metrics.registry import measure, names
 from harness.report import header, scorecard_figures
 from harness.report.figures import draw
+from harness.report import meta_evaluation as meta_table
+from harness.report import meta_figures
 from harness.report.scorecard import measured, scorecard_markdown
 from harness.report.scorecard import scorecard as compute_scorecard
 from harness.report.stats import compare_methods, ranking
@@ -53,7 +55,8 @@ def report_settings(report: Mapping[str, Any], seed: int = 0) -> dict[str, Any]:
             "metrics": listed(report.get("table_metrics")), "figure_metrics": listed(report.get("figure_metrics")),
             "prefer": str(report.get("prefer", "stable")),
             "kept_only_table": bool(report.get("kept_only_table", False)), "figures": bool(report.get("figures", True)),
-            "scorecard": bool(report.get("scorecard", False))}
+            "scorecard": bool(report.get("scorecard", False)),
+            "meta_evaluation": bool(report.get("meta_evaluation", False))}
 
 
 def read_scorecard(path: str | Path) -> pd.DataFrame:
@@ -90,10 +93,28 @@ def build_scorecard(scores: pd.DataFrame, out: str | Path, seed: int = 0, n_resa
     return card
 
 
+def build_meta_evaluation(scores: pd.DataFrame, out: str | Path, seed: int = 0, n_resamples: int = 2000,
+                          figures: bool = True) -> pd.DataFrame | None:
+    """The meta-evaluation of the measures (:mod:`harness.report.meta_evaluation`): ``meta_evaluation.csv``,
+    ``meta_evaluation.md`` and (``figures``) ``figures/meta_evaluation.png|pdf``, in ``out``. Returns the table, or
+    None (nothing written) when ``scores`` has no rows of its conditions with per-map measures."""
+    table = meta_table.meta_evaluation(scores, seed, n_resamples)
+    if table is None:
+        log.info("no meta-evaluation: no rows of its conditions with per-map measures")
+        return None
+    out = Path(out)
+    atomic_write(out / "meta_evaluation.csv", lambda p: table.to_csv(p, index=False))
+    atomic_write(out / "meta_evaluation.md", lambda p: Path(p).write_text(meta_table.markdown(table)))
+    if figures:
+        meta_figures.draw(table, out / "figures")
+    log.info("meta-evaluation: %d measures", table["measure"].nunique())
+    return table
+
+
 def build_report(root: str | Path, out: str | Path | None = None, seed: int = 0, n_resamples: int = 2000,
                  metrics: tuple[str, ...] | None = None, kept_only_table: bool = False,
                  prefer: str = "stable", figure_metrics: tuple[str, ...] | None = None,
-                 figures: bool = True, scorecard: bool = False) -> pd.DataFrame:
+                 figures: bool = True, scorecard: bool = False, meta_evaluation: bool = False) -> pd.DataFrame:
     """Tables and figures for one run or one sweep (or, with ``out``, a pool of runs), from saved files alone.
 
     Writes ``summary.csv``, ``summary.md`` (title, the run's essentials, stability ranking, table), ``summary.tex``,
@@ -110,6 +131,8 @@ def build_report(root: str | Path, out: str | Path | None = None, seed: int = 0,
             ``changed`` (those that changed most first: a sanity check, which a method passes by changing).
         scorecard: Also write the scorecard of every family and faithfulness (:func:`build_scorecard`), for scores
             pooled from the runs of several families on one model.
+        meta_evaluation: Also write the meta-evaluation of the measures (``meta_evaluation.csv`` / ``.md``,
+            ``figures/meta_evaluation``: :mod:`harness.report.meta_evaluation`), from the rows of its conditions.
     """
     if prefer not in ("stable", "changed"):
         raise UserError(f"report.prefer must be 'stable' or 'changed', got '{prefer}'")
@@ -147,5 +170,7 @@ def build_report(root: str | Path, out: str | Path | None = None, seed: int = 0,
         draw(root, out, scores, aggregates, summary, shown, figure_metrics)
     if scorecard:
         build_scorecard(scores, out, seed, n_resamples, figures)
+    if meta_evaluation:
+        build_meta_evaluation(scores, out, seed, n_resamples, figures)
     log.info("report written to %s", out)
     return summary
