@@ -4,6 +4,7 @@
   shows) becomes the page ``experiments/<name>/``, listed under "Experiments" in the navigation, in name order: a
   new experiment folder appears without editing ``mkdocs.yml``.
 - ``CHANGELOG.md`` becomes ``changelog.md``.
+- A README's links into ``docs/`` (``../../docs/page.md``, right when read on the repository) point at the page.
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from mkdocs.structure.files import File, Files
 ROOT = Path(__file__).resolve().parent.parent
 EXPERIMENTS = ROOT / "experiments"
 #: The files of an experiment folder the site shows (its README links to them).
-SHOWN = {".md", ".png", ".svg", ".jpg"}
+SHOWN = {".md", ".png", ".svg", ".jpg", ".csv"}
 #: The navigation entry the experiments are listed under (its overview page first).
 SECTION, OVERVIEW = "Experiments", "experiments.md"
 
@@ -50,3 +51,10 @@ def on_files(files: Files, config) -> Files:
                                   config.use_directory_urls))
     files.append(File.generated(config, "changelog.md", abs_src_path=str(ROOT / "CHANGELOG.md")))
     return files
+
+
+def on_page_markdown(markdown: str, page, config, files) -> str:
+    """An experiment README's links into ``docs/`` lead to the site's page."""
+    if page.file.src_uri.startswith("experiments/"):
+        return markdown.replace("](../../docs/", "](../../")
+    return markdown
