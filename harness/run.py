@@ -44,9 +44,15 @@ from harness.store import PartialStore
 log = logging.getLogger(__name__)
 
 
-def resolve_device(name: str) -> torch.device:
-    """``auto`` → CUDA when available, else CPU; anything else is passed to ``torch.device``."""
+def resolve_device(name: str, shard: int | None = None) -> torch.device:
+    """``auto`` → CUDA when available, else CPU; anything else is passed to ``torch.device``.
+
+    ``shard``: a shard's index (:mod:`harness.sharding`): with ``auto`` and several visible GPUs, shard ``i`` runs
+    on GPU ``i mod (number of GPUs)``, so that the parallel jobs of a sweep on one machine use one GPU each.
+    """
     if name == "auto":
+        if shard is not None and torch.cuda.is_available() and torch.cuda.device_count() > 1:
+            return torch.device("cuda", shard % torch.cuda.device_count())
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if str(name).startswith("cuda") and not torch.cuda.is_available():
         raise UserError(f"device={name} but CUDA is not available; use device=auto or device=cpu")
@@ -168,7 +174,8 @@ def run(cfg: DictConfig, run_dir: str | Path) -> Any:
     if _complete(run_dir, cfg):
         log.info("%s already holds the results of this configuration; rebuilding its report only", run_dir)
         return report(cfg, run_dir)
-    device = resolve_device(cfg.device)
+    shards, shard = check_shard(cfg.attribution.get("shards"), cfg.attribution.get("shard"))
+    device = resolve_device(cfg.device, shard if shards > 1 else None)
     threads = set_threads(cfg.get("threads"))
     seed_everything(cfg.seed)
     use_exact_float32()

@@ -146,3 +146,12 @@ def test_jobs_started_together_make_a_cache_entry_once(tmp_path):
         job.join(30)
     assert [job.exitcode for job in jobs] == [0, 0, 0]
     assert log.read_text() == "trained\n" and path.read_text() == "weights"
+
+
+def test_device_auto_sends_each_shard_to_its_own_gpu(monkeypatch):
+    from harness.run import resolve_device
+
+    monkeypatch.setattr("torch.cuda.is_available", lambda: True)
+    monkeypatch.setattr("torch.cuda.device_count", lambda: 4)
+    assert [str(resolve_device("auto", i)) for i in (0, 1, 5)] == ["cuda:0", "cuda:1", "cuda:1"]
+    assert str(resolve_device("auto")) == "cuda" and str(resolve_device("cuda:2", 1)) == "cuda:2"
