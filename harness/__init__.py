@@ -16,3 +16,8 @@ def __getattr__(name: str):
 
         return evaluate
     raise AttributeError(f"module 'harness' has no attribute {name!r}")
+
+
+# registers the configs' resolver (the folder of a sweep's job) wherever harness is imported: in the app, and in a
+# launcher's job (joblib, submitit), which unpickles harness functions before it resolves its folder
+from harness import configs as _configs  # noqa: E402,F401

@@ -3,7 +3,8 @@
 Reads every job's ``scores.csv`` (no attribution is recomputed), adds a ``run`` column and one
 ``cfg:<key>`` column per Hydra override of the job, and writes ``scores.csv``, ``summary.*``,
 ``comparisons.csv`` and ``figures/`` into the multirun folder. Every multirun of the app does this
-automatically at its end (:class:`CollectCallback`).
+automatically at its end (:class:`CollectCallback`). The jobs of a sharded run (:mod:`harness.sharding`) merge into
+the unsharded run's files (:func:`harness.results.shards.merge_shards`): its rows, example maps and report.
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from omegaconf import DictConfig
 from harness.errors import UserError, exit_code_of
 from harness.report.build import build_report, report_settings
 from harness.results.read import load_scores
+from harness.results.shards import merge_shards
 from harness.results.write import atomic_write
 from harness.schema import RUN
 
@@ -30,6 +32,7 @@ def collect(root: str | Path, **settings: Any) -> Path:
     see :func:`~harness.report.build.build_report`)."""
     root = Path(root)
     scores = load_scores(root)
+    merge_shards(root)
     atomic_write(root / "scores.csv", lambda p: scores.to_csv(p, index=False))
     build_report(root, **settings)
     log.info("collected %d rows from %d runs into %s", len(scores), scores[RUN].nunique(), root)

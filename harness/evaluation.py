@@ -46,11 +46,12 @@ def make_batch(model: EncodedClassifier, data: ImageSet, start: int, device: tor
 
 
 def batches(model: EncodedClassifier, data: ImageSet, size: int, device: torch.device,
-            seed: int) -> Iterator[tuple[Batch, torch.Tensor, torch.Tensor]]:
-    """``(batch, clean logits, labels)`` for consecutive slices of ``data``."""
+            seed: int, first: int = 0) -> Iterator[tuple[Batch, torch.Tensor, torch.Tensor]]:
+    """``(batch, clean logits, labels)`` for consecutive slices of ``data`` (its first image at position ``first`` of
+    the test split)."""
     for start in range(0, len(data), size):
         chunk = data.slice(start, start + size)
-        batch, logits = make_batch(model, chunk, start, device, seed)
+        batch, logits = make_batch(model, chunk, first + start, device, seed)
         yield batch, logits, chunk.labels.to(device)
 
 
@@ -109,11 +110,13 @@ class Evaluator:
         check_treatments(self.treatments)
 
     def __call__(self, model: EncodedClassifier, data: ImageSet, conditions: Sequence[Condition],
-                 reference: ImageSet | None = None) -> Evaluation:
+                 reference: ImageSet | None = None, first: int = 0) -> Evaluation:
         """Score every (image, method, condition, sample); see the class docstring.
 
-        ``reference`` (e.g. the whole test split, ``data`` being its first images): the accuracy of every condition's
-        network on the condition's inputs (sample 0) is measured on it and recorded in ``result.accuracy``.
+        ``reference`` (e.g. the whole test split, ``data`` being some of its images): the accuracy of every
+        condition's network on the condition's inputs (sample 0) is measured on it and recorded in
+        ``result.accuracy``. ``first``: the position of ``data``'s first image in the test split (a shard's first
+        image, :mod:`harness.sharding`), which names the images and seeds their draws.
         """
         keys = [c.key for c in conditions]
         if len(set(keys)) != len(keys) or CLEAN in keys:
@@ -121,7 +124,7 @@ class Evaluator:
         networks = {c.key: c.transform_network(model.network) for c in conditions}
         for net in {id(n): n for n in [model.network, *networks.values()]}.values():
             net.eval().requires_grad_(False)
-        result = Evaluation(logit_check=check_logits(model, conditions, networks, self._batches(model, data)))
+        result = Evaluation(logit_check=check_logits(model, conditions, networks, self._batches(model, data, first)))
         if reference is not None and (reference.labels >= 0).any():
             result.accuracy = accuracies(model, conditions, networks, self._batches(model, reference))
         planner = ViewPlanner(self.methods, BaselineRules(self.methods, self.treatments, model.encoding),
@@ -132,7 +135,7 @@ class Evaluator:
         with Progress(views, "attribution", "views") as bar:
             for start in range(0, len(data), self.batch_size):
                 chunk = data.slice(start, start + self.batch_size)
-                self.run_batch(planner, model, chunk, start, conditions, networks, result, bar)
+                self.run_batch(planner, model, chunk, first + start, conditions, networks, result, bar)
         if self.store is not None:
             rows, result.examples = self.store.assemble([CLEAN, *keys])
             result.rows = rows.to_dict("records")
@@ -141,8 +144,8 @@ class Evaluator:
     def _n_views(self, cond: Condition) -> int:
         return cond.n_samples * (len(self.methods) if cond.per_method else 1)
 
-    def _batches(self, model: EncodedClassifier, data: ImageSet):
-        return batches(model, data, self.batch_size, self.device, self.seed)
+    def _batches(self, model: EncodedClassifier, data: ImageSet, first: int = 0):
+        return batches(model, data, self.batch_size, self.device, self.seed, first)
 
     def todo(self, start: int, conditions: Sequence[Condition]) -> list[Condition]:
         """The conditions whose piece of the batch at ``start`` is not saved yet (all without a store)."""

@@ -39,14 +39,21 @@ from harness.report.build import build_report, report_settings
 from harness.results.write import save_raw
 from harness.schema import CLEAN, CONDITIONS, ConditionRecord
 from harness.seeding import seed_everything
+from harness.sharding import check_shard, shard_range
 from harness.store import PartialStore
 
 log = logging.getLogger(__name__)
 
 
-def resolve_device(name: str) -> torch.device:
-    """``auto`` → CUDA when available, else CPU; anything else is passed to ``torch.device``."""
+def resolve_device(name: str, shard: int | None = None) -> torch.device:
+    """``auto`` → CUDA when available, else CPU; anything else is passed to ``torch.device``.
+
+    ``shard``: a shard's index (:mod:`harness.sharding`): with ``auto`` and several visible GPUs, shard ``i`` runs
+    on GPU ``i mod (number of GPUs)``, so that the parallel jobs of a sweep on one machine use one GPU each.
+    """
     if name == "auto":
+        if shard is not None and torch.cuda.is_available() and torch.cuda.device_count() > 1:
+            return torch.device("cuda", shard % torch.cuda.device_count())
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if str(name).startswith("cuda") and not torch.cuda.is_available():
         raise UserError(f"device={name} but CUDA is not available; use device=auto or device=cpu")
@@ -113,6 +120,7 @@ def build_experiment(cfg: DictConfig) -> Experiment:
     """Perturbation, methods, scorer and baseline treatments; configuration mistakes surface here."""
     treatments = [str(t) for t in as_list(cfg.attribution.baseline_treatments, "attribution.baseline_treatments")]
     check_treatments(treatments)
+    check_shard(cfg.attribution.get("shards"), cfg.attribution.get("shard"))
     for key in ("table_metrics", "figure_metrics"):
         listed = [str(m) for m in as_list(cfg.report.get(key) or [], f"report.{key}")] if cfg.report.get(key) else []
         unknown = [m for m in listed if measure(m) is None]
@@ -124,12 +132,14 @@ def build_experiment(cfg: DictConfig) -> Experiment:
 
 def execute(cfg: DictConfig, parts: Experiment, model: EncodedClassifier, explained: ImageSet,
             device: torch.device,
-            run_dir: str | Path | None, context: Context, reference: ImageSet | None = None) -> Evaluation:
+            run_dir: str | Path | None, context: Context, reference: ImageSet | None = None,
+            first: int = 0) -> Evaluation:
     """Explain and score ``explained`` under every condition (results stored in ``run_dir``, if given).
 
     Args:
         context: What the perturbation family may need (the network, the training data, ...).
         reference: Where each condition's accuracy is measured (the whole test split).
+        first: The position of ``explained``'s first image in the test split (a shard's, :mod:`harness.sharding`).
     """
     check_methods(parts.methods, model.network, tuple(explained.images.shape[1:]))
     for method in parts.methods.values():
@@ -150,7 +160,7 @@ def execute(cfg: DictConfig, parts: Experiment, model: EncodedClassifier, explai
     evaluator = Evaluator(parts.methods, parts.scorer, parts.treatments, cfg.attribution.reduction,
                           cfg.attribution.batch_size, device, seed=cfg.seed, n_examples=cfg.report.n_examples,
                           store=store, batcher=Batcher(engine.max_batch, engine.memory_fraction))
-    result = evaluator(model, explained, conditions, reference)
+    result = evaluator(model, explained, conditions, reference, first=first)
     result.conditions = [ConditionRecord.of(c, result.accuracy.get(c.key)).to_json() for c in conditions]
     result.methods = {name: m.info() for name, m in parts.methods.items() if m.info()}
     return result
@@ -165,20 +175,25 @@ def run(cfg: DictConfig, run_dir: str | Path) -> Any:
     if _complete(run_dir, cfg):
         log.info("%s already holds the results of this configuration; rebuilding its report only", run_dir)
         return report(cfg, run_dir)
-    device = resolve_device(cfg.device)
+    shards, shard = check_shard(cfg.attribution.get("shards"), cfg.attribution.get("shard"))
+    device = resolve_device(cfg.device, shard if shards > 1 else None)
     threads = set_threads(cfg.get("threads"))
     seed_everything(cfg.seed)
     use_exact_float32()
     parts = build_experiment(cfg)  # configuration mistakes surface here, before any data is generated or model trained
     splits = instantiate_config(cfg.data)
+    n_explained = len(splits.test.head(cfg.attribution.n_images))
+    first, stop = shard_range(n_explained, cfg.attribution.batch_size, cfg.attribution.get("shards"),
+                              cfg.attribution.get("shard"))
     check = functools.partial(check_methods, parts.methods, image_shape=splits.image_shape)
     model, model_info = prepare_model(cfg.model, cfg.train, cfg.data, splits, device, cfg.cache_dir, check=check)
-    explained = splits.test.head(cfg.attribution.n_images)
+    explained = splits.test.head(cfg.attribution.n_images).slice(first, stop)
     context = Context(network=model.network, encoding=model.encoding, train_images=splits.train.images,
                       train_labels=splits.train.labels, train_cfg=OmegaConf.to_container(cfg.train, resolve=True),
                       device=device, cache_dir=cfg.cache_dir, model_key=model_info.sha256 or model_info.checkpoint)
-    result = execute(cfg, parts, model, explained, device, run_dir, context, reference=splits.test)
+    result = execute(cfg, parts, model, explained, device, run_dir, context, reference=splits.test, first=first)
     info = run_info(cfg, device, threads, len(explained), splits.classes)
+    info["images"] = [first, stop]
     info.update(model=asdict(model_info), data={"skipped_files": list(splits.skipped), "n_skipped": len(splits.skipped),
                                                 "has_masks": explained.masks is not None})
     summary = finish(cfg, run_dir, result, info)

@@ -74,3 +74,37 @@ def test_parallel_joblib_sweep_equals_sequential_sweep(tmp_path, tiny):
     again = _app(tmp_path, *overrides, f"hydra.sweep.dir={tmp_path / 'seq'}", "-m")
     log = (tmp_path / "seq" / "0" / "__main__.log").read_text()
     assert again.returncode == 0 and "rebuilding its report only" in log
+
+
+@pytest.mark.slow
+def test_sharded_sweep_trains_once_merges_into_the_unsharded_run_and_reruns_a_failed_shard_alone(tmp_path, tiny):
+    pytest.importorskip("hydra_plugins.hydra_joblib_launcher")
+    overrides = [o for o in tiny if not o.startswith("attribution.batch_size")]
+    overrides += ["attribution.batch_size=1", "attribution.include=[saliency,ig_random]"]
+    sweep = tmp_path / "sweep"
+    # three jobs started together on a fresh cache: one trains, the others wait and load its checkpoint
+    proc = _app(tmp_path, *overrides, "attribution.shards=3", "attribution.shard=range(0,3)",
+                "hydra/launcher=local_parallel", "hydra.launcher.n_jobs=3", f"hydra.sweep.dir={sweep}", "-m")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    jobs = sorted(sweep.glob("shard_*-of-3_*"))
+    logs = [(job / "__main__.log").read_text() for job in jobs]
+    assert len(jobs) == 3 and sum("trained and cached" in log for log in logs) == 1, logs
+    assert sum("loaded cached checkpoint" in log for log in logs) == 2
+    whole = _app(tmp_path, *overrides, f"hydra.run.dir={tmp_path / 'whole'}")
+    assert whole.returncode == 0, whole.stderr[-3000:]
+    keys = ["image_id", "sample", "method", "baseline_treatment", "magnitude", "regime"]
+    merged, alone = pd.read_csv(sweep / "scores.csv"), pd.read_csv(tmp_path / "whole" / "scores.csv")
+    assert not [c for c in merged.columns if c.startswith("cfg:attribution.shard")]
+    pd.testing.assert_frame_equal(merged[alone.columns].sort_values(keys).reset_index(drop=True),
+                                  alone.sort_values(keys).reset_index(drop=True), check_exact=True)
+    for name in ("summary.csv", "comparisons.csv"):
+        assert (sweep / name).read_bytes() == (tmp_path / "whole" / name).read_bytes(), name
+    # shard 1 failed (killed before its final files): rerun alone into the same sweep folder, it resumes in its own
+    # folder and the sweep merges again
+    failed = next(sweep.glob("shard_1-of-3_*"))
+    (failed / "scores.csv").unlink()
+    (failed / "run_info.json").unlink()
+    again = _app(tmp_path, *overrides, "attribution.shards=3", "attribution.shard=1", f"hydra.sweep.dir={sweep}", "-m")
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert sorted(sweep.glob("shard_*-of-3_*")) == jobs and (failed / "scores.csv").is_file()
+    assert (sweep / "summary.csv").read_bytes() == (tmp_path / "whole" / "summary.csv").read_bytes()

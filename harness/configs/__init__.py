@@ -7,3 +7,17 @@ from pathlib import Path
 
 #: Absolute path of this folder (Hydra's ``config_path``; works from any working directory).
 CONFIG_DIR = str(Path(__file__).resolve().parent)
+
+
+def _register_resolvers() -> None:
+    """``${harness.job_dir:...}``: the folder of a sweep's job (:func:`harness.sharding.job_dir`), registered when
+    the configs are imported (``import harness`` imports them)."""
+    from omegaconf import OmegaConf
+
+    from harness.sharding import job_dir
+
+    if not OmegaConf.has_resolver("harness.job_dir"):
+        OmegaConf.register_new_resolver("harness.job_dir", job_dir)
+
+
+_register_resolvers()

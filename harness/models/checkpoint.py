@@ -1,21 +1,28 @@
 """Checkpoints: saving, safe loading and the config-keyed cache.
 
 A checkpoint is a plain dict (tensors, strings, numbers) so that it loads with
-``torch.load(weights_only=True)``. It carries the encoding name with the weights.
+``torch.load(weights_only=True)``. It carries the encoding name with the weights. A cache entry is made under its
+file lock (:func:`locked`): the jobs of a sweep started together train it once.
 """
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import torch
 import torch.nn as nn
+from filelock import FileLock, Timeout
 
 from harness.errors import UserError
+
+log = logging.getLogger(__name__)
 
 
 def config_key(*parts: Any) -> str:
@@ -52,6 +59,28 @@ def save(path: str | Path, network: nn.Module, encoding: str, meta: dict[str, An
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+
+
+@contextmanager
+def locked(path: str | Path) -> Iterator[None]:
+    """Hold the lock of cache entry ``path`` (the file ``<path>.lock`` beside it, :class:`filelock.FileLock`).
+
+    Whoever makes an entry (trains and saves a network) holds its lock, and checks :func:`verified` again once it
+    has it: of the jobs of a sweep started together (a multirun's shards, on one machine or on a cluster sharing
+    the cache folder), the first trains and the others wait, then load its checkpoint, instead of training N times.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(f"{path}.lock")
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        log.info("waiting for another job to make %s", path)
+        lock.acquire()
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def _sidecar(path: Path) -> Path:

@@ -46,7 +46,8 @@ def prepare_model(
     2. ``model.weights_path``: a state_dict the network builder already loaded (torchvision models);
     3. ``model.train=false``: the seeded random initialisation, untrained;
     4. the cache, ``cache_dir/checkpoints/<hash of data+model+train config>.pt``, verified against its
-       SHA-256 sidecar (a corrupted file is rebuilt, not trusted); on a miss, train and cache.
+       SHA-256 sidecar (a corrupted file is rebuilt, not trusted); on a miss, train and cache, under the entry's
+       file lock (:func:`harness.models.checkpoint.locked`: the jobs of a sweep train once).
 
     ``check(network)`` runs on the built network before any weights are loaded or trained (e.g. that the
     configured Grad-CAM layer exists), so that a configuration mistake costs no training.
@@ -148,16 +149,18 @@ def _weights(model, model_cfg, train_cfg, data_cfg, splits, device, cache_dir) -
         return None, False
     plain = _plain(model_cfg, train_cfg, data_cfg, splits)
     path = Path(str(cache_dir)).expanduser() / "checkpoints" / f"{checkpoint.config_key(plain)}.pt"
-    if checkpoint.verified(path):
-        _load_into(model, path)
-        log.info("loaded cached checkpoint %s", path)
-        return path, False
-    if path.exists():
-        log.warning("cached checkpoint %s does not match its recorded hash; retraining", path)
-    _train(model, train_cfg, splits, device)
-    checkpoint.save(path, model.network, model.encoding.name, {"config": plain})
-    log.info("trained and cached checkpoint %s", path)
-    return path, True
+    if not checkpoint.verified(path):
+        with checkpoint.locked(path):  # jobs started together train once: the others wait here, then load
+            if not checkpoint.verified(path):
+                if path.exists():
+                    log.warning("cached checkpoint %s does not match its recorded hash; retraining", path)
+                _train(model, train_cfg, splits, device)
+                checkpoint.save(path, model.network, model.encoding.name, {"config": plain})
+                log.info("trained and cached checkpoint %s", path)
+                return path, True
+    _load_into(model, path)
+    log.info("loaded cached checkpoint %s", path)
+    return path, False
 
 
 def _plain(model_cfg: DictConfig, train_cfg: DictConfig, data_cfg: DictConfig,

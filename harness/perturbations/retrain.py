@@ -1,6 +1,7 @@
 """Train the model's architecture on permuted labels (data randomisation), cached like every trained network."""
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
 from pathlib import Path
@@ -33,20 +34,24 @@ def permuted_labels_network(context: Context, n_train: int, target: float, max_e
     network = copy.deepcopy(context.network).cpu().requires_grad_(True)
     key = checkpoint.config_key("permuted labels", context.model_key, n_train, target, max_epochs, seed, base)
     path = Path(str(context.cache_dir)).expanduser() / "checkpoints" / f"{key}.pt" if context.cache_dir else None
-    if path is not None and checkpoint.verified(path):
-        payload = checkpoint.load(path)
-        checkpoint.load_weights(network, payload["state_dict"], str(path))
-        fitted = float(payload["meta"]["train_accuracy"])
-        log.info("loaded the permuted-label network %s (training accuracy %.3f)", path, fitted)
-    else:
-        with torch.random.fork_rng(devices=[]):  # drawn on the CPU, the global generator left as it was
-            init_weights(network, int(seed))
-        log.info("data randomisation: training on %d images with permuted labels until accuracy %.2f", len(pick),
-                 target)
-        model = EncodedClassifier(network, context.encoding).to(context.device)
-        fitted = fit_until(model, permuted, cfg, context.device, target, max_epochs)
-        if path is not None:
-            checkpoint.save(path, network, context.encoding.name, {"train_accuracy": fitted, "n_train": len(pick)})
+    # made under the cache entry's lock: the jobs of a sweep started together train it once
+    making = path is not None and not checkpoint.verified(path)
+    with checkpoint.locked(path) if making else contextlib.nullcontext():
+        if path is not None and checkpoint.verified(path):
+            payload = checkpoint.load(path)
+            checkpoint.load_weights(network, payload["state_dict"], str(path))
+            fitted = float(payload["meta"]["train_accuracy"])
+            log.info("loaded the permuted-label network %s (training accuracy %.3f)", path, fitted)
+        else:
+            with torch.random.fork_rng(devices=[]):  # drawn on the CPU, the global generator left as it was
+                init_weights(network, int(seed))
+            log.info("data randomisation: training on %d images with permuted labels until accuracy %.2f", len(pick),
+                     target)
+            model = EncodedClassifier(network, context.encoding).to(context.device)
+            fitted = fit_until(model, permuted, cfg, context.device, target, max_epochs)
+            if path is not None:
+                checkpoint.save(path, network, context.encoding.name,
+                                {"train_accuracy": fitted, "n_train": len(pick)})
     if fitted < target:
         log.warning("the permuted-label network reached training accuracy %.3f < %.2f after %d epochs", fitted,
                     target, max_epochs)

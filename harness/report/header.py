@@ -40,7 +40,12 @@ def _essentials(info: dict, what: str, n_runs: int) -> list[str]:
         f"- Run: {info.get('date', '?')}, seed {info.get('seed')}, {info.get('device')}"
         + (f", `{info['command']}`" if info.get("command") else ""),
     ]
-    if what == "sweep":
+    shards = info.get("shards")
+    if what == "sweep" and shards:
+        missing = f"; shards {', '.join(map(str, shards['missing']))} missing" if shards.get("missing") else ""
+        lines.append(f"- Merged from {len(shards['merged'])} of {shards['of']} shards of the test images ({n_runs} "
+                     f"jobs){missing}; settings that differ are `cfg:` columns")
+    elif what == "sweep":
         lines.append(f"- Sweep of {n_runs} jobs (essentials above: the first job); settings that differ are `cfg:` "
                      "columns")
     elif what == "pool":

@@ -183,7 +183,9 @@ def per_image(scores: pd.DataFrame, criterion: Criterion) -> pd.Series | None:
     if criterion.minus:
         value = value - rows[criterion.minus].astype(float)
     value = criterion.offset + criterion.sign * value
-    return value.groupby([rows[VARIANT], rows[IMAGE_ID]], sort=False).mean()
+    means = value.groupby([rows[VARIANT], rows[IMAGE_ID]], sort=False).mean()
+    # in image order (stable), whatever order the rows were read in: the bootstrap resamples by position
+    return means.iloc[np.argsort(means.index.get_level_values(1).to_numpy(), kind="stable")]
 
 
 def _check_images(scores: pd.DataFrame) -> None:

@@ -10,8 +10,9 @@ import pandas as pd
 
 from harness.metrics.registry import MEASURES, is_grouping, measure
 from harness.report.stats import STATS, describe
-from harness.schema import (BASELINE_TREATMENT, CFG_PREFIX, CONDITION, CONTROL, IMAGE_COLUMNS, MAGNITUDE, METHOD,
-                            METRIC, NAN_REASON, PRED_AGREES, REGIME, SAMPLE, STANDARD_COLUMNS, VARIANT, present)
+from harness.schema import (BASELINE_TREATMENT, CFG_PREFIX, CONDITION, CONTROL, IMAGE_COLUMNS, IMAGE_ID, MAGNITUDE,
+                            METHOD, METRIC, NAN_REASON, PRED_AGREES, REGIME, RUN, SAMPLE, STANDARD_COLUMNS, VARIANT,
+                            present)
 
 #: The columns a table shows first, when present (the rest of the varying grouping columns follow).
 LEADING = (REGIME, VARIANT, MAGNITUDE, CONDITION)
@@ -66,7 +67,7 @@ def summarise(scores: pd.DataFrame, seed: int = 0, n_resamples: int = 2000) -> p
     scores = normalise(scores)
     groups = group_columns(scores)
     metrics = [c for c in scores.columns if measure(c) is not None]
-    scores = per_image(scores, groups, metrics)
+    scores = per_image(in_image_order(scores, groups), groups, metrics)
     reasons = scores[NAN_REASON] if NAN_REASON in scores.columns else None
     rows = []
     for key, df in scores.groupby(groups, dropna=False, sort=False):
@@ -77,6 +78,22 @@ def summarise(scores: pd.DataFrame, seed: int = 0, n_resamples: int = 2000) -> p
             why = None if reasons is None else reasons.loc[df.index]
             rows.append({**head, METRIC: metric, **describe(df[metric], why, seed, n_resamples)})
     return pd.DataFrame(rows)
+
+
+def in_image_order(scores: pd.DataFrame, groups: list[str]) -> pd.DataFrame:
+    """The rows in one order whatever order they were read in: the groups of ``groups`` in order of first
+    appearance, within a group by image (``image_id``, then ``run``) and sample (a stable sort: a run's rows, already
+    in this order, stay as they are).
+
+    A bootstrap resamples a group's values by position and a float sum depends on the order of its terms: in this
+    order, a sweep's merged shards (read in any order) give the unsharded run's statistics, value for value.
+    """
+    keys = present(scores.columns, (IMAGE_ID, RUN, SAMPLE))
+    if not keys or scores.empty:
+        return scores
+    group = scores.groupby(groups, dropna=False, sort=False).ngroup().rename("__group")
+    order = pd.concat([group, scores[keys]], axis=1).sort_values(["__group", *keys], kind="stable").index
+    return scores.loc[order]
 
 
 def summary_groups(summary: pd.DataFrame) -> list[str]:

@@ -25,8 +25,10 @@ from harness.metrics.registry import is_grouping
 from harness.results.table import read_scores
 from harness.schema import CFG_PREFIX, IMAGE_ID, RUN, SAMPLE, present
 
-#: overrides that name where or how a run is written, not what it computes
-_IGNORED = ("hydra.", "hydra/", "experiment", "device", "cache_dir", "threads", "attribution.engine.")
+#: overrides that name where or how a run is written, not what it computes (a shard's images are named by their
+#: ``image_id``: the shards of a sweep pool into the rows of the unsharded run)
+_IGNORED = ("hydra.", "hydra/", "experiment", "device", "cache_dir", "threads", "attribution.engine.",
+            "attribution.shard")
 
 
 def find_runs(root: str | Path) -> list[Path]:
