@@ -56,6 +56,9 @@ def histogram_entropy(maps: torch.Tensor, n_bins: int = 100) -> torch.Tensor:
 
 def entropy_rise(clean: torch.Tensor, perturbed: torch.Tensor, n_bins: int = 100) -> torch.Tensor:
     """``(H(perturbed) − H(clean)) / H(clean)`` per map pair ``(B, ...)`` (efficient MPRT's score when ``perturbed``
-    explains the fully randomised network); NaN where the clean map's entropy is 0 (a constant clean map)."""
+    explains the fully randomised network). A constant clean map (``H = 0``): 0 if the perturbed map is constant
+    too (its complexity did not change: the constant-map control fails the test), else NaN (an unbounded rise;
+    Quantus divides by zero)."""
     h0, h1 = histogram_entropy(clean, n_bins), histogram_entropy(perturbed, n_bins)
-    return torch.where(h0 > 0, (h1 - h0) / h0, torch.full_like(h0, float("nan")))
+    undefined = torch.where(h1 > 0, torch.full_like(h0, float("nan")), torch.zeros_like(h0))
+    return torch.where(h0 > 0, (h1 - h0) / torch.where(h0 > 0, h0, torch.ones_like(h0)), undefined)

@@ -25,7 +25,7 @@ def test_the_histogram_is_affine_invariant_and_closes_its_last_bin():
     assert (histogram_counts(m, 7).sum(1) == 100).all() and (histogram_counts(m, 7)[:, -1] >= 1).all()
 
 
-def test_entropy_rise_is_relative_and_undefined_for_a_constant_clean_map():
+def test_entropy_rise_is_relative_and_undefined_from_a_constant_to_a_patterned_map():
     peaked = torch.zeros(1, 16, 16)
     peaked[0, :2, :2] = 1.0
     noise = torch.rand(1, 16, 16, generator=torch.Generator().manual_seed(2))
@@ -33,3 +33,4 @@ def test_entropy_rise_is_relative_and_undefined_for_a_constant_clean_map():
     assert torch.allclose(entropy_rise(peaked, noise), (h1 - h0) / h0) and entropy_rise(peaked, noise)[0] > 5
     assert entropy_rise(noise, noise)[0] == 0 and entropy_rise(noise, torch.ones(1, 16, 16))[0] == -1
     assert entropy_rise(torch.ones(1, 16, 16), noise).isnan().all()
+    assert entropy_rise(torch.ones(1, 16, 16), torch.zeros(1, 16, 16))[0] == 0  # constant stays constant: unchanged
