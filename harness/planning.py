@@ -160,7 +160,7 @@ class ViewPlanner:
               z_p: torch.Tensor, seeds: torch.Tensor, only: str | None) -> View:
         """``z_p`` as ``net`` sees it, explained by every method (or by ``only``)."""
         logits_p = predict(net, z_p)
-        target = logits_p.argmax(1) if cond.own_target else batch.target
+        target = cond.explained_target(batch, logits_p, sample)
         key = f"{cond.key}#{sample}" if only is None else f"{cond.key}#{sample}#{only}"
         mine = base if only is None else {k: v for k, v in base.items() if k == only}
         return View(key, z_p, target, seeds, self.rules.under(cond, batch, sample, z_p, mine), logits_p,

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from harness.metrics import sensitivity, similarity
+from harness.metrics import complexity, sensitivity, similarity
 from harness.metrics.precision import is_constant
 from harness.metrics import torch_similarity as ts
 
@@ -37,6 +37,7 @@ class Settings:
         infidelity_samples: Gaussian perturbations per image of infidelity (Yeh et al. 2019).
         infidelity_std: Their std (pixel units).
         max_batch: Most images per model call of the faithfulness measures (None: one call per batch).
+        entropy_bins: Bins of a map's histogram for its entropy (Quantus's ``discrete_entropy``: 100).
     """
 
     topk_fraction: float = 0.1
@@ -47,6 +48,7 @@ class Settings:
     infidelity_samples: int = 32
     infidelity_std: float = 0.2
     max_batch: int | None = 256
+    entropy_bins: int = 100
 
 
 @dataclass(frozen=True)
@@ -125,6 +127,8 @@ kendall = per_image(lambda a, b, s: ts.kendall(a, b))
 topk_intersection = per_image(lambda a, b, s: ts.topk_intersection(a, b, s.topk_fraction))
 ssim_abs, spearman_abs = _abs(ssim), _abs(spearman)
 rel_change = per_image(lambda a, b, s: sensitivity.rel_change(a, b))
+#: efficient MPRT (Hedström et al. 2023): the relative rise of the histogram entropy, on the valid pixels
+entropy_rise = per_image(lambda a, b, s: complexity.entropy_rise(a, b, s.entropy_bins))
 
 
 def com_shift(a: torch.Tensor, b: torch.Tensor, pair: Pair, settings: Settings) -> torch.Tensor:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from harness.metrics import faithfulness, localisation, regions, sparseness as _sparseness
+from harness.metrics import complexity, faithfulness, localisation, regions, sparseness as _sparseness
 
 
 @dataclass
@@ -61,6 +61,11 @@ def pointing_game(maps: torch.Tensor, scene: Scene, settings=None) -> torch.Tens
 
 def relevance_mass(maps: torch.Tensor, scene: Scene, settings=None) -> torch.Tensor:
     return localisation.relevance_mass(maps, scene.masks.to(maps.device))
+
+
+def map_entropy(maps: torch.Tensor, scene: Scene, settings) -> torch.Tensor:
+    """Entropy of the map's discrete histogram (Quantus's ``discrete_entropy``; :mod:`harness.metrics.complexity`)."""
+    return complexity.histogram_entropy(maps, settings.entropy_bins).to(maps.device)
 
 
 def _road(most_relevant_first: bool):

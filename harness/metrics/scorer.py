@@ -34,12 +34,14 @@ class Scorer:
             time on the CPU), ``torch`` (batched on the maps' device, the same numbers) or ``auto`` (torch for maps
             on a GPU, the reference on a CPU, where it is as fast).
         eps_min: ε_min of the relative stability ratios (Agarwal et al. 2022).
+        entropy_bins: Histogram bins of ``map_entropy`` and ``entropy_rise`` (Hedström et al. 2023; Quantus: 100).
     """
 
     def __init__(self, pairwise: Sequence[str] = ("ssim", "spearman", "spearman_abs", "kendall", "topk_intersection"),
                  per_map: Sequence[str] = ("dark_share",),
                  topk_fraction: float = 0.1, backend: str = "auto", eps_min: float = 1e-6,
-                 faithfulness_perturbed: bool = False, faithfulness: Mapping[str, Any] | None = None) -> None:
+                 faithfulness_perturbed: bool = False, faithfulness: Mapping[str, Any] | None = None,
+                 entropy_bins: int = 100) -> None:
         self.pairwise = _check(as_list(pairwise, "metrics.pairwise"), "pairwise")
         self.per_map = _check(list(per_map) if per_map else [], "per_map")
         if not 0 < topk_fraction <= 1:
@@ -47,7 +49,9 @@ class Scorer:
         if backend not in BACKENDS:
             raise UserError(f"unknown metrics.backend '{backend}'; valid choices: {', '.join(BACKENDS)}")
         self.backend = backend
-        extra = dict(faithfulness or {})
+        if int(entropy_bins) < 1:
+            raise UserError(f"metrics.entropy_bins must be >= 1, got {entropy_bins}")
+        extra = dict(faithfulness or {}, entropy_bins=int(entropy_bins))
         if "road_fractions" in extra:
             extra["road_fractions"] = tuple(float(f) for f in extra["road_fractions"])
         try:

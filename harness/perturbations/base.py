@@ -77,7 +77,6 @@ class Condition:
             transform is meant to undo the input transform).
         strict: A failed logit check stops the run (True) or is a logged warning, the difference being in
             ``max_logit_diff`` (False: e.g. the naive compensation, whose error is the point).
-        own_target: Explain each view's own prediction rather than the clean input's (a retrained network).
         per_method: The perturbed inputs are made for each method separately (an attack on its explanation): the
             loop calls :meth:`transform_inputs` once per method, with an :class:`Explainer`.
         axis: What the ``magnitude`` column measures, for the figures' x axis.
@@ -86,7 +85,6 @@ class Condition:
     n_samples: int = 1
     tolerance: float | None = None
     strict: bool = True
-    own_target: bool = False
     per_method: bool = False
     #: what the ``magnitude`` column measures (the x axis of the figures)
     axis: str = "perturbation magnitude"
@@ -116,6 +114,13 @@ class Condition:
         """An IG baseline (model input space) carried through this condition's input transform."""
         return baseline
 
+    def explained_target(self, batch: Batch, logits_p: torch.Tensor, sample: int) -> torch.Tensor:
+        """``(B,)`` the classes that draw ``sample``'s maps explain, given the condition's network's logits
+        ``logits_p`` ``(B, K)`` on its inputs. By default the clean input's predicted class ``batch.target``, so that
+        the perturbed map explains the same decision as the clean one; a retrained network explains its own
+        prediction (:class:`OwnPrediction`), the random-logit test another class of the same image."""
+        return batch.target
+
     def to_clean_frame(self, maps: torch.Tensor, batch: Batch, sample: int) -> tuple[torch.Tensor, torch.Tensor | None]:
         """The map frame: maps ``(B, H, W)`` of draw ``sample``'s inputs brought back into the clean image's frame, and
         the pixels ``(B, H, W)`` bool valid in both frames (None: all). A condition that moves the image's content
@@ -137,6 +142,14 @@ class Condition:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.key})"
+
+
+class OwnPrediction(Condition):
+    """A condition whose maps explain its own network's prediction on its inputs (a network retrained on other
+    labels has no reason to rank the classes like the original)."""
+
+    def explained_target(self, batch: Batch, logits_p: torch.Tensor, sample: int) -> torch.Tensor:
+        return logits_p.argmax(1)
 
 
 @dataclass

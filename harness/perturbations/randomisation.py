@@ -31,7 +31,7 @@ import torch.nn as nn
 from harness.config_checks import check_choices
 from harness.errors import UserError
 from harness.models.encoding import Encoding
-from harness.perturbations.base import Condition, Context, Perturbation
+from harness.perturbations.base import Condition, Context, OwnPrediction, Perturbation
 from harness.schema import condition_columns
 from harness.seeding import seed_for
 
@@ -138,10 +138,9 @@ class ModelRandomisation(Perturbation):
         return out
 
 
-class RetrainedNetwork(Condition):
-    """The same architecture trained on permuted labels; it explains its own prediction (``own_target``)."""
+class RetrainedNetwork(OwnPrediction):
+    """The same architecture trained on permuted labels; it explains its own prediction."""
 
-    own_target = True
     axis = "labels permuted"
 
     def __init__(self, network: nn.Module, train_accuracy: float, n_train: int) -> None:

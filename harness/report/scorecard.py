@@ -96,6 +96,15 @@ CRITERIA: tuple[Criterion, ...] = (
               "1 − Spearman ρ of |map| between the trained network and one trained on permuted labels (Adebayo et "
               "al. 2018); 0 = the map ignores what was learned, higher is better.", SANITY, "spearman_abs",
               where=((PERTURBATION, ("data_randomisation",)),), sign=-1.0, offset=1.0),
+    Criterion("random_logit", "random logit",
+              "1 − Spearman ρ of |map| between the predicted class's map and the map of another, random class of the "
+              "same image (Sixt et al. 2020); 0 = the map ignores the class, higher is better.", SANITY,
+              "spearman_abs", where=((PERTURBATION, ("random_logit",)),), sign=-1.0, offset=1.0),
+    Criterion("efficient_mprt", "efficient MPRT",
+              "relative rise of the map's histogram entropy from the trained to the fully randomised network (the "
+              "full cascade; Hedström et al. 2023); 0 = the map's complexity ignores the weights, higher is better.",
+              SANITY, "entropy_rise", where=((PERTURBATION, ("model_randomisation",)), (REGIME, ("cascading",))),
+              largest=True),
     Criterion("road_gap", "ROAD gap",
               "ROAD LeRF − MoRF of the clean map: the explained class's mean probability with the least relevant "
               "pixels imputed minus with the most relevant ones imputed (Rong et al. 2022); 0 = no better than "
