@@ -4,7 +4,8 @@
   shows) becomes the page ``experiments/<name>/``, listed under "Experiments" in the navigation, in name order: a
   new experiment folder appears without editing ``mkdocs.yml``.
 - ``CHANGELOG.md`` becomes ``changelog.md``.
-- A README's links into ``docs/`` (``../../docs/page.md``, right when read on the repository) point at the page.
+- Links that are right when read in the repository (an experiment README's ``../../docs/page.md``, a page's
+  ``../experiments/<name>/README.md``) point at the site's pages.
 """
 from __future__ import annotations
 
@@ -54,7 +55,8 @@ def on_files(files: Files, config) -> Files:
 
 
 def on_page_markdown(markdown: str, page, config, files) -> str:
-    """An experiment README's links into ``docs/`` lead to the site's page."""
+    """An experiment README's links into ``docs/``, and a page's links to ``../experiments/``, lead to the site's
+    pages."""
     if page.file.src_uri.startswith("experiments/"):
         return markdown.replace("](../../docs/", "](../../")
-    return markdown
+    return markdown.replace("](../experiments/", "](experiments/")  # a page's link as read in the repository

@@ -132,7 +132,8 @@ def attribute_views(
             if not v.explains(name):
                 continue
             for treatments, base in (v.baselines.get(name, ()) if method.needs_baseline else ()):
-                entries[method.stack_key or (name,)].append((name, treatments, v, base))
+                moved = (id(v.move),) if method.draws_in_frame else ()  # one call per move of the draws
+                entries[(*(method.stack_key or (name,)), *moved)].append((name, treatments, v, base))
     for group in entries.values():
         _with_baselines(methods, network, group, reduction, batcher, out)
     order = {name: i for i, name in enumerate(methods)}
@@ -159,7 +160,9 @@ def _with_baselines(methods, network, group, reduction, batcher, out) -> None:
     bs = torch.cat([base for _, _, _, base in group])
     ts = torch.cat([v.target for _, _, v, _ in group])
     seeds = torch.cat([v.seeds for _, _, v, _ in group])
-    attr = batcher.map(lambda zi, bi, ti, si, lim: method.attribute(network, zi, ti, bi, max_inputs=lim, seeds=si),
+    extra = {"move": group[0][2].move} if method.draws_in_frame else {}
+    attr = batcher.map(lambda zi, bi, ti, si, lim: method.attribute(network, zi, ti, bi, max_inputs=lim, seeds=si,
+                                                                    **extra),
                        zs, bs, ts, seeds, cost=method.cost)
     maps = reduce_channels(attr.detach(), reduction)
     f_b = batcher.map(lambda bi, ti, lim: target_logit(network, bi, ti), bs, ts) if method.complete else None
