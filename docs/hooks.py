@@ -59,4 +59,6 @@ def on_page_markdown(markdown: str, page, config, files) -> str:
     pages."""
     if page.file.src_uri.startswith("experiments/"):
         return markdown.replace("](../../docs/", "](../../")
-    return markdown.replace("](../experiments/", "](experiments/")  # a page's link as read in the repository
+    if "/" not in page.file.src_uri:  # a top-level page's link as read in the repository
+        return markdown.replace("](../experiments/", "](experiments/")
+    return markdown
