@@ -46,6 +46,9 @@ NOISE = "noise"  #: noise: its kind (uniform, gaussian)
 CLIP = "clip"  #: noise: the noisy image is clipped to [0, 1]
 OBJECTIVE = "objective"  #: attacks: the objective ("" for the random-sign control)
 NORM = "norm"  #: attacks: the norm of the ball
+CORRUPTION = "corruption"  #: natural corruptions: the corruption (gaussian_noise, fog, ...)
+SEVERITY = "severity"  #: natural corruptions: its severity 1-5 (= magnitude)
+CORRUPTION_GROUP = "corruption_group"  #: natural corruptions: noise, blur, weather or digital
 
 # Columns added when reading and aggregating; then the groups.
 RUN = "run"  #: the run a row comes from (path relative to the results folder)
