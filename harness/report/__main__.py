@@ -1,7 +1,7 @@
 """``python -m harness.report RUN_OR_SWEEP_DIR [--out DIR]``: rebuild tables and figures from saved scores.
 
 The report settings of the run (``report.*`` in its ``run_info.json``: table and figure measures, ranking order,
-the kept-predictions table, the scorecard, the bootstrap) are used unless an option says otherwise.
+the kept-predictions table, the split by the prediction, the scorecard, the bootstrap) are used unless an option says otherwise.
 """
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ def _settings(args: argparse.Namespace) -> dict:
     info = run_info(folder) if folder.is_dir() else {}
     given = {"table_metrics": args.metrics, "figure_metrics": args.figure_metrics, "prefer": args.prefer,
              "bootstrap_resamples": args.resamples, "kept_only_table": args.kept_only or None,
-             "scorecard": args.scorecard or None}
+             "scorecard": args.scorecard or None, "split": args.split}
     saved = info.get("config", {}).get("report", {})
     merged = {**saved, **{k: v for k, v in given.items() if v is not None}}
     seed = args.seed if args.seed is not None else info.get("seed", 0)
@@ -42,6 +42,8 @@ def main(argv: list[str] | None = None) -> int:
                                                                   "did not change (summary_kept.md)")
     parser.add_argument("--scorecard", action="store_true", help="also write the scorecard of every family and "
                                                                   "faithfulness (scorecard.md; runs of one model)")
+    parser.add_argument("--split", nargs="+", help="similarities also summarised split by the prediction: "
+                                                   "consistency (kept) and responsiveness (flipped)")
     parser.add_argument("--no-figures", action="store_true", help="tables only")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
