@@ -13,7 +13,8 @@ NumPy 2 and scikit-image 0.25: ``np.float_``, ``gaussian(multichannel=True)`` an
 Keys:
 
 - ``images`` ``(2, 32, 32, 3)`` uint8;
-- ``<corruption>`` ``(5, 2, 32, 32, 3)`` uint8 (rounded, as the paper saves them): the deterministic corruptions at severities 1–5
+- ``<corruption>`` ``(5, 2, 32, 32, 3)`` uint8 (rounded, as the paper saves them): the deterministic corruptions at
+  severities 1–5
   (``contrast``, ``brightness``, ``saturate``, ``defocus_blur``, ``gaussian_blur``, ``pixelate``,
   ``jpeg_compression``);
 - ``motion_blur`` ``(3, 2, 32, 32, 3)`` uint8: ``_motion_blur`` at severities 1, 3, 5 with the angles ``motion_angles``;
