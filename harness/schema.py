@@ -49,6 +49,9 @@ NORM = "norm"  #: attacks: the norm of the ball
 META_TEST = "meta_test"  #: meta-evaluation: the test, ``model`` or ``input`` (what is perturbed)
 META_TYPE = "meta_type"  #: meta-evaluation: ``resilience`` (minor noise) or ``adversary`` (disruptive noise)
 COPY = "copy"  #: meta-evaluation: which perturbed copy of the model (the input copies are the ``sample``)
+CORRUPTION = "corruption"  #: natural corruptions: the corruption (gaussian_noise, fog, ...)
+SEVERITY = "severity"  #: natural corruptions: its severity 1-5 (= magnitude)
+CORRUPTION_GROUP = "corruption_group"  #: natural corruptions: noise, blur, weather or digital
 
 # Columns added when reading and aggregating; then the groups.
 RUN = "run"  #: the run a row comes from (path relative to the results folder)

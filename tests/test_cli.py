@@ -26,8 +26,8 @@ def test_help_from_another_directory(tmp_path):
 @pytest.mark.parametrize("overrides, message", [
     (["attribution.include=[saliency,lrp]"], "unknown method(s) ['lrp'] in attribution.include"),
     (["perturbation=gamma"], "unknown perturbation 'gamma'; valid choices: attack, brightness_shift, channel_shift, "
-                             "data_randomisation, geometric, meta_evaluation, model_randomisation, noise, "
-                             "normalisation_change, pattern_shift, random_logit, sanity_checks"),
+                             "corruption, data_randomisation, geometric, meta_evaluation, model_randomisation, "
+                             "noise, normalisation_change, pattern_shift, random_logit, sanity_checks"),
     (["experiment=bias_shift,nope", "-m"], "unknown experiment 'nope'; valid choices: attack, baseline_sweep, "
                                            "bias_shift"),
     (["data=image_folder"], "Missing mandatory value: data.root"),

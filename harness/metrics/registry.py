@@ -7,6 +7,9 @@ Shapes:
 - ``per_map``: one value per map (e.g. localisation against a mask), written for the perturbed map as ``name``
   and for the clean map as ``name_clean``;
 - ``aggregate``: per image over a condition's samples (max-sensitivity, ...), in ``aggregates.csv``;
+- ``split``: a pairwise measure over the samples whose prediction was kept (consistency) or flipped
+  (responsiveness), computed from ``scores.csv`` by the report for the sources a run asks for
+  (:mod:`harness.metrics.split`);
 - ``diagnostic``: facts about the prediction or the method (logit changes, completeness error), summarised where
   they apply.
 """
@@ -28,13 +31,14 @@ class Measure:
     Attributes:
         name: Column name.
         label: Axis / table label.
-        shape: ``pairwise``, ``per_map``, ``aggregate`` or ``diagnostic``.
+        shape: ``pairwise``, ``per_map``, ``aggregate``, ``split`` or ``diagnostic``.
         stable: ``higher`` or ``lower`` if that direction means a better map — more stable, better localised, more
             faithful; ``""``.
         identity: Its value for a perturbed map equal to the clean one (plotted at magnitude 0), if defined.
         source: For an aggregate: the pairwise measure it reduces over samples.
         reduce: For an aggregate: ``max``, ``mean`` or ``min`` over the samples (NaN samples ignored).
-        samples: For an aggregate: ``all`` samples, or only those whose prediction is ``kept``.
+        samples: For an aggregate: ``all`` samples, or only those whose prediction is ``kept``; for a split
+            measure: ``kept`` (consistency) or ``flipped`` (responsiveness).
         paper: Where it is defined.
         compute: The batched function: pairwise ``f(a, b, pair, settings) -> (B,)``
             (:mod:`harness.metrics.pairwise`), per map ``f(maps, scene, settings) -> (B,)``
@@ -128,6 +132,11 @@ _MEASURES = [
             paper="Agarwal et al. 2022"),
     *[Measure(f"{m.name}_{r}", f"{r} {m.label}", "aggregate", m.stable, m.identity, m.name, r)
       for m in _SIMILARITIES for r in ("mean", "min")],
+    *[Measure(f"consistency_{m.name}", f"consistency: {m.label}, prediction kept", "split", "higher", m.identity,
+              m.name, samples="kept", paper="Hendrycks & Dietterich 2019 (corruptions)") for m in _SIMILARITIES],
+    *[Measure(f"responsiveness_{m.name}", f"responsiveness: 1 − {m.label}, prediction flipped", "split", "higher",
+              None, m.name, samples="flipped", paper="Hendrycks & Dietterich 2019 (corruptions)")
+      for m in _SIMILARITIES],
     Measure(PRED_AGREES, "prediction unchanged", "diagnostic", "higher", 1.0),
     Measure(MAX_LOGIT_DIFF, "max |logit change|", "diagnostic", "lower", 0.0),
     Measure(TARGET_LOGIT_CHANGE, "target logit change", "diagnostic"),

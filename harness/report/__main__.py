@@ -1,7 +1,8 @@
 """``python -m harness.report RUN_OR_SWEEP_DIR [--out DIR]``: rebuild tables and figures from saved scores.
 
 The report settings of the run (``report.*`` in its ``run_info.json``: table and figure measures, ranking order,
-the kept-predictions table, the scorecard, the meta-evaluation, the bootstrap) are used unless an option says otherwise.
+the kept-predictions table, the split by the prediction, the scorecard, the meta-evaluation, the bootstrap) are used
+unless an option says otherwise.
 """
 from __future__ import annotations
 
@@ -21,7 +22,8 @@ def _settings(args: argparse.Namespace) -> dict:
     info = run_info(folder) if folder.is_dir() else {}
     given = {"table_metrics": args.metrics, "figure_metrics": args.figure_metrics, "prefer": args.prefer,
              "bootstrap_resamples": args.resamples, "kept_only_table": args.kept_only or None,
-             "scorecard": args.scorecard or None, "meta_evaluation": args.meta_evaluation or None}
+             "scorecard": args.scorecard or None, "meta_evaluation": args.meta_evaluation or None,
+             "split": args.split}
     saved = info.get("config", {}).get("report", {})
     merged = {**saved, **{k: v for k, v in given.items() if v is not None}}
     seed = args.seed if args.seed is not None else info.get("seed", 0)
@@ -44,6 +46,8 @@ def main(argv: list[str] | None = None) -> int:
                                                                   "faithfulness (scorecard.md; runs of one model)")
     parser.add_argument("--meta-evaluation", action="store_true", help="also write the meta-evaluation of the "
                         "measures (meta_evaluation.md; runs of experiment=meta_evaluation)")
+    parser.add_argument("--split", nargs="+", help="similarities also summarised split by the prediction: "
+                                                   "consistency (kept) and responsiveness (flipped)")
     parser.add_argument("--no-figures", action="store_true", help="tables only")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")

@@ -10,7 +10,8 @@ import pandas as pd
 
 from harness.errors import UserError
 from harness.metrics.aggregate import aggregate
-from harness.metrics.registry import measure, names
+from harness.metrics.registry import MEASURES, measure, names
+from harness.metrics.split import split_measures
 from harness.report import header, scorecard_figures
 from harness.report.figures import draw
 from harness.report import meta_evaluation as meta_table
@@ -56,7 +57,7 @@ def report_settings(report: Mapping[str, Any], seed: int = 0) -> dict[str, Any]:
             "prefer": str(report.get("prefer", "stable")),
             "kept_only_table": bool(report.get("kept_only_table", False)), "figures": bool(report.get("figures", True)),
             "scorecard": bool(report.get("scorecard", False)),
-            "meta_evaluation": bool(report.get("meta_evaluation", False))}
+            "meta_evaluation": bool(report.get("meta_evaluation", False)), "split": listed(report.get("split")) or ()}
 
 
 def read_scorecard(path: str | Path) -> pd.DataFrame:
@@ -114,7 +115,8 @@ def build_meta_evaluation(scores: pd.DataFrame, out: str | Path, seed: int = 0, 
 def build_report(root: str | Path, out: str | Path | None = None, seed: int = 0, n_resamples: int = 2000,
                  metrics: tuple[str, ...] | None = None, kept_only_table: bool = False,
                  prefer: str = "stable", figure_metrics: tuple[str, ...] | None = None,
-                 figures: bool = True, scorecard: bool = False, meta_evaluation: bool = False) -> pd.DataFrame:
+                 figures: bool = True, scorecard: bool = False, meta_evaluation: bool = False,
+                 split: tuple[str, ...] = ()) -> pd.DataFrame:
     """Tables and figures for one run or one sweep (or, with ``out``, a pool of runs), from saved files alone.
 
     Writes ``summary.csv``, ``summary.md`` (title, the run's essentials, stability ranking, table), ``summary.tex``,
@@ -133,9 +135,15 @@ def build_report(root: str | Path, out: str | Path | None = None, seed: int = 0,
             pooled from the runs of several families on one model.
         meta_evaluation: Also write the meta-evaluation of the measures (``meta_evaluation.csv`` / ``.md``,
             ``figures/meta_evaluation``: :mod:`harness.report.meta_evaluation`), from the rows of its conditions.
+        split: Pairwise measures also summarised split by the prediction: ``consistency_<m>`` where it was kept,
+            ``responsiveness_<m>`` (``1 − m``) where it flipped (:mod:`harness.metrics.split`).
     """
     if prefer not in ("stable", "changed"):
         raise UserError(f"report.prefer must be 'stable' or 'changed', got '{prefer}'")
+    unknown = [m for m in split if not split_measures([m])]
+    if unknown:
+        valid = ", ".join(dict.fromkeys(m.source for m in MEASURES.values() if m.shape == "split"))
+        raise UserError(f"report.split has {unknown}; valid choices: {valid}")
     root = Path(root)
     what = folder_kind(root)
     if out is None and what == "pool":
@@ -144,7 +152,7 @@ def build_report(root: str | Path, out: str | Path | None = None, seed: int = 0,
     out = Path(out) if out is not None else root
     scores = load_scores(root, pool=what == "pool")
     aggregates = aggregate(scores)
-    summary = summarise(scores, seed=seed, n_resamples=n_resamples)
+    summary = summarise(scores, seed=seed, n_resamples=n_resamples, split=split)
     if aggregates is not None:
         atomic_write(out / "aggregates.csv", lambda p: aggregates.to_csv(p, index=False))
         summary = pd.concat([summary, summarise(aggregates, seed=seed, n_resamples=n_resamples)], ignore_index=True)

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from harness.metrics.registry import MEASURES, is_grouping, measure
+from harness.metrics.split import add_split, ineligible_reason
 from harness.report.stats import STATS, describe
 from harness.schema import (BASELINE_TREATMENT, CFG_PREFIX, CONDITION, CONTROL, IMAGE_COLUMNS, IMAGE_ID, MAGNITUDE,
                             METHOD, METRIC, NAN_REASON, PRED_AGREES, REGIME, RUN, SAMPLE, STANDARD_COLUMNS, VARIANT,
@@ -52,7 +53,8 @@ def group_columns(scores: pd.DataFrame) -> list[str]:
     return known
 
 
-def summarise(scores: pd.DataFrame, seed: int = 0, n_resamples: int = 2000) -> pd.DataFrame:
+def summarise(scores: pd.DataFrame, seed: int = 0, n_resamples: int = 2000,
+              split: tuple[str, ...] = ()) -> pd.DataFrame:
     """Long-format summary: one row per group and measure (mean, median, std, bootstrap CI, n, n_nan).
 
     Pairwise, per-map and aggregate measures count their NaNs (with the reasons); a diagnostic that is NaN for a
@@ -63,8 +65,11 @@ def summarise(scores: pd.DataFrame, seed: int = 0, n_resamples: int = 2000) -> p
         scores: Tidy per-image (or per-image aggregate) scores, from memory or from CSV.
         seed: Seed of the bootstrap resampling (same seed, same table).
         n_resamples: Bootstrap resamples per CI.
+        split: Pairwise measures whose split by the prediction is also summarised (``consistency_<m>`` over the
+            samples whose prediction was kept, ``responsiveness_<m>`` over those where it flipped:
+            :mod:`harness.metrics.split`); n counts the images with an eligible sample.
     """
-    scores = normalise(scores)
+    scores = add_split(normalise(scores), split)
     groups = group_columns(scores)
     metrics = [c for c in scores.columns if measure(c) is not None]
     scores = per_image(in_image_order(scores, groups), groups, metrics)
@@ -73,9 +78,12 @@ def summarise(scores: pd.DataFrame, seed: int = 0, n_resamples: int = 2000) -> p
     for key, df in scores.groupby(groups, dropna=False, sort=False):
         head = {**dict(zip(groups, key if isinstance(key, tuple) else (key,))), VARIANT: df[VARIANT].iloc[0]}
         for metric in metrics:
-            if measure(metric).shape == "diagnostic" and df[metric].isna().all():
+            m = measure(metric)
+            if m.shape == "diagnostic" and df[metric].isna().all():
                 continue
             why = None if reasons is None else reasons.loc[df.index]
+            if m.shape == "split":
+                why = ineligible_reason(df, m, why)
             rows.append({**head, METRIC: metric, **describe(df[metric], why, seed, n_resamples)})
     return pd.DataFrame(rows)
 
