@@ -45,6 +45,7 @@ def test_every_family_and_measure_is_documented():
     text = _text("families.md", "randomisation.md", "equivariance.md", "corruptions.md")
     assert not {f for f in families if f"`{f}`" not in text}, "a perturbation config missing from docs/families.md"
     derived = {f"{m}_{r}" for m in MEASURES for r in ("mean", "min")}  # aggregates of every similarity, listed once
+    derived |= {m.name for m in MEASURES.values() if m.shape == "split"}  # consistency_<m>, responsiveness_<m>
     measures = _text("measures.md")
     missing = [m for m in MEASURES if m not in derived and f"`{m}`" not in measures]
     assert not missing, f"measures missing from docs/measures.md: {missing}"
