@@ -39,6 +39,7 @@ def test_mistakes_are_one_line_with_exit_2_and_leave_no_folder(tmp_path, overrid
     assert not (tmp_path / "r").exists()
 
 
+@pytest.mark.slow  # the in-process merge of a sweep's jobs is in the fast set (tests/test_sharding.py)
 def test_multirun_is_collected_into_one_table(tmp_path, tiny):
     sweep = tmp_path / "sweep"
     overrides = [o for o in tiny if not o.startswith("perturbation.magnitudes")]
