@@ -49,6 +49,8 @@ NORM = "norm"  #: attacks: the norm of the ball
 META_TEST = "meta_test"  #: meta-evaluation: the test, ``model`` or ``input`` (what is perturbed)
 META_TYPE = "meta_type"  #: meta-evaluation: ``resilience`` (minor noise) or ``adversary`` (disruptive noise)
 COPY = "copy"  #: meta-evaluation: which perturbed copy of the model (the input copies are the ``sample``)
+TRANSFORM = "transform"  #: equivariance: the geometric transform (translation, flip, rotation90, ...)
+ALIGNED = "aligned"  #: equivariance: the perturbed map brought back into the clean frame (True) or not
 CORRUPTION = "corruption"  #: natural corruptions: the corruption (gaussian_noise, fog, ...)
 SEVERITY = "severity"  #: natural corruptions: its severity 1-5 (= magnitude)
 CORRUPTION_GROUP = "corruption_group"  #: natural corruptions: noise, blur, weather or digital

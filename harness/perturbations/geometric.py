@@ -39,7 +39,7 @@ from harness.config_checks import as_list, check_choices
 from harness.errors import UserError
 from harness.models.encoding import Encoding
 from harness.perturbations.base import Batch, Condition, Perturbation
-from harness.schema import condition_columns
+from harness.schema import ALIGNED, TRANSFORM, condition_columns
 
 FILLS = ("reflect", "constant", "circular")
 FLIPS = {"horizontal": 1, "vertical": 2}  # name → magnitude code
@@ -61,7 +61,7 @@ class GeometricCondition(Condition):
         how = "brought back" if aligned else "pixel by pixel"
         regime = f"{transform}, {how}" if transform != "translation" else f"translation ({fill} fill), {how}"
         super().__init__(condition_columns("geometric", float(magnitude), regime,
-                                           own={"transform": transform, "aligned": bool(aligned)}))
+                                           own={TRANSFORM: transform, ALIGNED: bool(aligned)}))
         self.transform, self.magnitude, self.aligned, self.fill = transform, float(magnitude), bool(aligned), fill
 
     def forward(self, x: torch.Tensor, mode: str = "bilinear") -> torch.Tensor:
@@ -140,7 +140,7 @@ class TranslationPath(Condition):
     def __init__(self, path: list[int], aligned: bool, fill: str = "reflect") -> None:
         how = "brought back" if aligned else "pixel by pixel"
         super().__init__(condition_columns("geometric", float(max(path)), f"translation path ({fill} fill), {how}",
-                                           own={"transform": "translation_path", "aligned": bool(aligned)}))
+                                           own={TRANSFORM: "translation_path", ALIGNED: bool(aligned)}))
         self.steps = [GeometricCondition("translation", d, aligned, fill) for d in path]
         self.n_samples = len(self.steps)
 

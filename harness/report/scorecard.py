@@ -31,8 +31,9 @@ from harness.metrics.aggregate import aggregate
 from harness.metrics.registry import MEASURES
 from harness.report.stats import bootstrap_ci, tier_ranks
 from harness.report.tables import normalise, treatment_text
-from harness.schema import (BASELINE_TREATMENT, CLEAN_SUFFIX, CONTROL, IMAGE_ID, LABEL, MAGNITUDE, MAP_CONSTANT,
-                            MAP_CONSTANT_CLEAN, METHOD, OBJECTIVE, PERTURBATION, PRED, REGIME, RUN, VARIANT)
+from harness.schema import (ALIGNED, BASELINE_TREATMENT, CLEAN_SUFFIX, CONTROL, IMAGE_ID, LABEL, MAGNITUDE,
+                            MAP_CONSTANT, MAP_CONSTANT_CLEAN, METHOD, OBJECTIVE, PERTURBATION, PRED, PRED_AGREES, REGIME,
+                            RUN, TRANSFORM, VARIANT)
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +88,16 @@ CRITERIA: tuple[Criterion, ...] = (
               "the random-sign control left out), averaged over the radii; 1 = the top pixels kept, higher is "
               "better.", ROBUSTNESS, "topk_intersection",
               where=((PERTURBATION, ("attack",)),), unless=((OBJECTIVE, ("",)),)),
+    Criterion("equivariance", "equivariance",
+              "Spearman ρ of the clean map and the map of a translated or slightly rotated image brought back into "
+              "the clean frame, on the valid pixels, where the prediction was kept; 1 = the map moves with the "
+              "content, higher is better.", ROBUSTNESS, "spearman",
+              where=((PERTURBATION, ("geometric",)), (ALIGNED, ("True",)), (PRED_AGREES, ("True",)),
+                     (TRANSFORM, ("translation", "rotation")))),
+    Criterion("corruption_consistency", "corruption consistency",
+              "Spearman ρ of the clean map and the map of a naturally corrupted image (Hendrycks & Dietterich 2019) "
+              "where the prediction was kept, averaged over corruptions and severities; 1 = unchanged, higher is "
+              "better.", ROBUSTNESS, "spearman", where=((PERTURBATION, ("corruption",)), (PRED_AGREES, ("True",)))),
     Criterion("model_randomisation", "model randomisation",
               "1 − Spearman ρ of |map| between the trained network and the network with every layer randomised "
               "(the full cascade; Adebayo et al. 2018); 0 = the map ignores the weights, higher is better.", SANITY,
