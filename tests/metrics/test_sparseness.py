@@ -1,4 +1,6 @@
 """Sparseness (Gini index of |map|, Chalasani et al. 2020): known answers and parity with Quantus."""
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -16,7 +18,13 @@ def test_known_answers():
     assert gini(uniform * 7.5).item() == pytest.approx(0.0)  # scale-free
 
 
-def test_parity_with_quantus():
+def test_parity_with_quantus_stored():
+    """Quantus 0.6's ``gini_coeffiient`` on stored maps (tests/data/make_sparseness_reference.py)."""
+    ref = np.load(Path(__file__).parents[1] / "data" / "sparseness_reference.npz")
+    np.testing.assert_allclose(gini(torch.from_numpy(ref["maps"])).numpy(), ref["gini"], atol=1e-6)  # Quantus adds 1e-7
+
+
+def test_parity_with_quantus_live():
     complexity = pytest.importorskip("quantus.functions.complexity_func")
     maps = torch.rand(3, 8, 8, generator=torch.Generator().manual_seed(0)) * 2 - 1
     ours = gini(maps).numpy()
