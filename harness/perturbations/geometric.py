@@ -24,8 +24,9 @@ Transforms (``transform`` column; ``magnitude`` in pixels, degrees or scale):
 
 SmoothGrad's noise moves with the image (:meth:`GeometricCondition.move_draws`): the noise of a transformed image is
 the clean image's noise under the same transform, so its Monte-Carlo noise is not counted as non-equivariance. For
-the resampled transforms the noise is moved by nearest-neighbour sampling, so that every pixel keeps noise of the
-configured σ (bilinear interpolation would average neighbouring draws and shrink it).
+the resampled transforms the noise is moved by nearest-neighbour sampling, reflected at the border, and a
+translation's noise wraps around, so that every pixel keeps noise of the configured σ (bilinear interpolation would
+average neighbouring draws and shrink it; a zero fill would leave the border without noise).
 """
 from __future__ import annotations
 
@@ -76,9 +77,16 @@ class GeometricCondition(Condition):
         return _resample(x, self._matrix(inverse=False, like=x), mode)
 
     def move_draws(self, batch: Batch, sample: int):
-        """The transform on draws ``(..., C, H, W)`` (nearest-neighbour for the resampled transforms)."""
+        """The transform on draws ``(..., C, H, W)``, so that every pixel keeps draws of the configured σ: a
+        translation wraps around (no zero-filled border whatever ``fill`` does to the image), the resampled
+        transforms take the nearest draw and reflect at the border."""
         def move(t: torch.Tensor) -> torch.Tensor:
-            return self.forward(t.flatten(0, -4), mode="nearest").view(t.shape)
+            x = t.flatten(0, -4)
+            if self.transform == "translation":
+                return _translate(x, int(self.magnitude), "circular").view(t.shape)
+            if self.transform in ("rotation", "scale"):
+                return _resample(x, self._matrix(inverse=False, like=x), "nearest", "reflection").view(t.shape)
+            return self.forward(x).view(t.shape)
         return move
 
     def backward(self, m: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -174,11 +182,11 @@ def _translate(x: torch.Tensor, d: int, fill: str) -> torch.Tensor:
     return out.squeeze(1) if squeeze else out
 
 
-def _resample(x: torch.Tensor, theta: torch.Tensor, mode: str = "bilinear") -> torch.Tensor:
+def _resample(x: torch.Tensor, theta: torch.Tensor, mode: str = "bilinear", outside: str = "zeros") -> torch.Tensor:
     """``x`` ``(B, C, H, W)`` resampled (``bilinear`` or ``nearest``) on the affine grid ``theta`` ``(2, 3)``
-    (zeros outside)."""
+    (``outside``: ``zeros``, or ``reflection`` at the border)."""
     grid = F.affine_grid(theta.expand(len(x), 2, 3), list(x.shape), align_corners=False)
-    return F.grid_sample(x, grid, mode=mode, padding_mode="zeros", align_corners=False)
+    return F.grid_sample(x, grid, mode=mode, padding_mode=outside, align_corners=False)
 
 
 class Geometric(Perturbation):
