@@ -30,6 +30,7 @@ class BetaSmoothed(Method):
     n_steps = property(lambda self: self.base.n_steps)
     cost = property(lambda self: self.base.cost)
     attackable = property(lambda self: self.base.attackable)
+    draws_in_frame = property(lambda self: self.base.draws_in_frame)
 
     @property
     def baseline(self):
@@ -45,8 +46,9 @@ class BetaSmoothed(Method):
     def bind(self, encoding, train_images=None) -> None:
         self.base.bind(encoding, train_images)
 
-    def attribute(self, network, z, target, baseline=None, max_inputs=None, seeds=None):
-        return self.base.attribute(softplus(network, self.beta), z, target, baseline, max_inputs, seeds)
+    def attribute(self, network, z, target, baseline=None, max_inputs=None, seeds=None, move=None):
+        moved = {"move": move} if self.base.draws_in_frame else {}  # a smoothed SmoothGrad moves its draws
+        return self.base.attribute(softplus(network, self.beta), z, target, baseline, max_inputs, seeds, **moved)
 
     def surrogate(self, network, beta):
         """The β-smoothed map is differentiable as it is: an attack differentiates the defended map itself."""
