@@ -26,7 +26,7 @@ from harness.errors import UserError
 from harness.metrics.scorer import Scorer
 from harness.models.classifier import EncodedClassifier, predict
 from harness.perturbations.base import Batch, Condition
-from harness.scoring import CleanView, ConditionScores, clean_examples, score_clean_maps
+from harness.scoring import CleanView, ConditionScores, clean_examples, reference_view, score_clean_maps
 from harness.progress import Progress
 from harness.planning import BaselineRules, SamplePlan, ViewPlanner, check_treatments
 from harness.schema import CLEAN
@@ -121,6 +121,7 @@ class Evaluator:
         keys = [c.key for c in conditions]
         if len(set(keys)) != len(keys) or CLEAN in keys:
             raise UserError(f"two conditions are the same: {sorted(k for k in keys if keys.count(k) > 1)}")
+        _check_references(conditions)
         networks = {c.key: c.transform_network(model.network) for c in conditions}
         for net in {id(n): n for n in [model.network, *networks.values()]}.values():
             net.eval().requires_grad_(False)
@@ -162,9 +163,12 @@ class Evaluator:
         bar.update(sum(self._n_views(c) for c in conditions if c not in todo))
         batch, logits = make_batch(model, chunk, start, self.device, self.seed)
         base = planner.rules.clean(batch.x)
-        # views that share the original network are always computed (also when resuming), so that every pass holds
-        # the same inputs as in an uninterrupted run and resumed results are byte-identical
-        needed = [c for c in conditions if c in todo or networks[c.key] is model.network]
+        # the views of every network that explains a condition still to do, or a reference of one, are always
+        # computed together (also when resuming), so that every pass holds the same inputs as in an uninterrupted run
+        # and resumed results are byte-identical
+        refs = {c.reference.key: c.reference for c in todo if c.reference is not None}
+        shared = {id(networks[k]) for k in [*(c.key for c in todo), *refs]} | {id(model.network)}
+        needed = [c for c in conditions if id(networks[c.key]) in shared]
         keep = max(0, min(self.n_examples - start, len(chunk)))
         clean, pieces = None, {}
         for s in range(max((c.n_samples for c in needed), default=1)):
@@ -173,7 +177,13 @@ class Evaluator:
             if s == 0:
                 clean = CleanView(batch, logits, maps[CLEAN], chunk.masks, chunk.labels, start)
                 score_clean_maps(clean, self.scorer, model.network)
-                pieces = {c.key: ConditionScores(c, clean, self.methods, model.encoding.name, keep, networks[c.key])
+                views = {CLEAN: clean}
+                for key, ref in refs.items():
+                    view = plan.owners[f"{key}#0"][1]
+                    per_map = any(c.score_maps for c in todo if c.reference is ref)
+                    views[key] = reference_view(clean, view, maps[view.key], self.scorer, networks[key], per_map)
+                pieces = {c.key: ConditionScores(c, views[c.reference.key if c.reference is not None else CLEAN],
+                                                 self.methods, model.encoding.name, keep, networks[c.key])
                           for c in todo}
             self.score(plan, maps, pieces, s)
         self.emit(result, start, CLEAN, [], clean_examples(clean, keep))
@@ -206,3 +216,13 @@ class Evaluator:
         result.rows += rows
         for name, arr in examples.items():
             result.examples[name] = np.concatenate([result.examples[name], arr]) if name in result.examples else arr
+
+
+def _check_references(conditions: Sequence[Condition]) -> None:
+    """A condition compared with another's view needs that one in the run, with one sample and one view."""
+    keys = {c.key for c in conditions}
+    for c in conditions:
+        ref = c.reference
+        if ref is not None and (ref.key not in keys or ref.n_samples != 1 or ref.per_method or ref.reference):
+            raise ValueError(f"{c!r} is compared with {ref!r}, which must be a condition of the run with one sample, "
+                             "one view and no reference of its own")

@@ -39,6 +39,13 @@ class CleanView:
     map_reasons: dict[Any, list[str]] = field(default_factory=dict)
     #: per map, which images' clean maps are constant up to precision (computed once per batch)
     constant: dict[Any, torch.Tensor] = field(default_factory=dict)
+    #: ``(B,)`` the predictions the conditions compared with this view keep or change (None: ``batch.target``, the
+    #: clean prediction; a reference view's own prediction, :func:`reference_view`)
+    pred: torch.Tensor | None = None
+
+    @property
+    def predicted(self) -> torch.Tensor:
+        return self.batch.target if self.pred is None else self.pred
 
 
 @dataclass
@@ -76,10 +83,11 @@ class ConditionScores:
         framed = {key: self.condition.to_clean_frame(m, b, sample) for key, m in out.maps.items()}
         out = ViewMaps({key: m for key, (m, _) in framed.items()}, out.errors)
         broken = _broken(b.x, c.logits, logits_p)
-        change = (logits_p - c.logits).gather(1, b.target.unsqueeze(1)).squeeze(1).tolist()
+        pred = c.predicted
+        change = (logits_p - c.logits).gather(1, pred.unsqueeze(1)).squeeze(1).tolist()
         max_diff = (logits_p - c.logits).abs().amax(1).tolist()
-        kept = prediction_kept(logits_p, b.target)  # a tie up to precision keeps the clean class
-        pred_p = torch.where(kept, b.target, logits_p.argmax(1)).tolist()
+        kept = prediction_kept(logits_p, pred)  # a tie up to precision keeps the clean class
+        pred_p = torch.where(kept, pred, logits_p.argmax(1)).tolist()
         kept = kept.tolist()
         rel = []
         scene = replace(c.scene, model=pixel_model(self.network, b.encoding), inputs=x_p, target=target_p) \
@@ -87,7 +95,8 @@ class ConditionScores:
         for key, m in out.maps.items():
             a = c.maps.maps[key]
             scores = scorer.score(a, m, Pair(b.x, x_p, c.logits, logits_p, framed[key][1]))
-            per_map, reasons = scorer.score_maps(m, scene, own_frame=unframed[key])
+            per_map, reasons = scorer.score_maps(m, scene, own_frame=unframed[key]) if self.condition.score_maps \
+                else ({}, [""] * len(m))
             if not self.methods[key[0]].control:
                 rel.append(rel_change(a, m))
             self._absdiff[_name(key)] = self._absdiff.get(_name(key), 0) + _scaled_diff(a, m, c.constant[key])
@@ -110,7 +119,7 @@ class ConditionScores:
         method = self.methods[key[0]]
         err, err_clean = errors
         return schema.score_row(
-            image_id=c.start + i, sample=sample, label=c.labels[i], pred=b.target[i], pred_perturbed=pred_p[0],
+            image_id=c.start + i, sample=sample, label=c.labels[i], pred=c.predicted[i], pred_perturbed=pred_p[0],
             pred_agrees=pred_p[1], method=key[0], baseline_treatment=key[1], control=method.control,
             condition=self.condition.columns, scores=scores, nan_reason=reason,
             clean_map_scores={k: v[i] for k, v in c.map_scores[key].items()},
@@ -170,16 +179,33 @@ def clean_examples(clean: CleanView, keep: int) -> dict[str, np.ndarray]:
     return {name: t.detach().cpu().numpy() for name, t in parts.items()}
 
 
-def score_clean_maps(clean: CleanView, scorer: Scorer, network: Any = None) -> None:
+def score_clean_maps(clean: CleanView, scorer: Scorer, network: Any = None, per_map: bool = True) -> None:
     """Per-map scores of the clean maps (``<name>_clean`` columns), once per batch; ``network`` is the one the clean
-    maps explain (for the faithfulness measures)."""
+    maps explain (for the faithfulness measures). ``per_map=False`` leaves them out (empty columns)."""
     b = clean.batch
     seeds = torch.tensor([seed_for(b.seed, "faithfulness", int(i)) for i in b.image_ids], dtype=torch.int64)
     clean.scene = Scene(b.x, None if clean.masks is None else clean.masks.to(b.x.device),
                         None if network is None else pixel_model(network, b.encoding), b.x, b.target, seeds)
     for key, m in clean.maps.maps.items():
-        clean.map_scores[key], clean.map_reasons[key] = scorer.score_maps(m, clean.scene, clean=True)
+        clean.map_scores[key], clean.map_reasons[key] = scorer.score_maps(m, clean.scene, clean=True) if per_map \
+            else ({}, [""] * len(m))
         clean.constant[key] = is_constant(m)
+
+
+def reference_view(clean: CleanView, view: Any, maps: ViewMaps, scorer: Scorer, network: Any,
+                   per_map: bool = True) -> CleanView:
+    """A condition's view (its sample 0) as the reference of the conditions compared with it
+    (:attr:`~harness.perturbations.base.Condition.reference`): its inputs, logits, explained classes and maps in
+    place of the clean ones, the same images, masks and labels; its maps' per-map scores are the ``<name>_clean``
+    columns of the conditions compared with it (computed if ``per_map``). Its prediction (a tie up to precision
+    keeps the clean class) is the ``pred`` of their rows, which their ``pred_agrees`` compares with: whether the
+    condition keeps the prediction of the view it is compared with."""
+    b = replace(clean.batch, z=view.z, x=clean.batch.encoding.decode(view.z), target=view.target)
+    kept = prediction_kept(view.logits, clean.batch.target)
+    pred = torch.where(kept, clean.batch.target, view.logits.argmax(1))
+    ref = CleanView(b, view.logits, maps, clean.masks, clean.labels, clean.start, pred=pred)
+    score_clean_maps(ref, scorer, network, per_map)
+    return ref
 
 
 def pixel_model(network: Any, encoding: Any):
