@@ -93,9 +93,9 @@ def consistency(q: np.ndarray, q_hat_nr: np.ndarray, kept: np.ndarray, q_hat_ar:
         ``{iac_nr, iac_ar, iec_nr, iec_ar, mc}``, each ``(K,)``.
     """
     out = {
-        "iac_nr": np.array([np.nanmean([iac(q[l], qk[l], e, False) for l in range(len(q))]) if _any(e) else np.nan
+        "iac_nr": np.array([_nanmean([iac(q[l], qk[l], e, False) for l in range(len(q))]) if _any(e) else np.nan
                             for qk, e in zip(q_hat_nr, kept)]),
-        "iac_ar": np.array([np.nanmean([iac(q[l], qk[l], e, True) for l in range(len(q))]) if _any(e) else np.nan
+        "iac_ar": np.array([_nanmean([iac(q[l], qk[l], e, True) for l in range(len(q))]) if _any(e) else np.nan
                             for qk, e in zip(q_hat_ar, changed)]),
         "iec_nr": np.array([iec_resilience(q, qk, e) for qk, e in zip(q_hat_nr, kept)]),
         "iec_ar": np.array([np.nan if lower_is_better is None else iec_adversary(q, qk, e, lower_is_better)
@@ -103,6 +103,13 @@ def consistency(q: np.ndarray, q_hat_nr: np.ndarray, kept: np.ndarray, q_hat_ar:
     }
     out[MC] = np.mean([out[c] for c in CRITERIA], axis=0)
     return out
+
+
+def _nanmean(values: list[float]) -> float:
+    """The mean of the finite values; NaN (without a warning) when there is none (no method with a defined score)."""
+    v = np.asarray(values, float)
+    v = v[np.isfinite(v)]
+    return float(v.mean()) if len(v) else float("nan")
 
 
 def _any(eligible: np.ndarray) -> bool:

@@ -1,13 +1,22 @@
 """The meta-evaluation table: which measures can be trusted on this model (Hedström et al. 2023,
 https://arxiv.org/abs/2302.07265), from the rows of the ``meta_evaluation`` conditions alone.
 
-For every per-map measure whose clean (``<name>_clean``) and perturbed (``<name>``) scores are in ``scores.csv``,
-and for each test (``meta_test``: model, input): ``q`` ``(L, N)`` holds the clean scores of the ``L`` methods (the
-controls left out: a map that carries no information is no method to rank) on the ``N`` images, ``q̂`` ``(K, L, N)``
-the scores of the perturbed maps under the ``K`` copies of the noise and of the adversary, and the prediction-kept
-flag of every (copy, image) says which images count (kept under noise, changed under the adversary). The criteria
-(:mod:`harness.metrics.meta`) are computed per copy; the test ``all`` is the mean of the two tests, copy by copy. A
-cell is the mean over the copies with a seeded bootstrap 95% CI over the copies.
+For each test (``meta_test``: model, input) the copies' rows (family ``meta_evaluation``) give, per copy ``k`` and
+image, the prediction-kept flag, which says which images count (kept under noise, changed under the adversary). Per
+measure, ``q`` ``(L, N)`` holds the unperturbed scores of the ``L`` methods (the controls left out: a map that
+carries no information is no method to rank) on the ``N`` images and ``q̂`` ``(K, L, N)`` the scores under the ``K``
+copies of the noise and of the adversary:
+
+- a **per-map** measure (faithfulness, localisation, sparseness, ...): its clean (``<name>_clean``) and perturbed
+  (``<name>``) scores on the copies' rows (family column empty);
+- a **pairwise** measure of a family run under the copies (``perturbation.families``, e.g. the noise of the
+  sensitivity family): ``q`` is its mean over the family's conditions and samples run alone, ``q̂`` its mean over the
+  same conditions run under copy ``k`` (compared with the copy's maps); an **aggregate** over a condition's samples
+  (max-sensitivity, local Lipschitz, RIS, ...) likewise, computed per condition first. Aggregates that are a mean
+  are the pairwise rows themselves (``rel_change`` is the average sensitivity).
+
+The criteria (:mod:`harness.metrics.meta`) are computed per copy; the test ``all`` is the mean of the two tests, copy
+by copy. A cell is the mean over the copies with a seeded bootstrap 95% CI over the copies.
 
 Two synthetic measures are rows of every table, scored on the same methods, images, copies and eligible images:
 ``constant`` (the same score whatever it is given) and ``random`` (independent random scores). Neither can be
@@ -15,17 +24,22 @@ reliable: the constant one sits at resilience 1, reactivity 0 (MC 0.5), the rand
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
 from harness.metrics import meta
+from harness.metrics.aggregate import aggregate
 from harness.metrics.registry import MEASURES, names
 from harness.report.stats import bootstrap_ci
 from harness.report.tables import normalise
-from harness.schema import (CLEAN_SUFFIX, CONTROL, COPY, IMAGE_COLUMNS, META_TEST, META_TYPE, PRED_AGREES, SAMPLE,
-                            VARIANT, present)
+from harness.schema import (CLEAN_SUFFIX, CONTROL, COPY, IMAGE_COLUMNS, META_TEST, META_TYPE, PERTURBATION,
+                            PRED_AGREES, VARIANT, present)
 from harness.seeding import seed_for
 
+#: The family of the copies' own rows, and the ``meta_type`` of a family run alone (:mod:`harness.perturbations.meta`).
+FAMILY, UNPERTURBED = "meta_evaluation", "unperturbed"
 #: The synthetic measures (the framework's own checks) and what they are.
 SYNTHETIC = {"constant": "synthetic: the same score for every map", "random": "synthetic: independent random scores"}
 #: Resilience and reactivity: the mean of the two criteria of each kind (the axes of the figure).
@@ -33,16 +47,34 @@ RESILIENCE, REACTIVITY = "resilience", "reactivity"
 ALL = "all"
 CI_LOW, CI_HIGH = "ci95_low", "ci95_high"
 STATISTICS = (*meta.CRITERIA, meta.MC, RESILIENCE, REACTIVITY)
+KINDS = ("resilience", "adversary")
+
+
+def tested(scores: pd.DataFrame) -> pd.Series:
+    """Per row: whether it belongs to the meta-evaluation (a copy, a family run under a copy, or alone as their
+    reference: a ``meta_type``); such rows are read by the meta-evaluation alone (the scorecard leaves them out)."""
+    if META_TYPE not in scores.columns:
+        return pd.Series(False, index=scores.index)
+    return scores[META_TYPE].notna() & (scores[META_TYPE].astype(str) != "")
+
+
+def _of_test(scores: pd.DataFrame, test: str) -> pd.Series:
+    return scores[META_TEST].astype(str) == test if META_TEST in scores.columns else pd.Series(False, scores.index)
 
 
 def meta_rows(scores: pd.DataFrame) -> pd.DataFrame:
-    """The rows of the meta-evaluation's conditions, without the controls, with a ``variant`` column."""
-    if META_TEST not in scores.columns:
-        return scores.iloc[:0]
-    rows = scores[scores[META_TEST].notna() & (scores[META_TEST].astype(str) != "")]
-    if CONTROL in rows.columns:
-        rows = rows[~rows[CONTROL].fillna(False).astype(bool)]
-    return normalise(rows)
+    """The rows of the meta-evaluation's copies (family ``meta_evaluation``), without the controls, with a
+    ``variant`` column."""
+    rows = scores[tested(scores)]
+    if PERTURBATION in rows.columns:
+        rows = rows[rows[PERTURBATION].astype(str) == FAMILY]
+    if META_TEST not in rows.columns:
+        return rows.iloc[:0]
+    return normalise(_no_controls(rows))
+
+
+def _no_controls(rows: pd.DataFrame) -> pd.DataFrame:
+    return rows[~rows[CONTROL].fillna(False).astype(bool)] if CONTROL in rows.columns else rows
 
 
 def measured(rows: pd.DataFrame) -> list[str]:
@@ -51,45 +83,114 @@ def measured(rows: pd.DataFrame) -> list[str]:
             and rows[m].notna().any()]
 
 
-def _arrays(rows: pd.DataFrame, measures: list[str]) -> dict:
-    """One test's scores as arrays: per measure ``q`` ``(L, N)`` and per type ``(K, L, N)``, and per type the
-    eligible flags ``(K, N)`` (prediction kept under noise, changed under the adversary)."""
-    key = present(rows.columns, IMAGE_COLUMNS)
-    variants = sorted(rows[VARIANT].unique())
-    images = pd.MultiIndex.from_frame(rows[key].drop_duplicates().sort_values(key))
-    li = rows[VARIANT].map({v: i for i, v in enumerate(variants)}).to_numpy()
-    ni = images.get_indexer(pd.MultiIndex.from_frame(rows[key]))
-    shape = (len(variants), len(images))
-    out: dict = {"shape": shape, "q": {}, "eligible": {}}
-    for m in measures:
-        q = np.full(shape, np.nan)
-        q[li, ni] = rows[m + CLEAN_SUFFIX].to_numpy(float)
-        out["q"][m] = q
-    for kind in ("resilience", "adversary"):
-        part = (rows[META_TYPE] == kind).to_numpy()
-        copies = pd.MultiIndex.from_frame(rows.loc[part, [COPY, SAMPLE]].drop_duplicates().sort_values([COPY, SAMPLE]))
-        ki = copies.get_indexer(pd.MultiIndex.from_frame(rows.loc[part, [COPY, SAMPLE]]))
-        kept = np.zeros((len(copies), len(images)), bool)
-        kept[ki, ni[part]] = rows.loc[part, PRED_AGREES].astype(bool).to_numpy()
-        out["eligible"][kind] = kept if kind == "resilience" else ~kept
-        for m in measures:
-            q_hat = np.full((len(copies), *shape), np.nan)
-            q_hat[ki, li[part], ni[part]] = rows.loc[part, m].to_numpy(float)
-            out[(kind, m)] = q_hat
+@dataclass(frozen=True)
+class Index:
+    """Where one test's scores go: the methods (variants), the images, the copies of each kind and, per kind, the
+    eligible (copy, image) pairs ``(K, N)`` (prediction kept under noise, changed under the adversary)."""
+
+    variants: list[str]
+    images: pd.MultiIndex
+    copies: dict[str, list[int]]
+    eligible: dict[str, np.ndarray]
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return len(self.variants), len(self.images)
+
+    @classmethod
+    def of(cls, rows: pd.DataFrame) -> Index:
+        """From one test's copy rows."""
+        key = present(rows.columns, IMAGE_COLUMNS)
+        images = pd.MultiIndex.from_frame(rows[key].drop_duplicates().sort_values(key))
+        copies, eligible = {}, {}
+        for kind in KINDS:
+            part = rows[rows[META_TYPE] == kind]
+            copies[kind] = sorted(int(c) for c in part[COPY].unique())
+            kept = np.zeros((len(copies[kind]), len(images)), bool)
+            ki = part[COPY].astype(int).map({c: i for i, c in enumerate(copies[kind])}).to_numpy()
+            kept[ki, images.get_indexer(pd.MultiIndex.from_frame(part[key]))] = part[PRED_AGREES].astype(bool)
+            eligible[kind] = kept if kind == "resilience" else ~kept
+        return cls(sorted(rows[VARIANT].unique()), images, copies, eligible)
+
+    def fill(self, rows: pd.DataFrame, column: str, reduce: str = "mean") -> np.ndarray:
+        """``(L, N)``: the mean of ``column`` per (method, image) of ``rows`` (NaN where none); ``reduce="first"``
+        for a column that holds one value per (method, image) (a clean map's score, on every row of its image)."""
+        out = np.full(self.shape, np.nan)
+        if rows.empty:
+            return out
+        key = present(rows.columns, IMAGE_COLUMNS)
+        mean = rows.groupby([VARIANT, *key])[column].agg(reduce)
+        li = pd.Index(self.variants).get_indexer(mean.index.get_level_values(VARIANT))
+        ni = self.images.get_indexer(mean.index.droplevel(VARIANT) if len(key) > 1 else
+                                     pd.MultiIndex.from_arrays([mean.index.get_level_values(key[0])]))
+        ok = (li >= 0) & (ni >= 0)
+        out[li[ok], ni[ok]] = mean.to_numpy(float)[ok]
+        return out
+
+    def fill_copies(self, rows: pd.DataFrame, column: str, kind: str) -> np.ndarray:
+        """``(K, L, N)``: :meth:`fill` of each copy of ``kind``."""
+        part = rows[rows[META_TYPE] == kind]
+        return np.stack([self.fill(part[part[COPY].astype(int) == c], column) for c in self.copies[kind]])
+
+
+@dataclass(frozen=True)
+class Source:
+    """One measure to meta-evaluate: its name, the family whose runs score it (``""``: the copies' own maps), its
+    unperturbed scores ``q`` ``(L, N)`` and perturbed scores ``(K, L, N)`` per kind."""
+
+    measure: str
+    family: str
+    q: np.ndarray
+    q_hat: dict[str, np.ndarray]
+
+
+def _per_map_sources(rows: pd.DataFrame, index: Index) -> list[Source]:
+    return [Source(m, "", index.fill(rows, m + CLEAN_SUFFIX, "first"), {k: index.fill_copies(rows, m, k) for k in KINDS})
+            for m in measured(rows)]
+
+
+def _family_sources(alone: pd.DataFrame, under: pd.DataFrame, index: Index, family: str) -> list[Source]:
+    """The pairwise measures (mean over conditions and samples) and the aggregates that are not a mean (computed
+    per condition, then averaged) of one family run alone and under the copies of one test."""
+    out = [Source(m, family, index.fill(alone, m), {k: index.fill_copies(under, m, k) for k in KINDS})
+           for m in names("pairwise") if m in alone.columns and alone[m].notna().any() and m in under.columns]
+    wanted = [m for m in names("aggregate") if MEASURES[m].reduce != "mean" and MEASURES[m].source in alone.columns]
+    if wanted:
+        agg_alone, agg_under = aggregate(alone), aggregate(under)
+        if agg_alone is not None and agg_under is not None:
+            agg_alone, agg_under = normalise(agg_alone), normalise(agg_under)
+            out += [Source(m, family, index.fill(agg_alone, m), {k: index.fill_copies(agg_under, m, k) for k in KINDS})
+                    for m in wanted if m in agg_alone.columns and agg_alone[m].notna().any()]
     return out
 
 
-def _per_copy(a: dict, measure: str, synthetic: str = "", seed: int = 0) -> dict[str, np.ndarray]:
-    """The criteria per copy of one test's arrays ``a`` for a measure of the registry, or a synthetic one."""
-    kept, changed = a["eligible"]["resilience"], a["eligible"]["adversary"]
+def sources(scores: pd.DataFrame, test: str, index: Index) -> list[Source]:
+    """Every measure of one test: the per-map measures on the copies, then each family's pairwise measures."""
+    scores = _no_controls(scores)
+    in_meta = tested(scores)
+    copies = meta_rows(scores)
+    out = _per_map_sources(copies[copies[META_TEST] == test], index)
+    if PERTURBATION not in scores.columns:
+        return out
+    alone = in_meta & (scores[META_TYPE].astype(str) == UNPERTURBED)
+    for family in scores.loc[alone, PERTURBATION].astype(str).unique():
+        mine = scores[PERTURBATION].astype(str) == family
+        out += _family_sources(normalise(scores[mine & alone]), normalise(scores[mine & _of_test(scores, test)]),
+                               index, family)
+    return out
+
+
+def _per_copy(source: Source | None, index: Index, synthetic: str = "", seed: int = 0) -> dict[str, np.ndarray]:
+    """The criteria per copy of one measure of one test, or of a synthetic measure (``source`` None)."""
+    kept, changed = index.eligible["resilience"], index.eligible["adversary"]
     k = min(len(kept), len(changed))
     if synthetic:
-        q, nr, ar = meta.synthetic_scores(synthetic, (k, *a["shape"]), seed)
+        q, nr, ar = meta.synthetic_scores(synthetic, (k, *index.shape), seed)
         return meta.consistency(q, nr, kept[:k], ar, changed[:k], lower_is_better=False)
-    stable = MEASURES[measure].stable
+    stable = MEASURES[source.measure].stable
     direction = None if not stable else stable == "lower"
-    return meta.consistency(a["q"][measure], a[("resilience", measure)][:k], kept[:k],
-                            a[("adversary", measure)][:k], changed[:k], direction)
+    return meta.consistency(source.q, source.q_hat["resilience"][:k], kept[:k], source.q_hat["adversary"][:k],
+                            changed[:k], direction)
 
 
 def _with_axes(per_copy: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -99,10 +200,10 @@ def _with_axes(per_copy: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return out
 
 
-def _row(name: str, label: str, direction: str, test: str, per_copy: dict[str, np.ndarray], seed: int,
+def _row(name: str, family: str, label: str, direction: str, test: str, per_copy: dict[str, np.ndarray], seed: int,
          n_resamples: int, synthetic: bool) -> dict:
-    row = {"measure": name, "label": label, "direction": direction, "synthetic": synthetic, "test": test,
-           "n_copies": len(per_copy[meta.MC])}
+    row = {"measure": name, "family": family, "label": label, "direction": direction, "synthetic": synthetic,
+           "test": test, "n_copies": len(per_copy[meta.MC])}
     for stat in STATISTICS:
         v = per_copy[stat]
         finite = v[np.isfinite(v)]
@@ -112,25 +213,52 @@ def _row(name: str, label: str, direction: str, test: str, per_copy: dict[str, n
 
 
 def meta_evaluation(scores: pd.DataFrame, seed: int = 0, n_resamples: int = 2000) -> pd.DataFrame | None:
-    """One row per (measure, test) with the criteria, MC, resilience, reactivity and their CIs over the copies;
-    the synthetic measures included. None when ``scores`` has no meta-evaluation rows."""
-    rows = meta_rows(scores)
-    found = measured(rows)
-    if rows.empty or not found:
+    """One row per (measure, family, test) with the criteria, MC, resilience, reactivity and their CIs over the
+    copies; the synthetic measures included. None when ``scores`` has no meta-evaluation rows."""
+    copies = meta_rows(scores)
+    if copies.empty:
         return None
-    arrays = {t: _arrays(rows[rows[META_TEST] == t], found) for t in ("model", "input") if (rows[META_TEST] == t).any()}
+    by_source: dict[tuple[str, str, str], dict[str, dict[str, np.ndarray]]] = {}
+    for test in ("model", "input"):
+        rows = copies[copies[META_TEST] == test]
+        if rows.empty:
+            continue
+        index = Index.of(rows)
+        for source in sources(scores, test, index):
+            entry = (source.measure, source.family, "")
+            by_source.setdefault(entry, {})[test] = _with_axes(_per_copy(source, index))
+        for k in SYNTHETIC:
+            synthetic_seed = seed_for(seed, "meta_evaluation", k, test)
+            by_source.setdefault((f"{k} (synthetic)", "", k), {})[test] = _with_axes(
+                _per_copy(None, index, k, synthetic_seed))
+    if not any(not k[2] for k in by_source):
+        return None
     out = []
-    entries = [(m, MEASURES[m].label, MEASURES[m].stable, "") for m in found]
-    entries += [(f"{k} (synthetic)", about, "higher", k) for k, about in SYNTHETIC.items()]
-    for name, label, direction, synthetic in entries:
-        by_test = {t: _with_axes(_per_copy(a, name, synthetic, seed_for(seed, "meta_evaluation", synthetic, t)))
-                   for t, a in arrays.items()}
+    for (name, family, synthetic), by_test in sorted(by_source.items(), key=lambda kv: (bool(kv[0][2]), kv[0][1])):
         if len(by_test) > 1:
             k = min(len(v[meta.MC]) for v in by_test.values())
             by_test[ALL] = {s: np.mean([v[s][:k] for v in by_test.values()], axis=0) for s in STATISTICS}
+        label = SYNTHETIC[synthetic] if synthetic else MEASURES[name].label
+        direction = "higher" if synthetic else (MEASURES[name].stable or "none")
         for test, per_copy in by_test.items():
-            out.append(_row(name, label, direction or "none", test, per_copy, seed, n_resamples, bool(synthetic)))
+            out.append(_row(name, family, label, direction, test, per_copy, seed, n_resamples, bool(synthetic)))
     return pd.DataFrame(out)
+
+
+def reliability(table: pd.DataFrame, measure: str, family: str = "") -> pd.Series | None:
+    """The row of ``measure`` (scored on the copies' maps, or through ``family``) of a meta-evaluation table: both
+    tests' mean where there are both; None if the table has no such row."""
+    rows = table[(table["measure"] == measure) & (table["family"].fillna("").astype(str) == family)]
+    for test in (ALL, "model", "input"):
+        if (rows["test"] == test).any():
+            return rows[rows["test"] == test].iloc[0]
+    return None
+
+
+def display_name(row: pd.Series) -> str:
+    """A row's measure as the table and the figure name it: ``ssim (noise)`` for a family's measure."""
+    family = row.get("family", "")
+    return f"{row['measure']} ({family})" if isinstance(family, str) and family else str(row["measure"])
 
 
 def _cell(row: pd.Series, stat: str) -> str:
@@ -147,7 +275,9 @@ def markdown(table: pd.DataFrame) -> str:
              "IAC: the Wilcoxon p-value of the clean vs perturbed scores, per method (NR: p, AR: 1 − p); IEC_NR: the "
              "ranking of the methods kept; IEC_AR: each method's score worse under the adversary; MC: the mean of the "
              "four (1 = ideal). Mean over the copies [bootstrap 95% CI over the copies]. Noise (NR) counts the images "
-             "whose prediction was kept, the adversary (AR) those whose prediction changed.", ""]
+             "whose prediction was kept, the adversary (AR) those whose prediction changed. A per-map measure is scored on "
+             "the copies' maps; `measure (family)` is a pairwise measure or aggregate of that family run alone and "
+             "under every copy.", ""]
     head = "| measure | direction | MC | IAC_NR | IAC_AR | IEC_NR | IEC_AR | resilience | reactivity |"
     for test in [t for t in (ALL, "model", "input") if (table["test"] == t).any()]:
         part = table[table["test"] == test].sort_values(["synthetic", meta.MC], ascending=[True, False])
@@ -155,6 +285,6 @@ def markdown(table: pd.DataFrame) -> str:
                   "|" + "---|" * 9]
         for _, r in part.iterrows():
             cells = [_cell(r, s) for s in (meta.MC, *meta.CRITERIA, RESILIENCE, REACTIVITY)]
-            lines.append(f"| {r['measure']} | {r['direction']} | " + " | ".join(cells) + " |")
+            lines.append(f"| {display_name(r)} | {r['direction']} | " + " | ".join(cells) + " |")
         lines.append("")
     return "\n".join(lines)

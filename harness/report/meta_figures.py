@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from harness.report import style
-from harness.report.meta_evaluation import ALL, CI_HIGH, CI_LOW, REACTIVITY, RESILIENCE
+from harness.report.meta_evaluation import ALL, CI_HIGH, CI_LOW, REACTIVITY, RESILIENCE, display_name
 
 SYNTHETIC_COLOR = "#999999"
 
@@ -30,11 +30,12 @@ def _panel(ax, part: pd.DataFrame, title: str, colours: dict[str, str], first: b
     for i, row in part.iterrows():
         if not (np.isfinite(xs[i]) and np.isfinite(ys[i])):
             continue
-        colour = SYNTHETIC_COLOR if bool(row["synthetic"]) else colours[row["measure"]]
+        name = display_name(row)
+        colour = SYNTHETIC_COLOR if bool(row["synthetic"]) else colours[name]
         ax.errorbar(xs[i], ys[i], xerr=xerr[:, [i]], yerr=yerr[:, [i]], color=colour,
                     marker="X" if bool(row["synthetic"]) else "o", markersize=4, linestyle="none", elinewidth=0.6,
-                    capsize=1.5, label=row["measure"])
-        ax.annotate(row["measure"], (xs[i], ys[i]), fontsize=5, xytext=(3, 2), textcoords="offset points")
+                    capsize=1.5, label=name)
+        ax.annotate(name, (xs[i], ys[i]), fontsize=5, xytext=(3, 2), textcoords="offset points")
     ax.scatter([1], [1], marker="*", s=80, color="black", zorder=4, label="ideal")
     ax.set(xlim=(-0.02, 1.05), ylim=(-0.02, 1.05), xlabel="resilience to noise (IAC_NR + IEC_NR) / 2",
            ylabel="reactivity to adversary (IAC_AR + IEC_AR) / 2" if first else "", title=title)
@@ -45,7 +46,7 @@ def _panel(ax, part: pd.DataFrame, title: str, colours: dict[str, str], first: b
 def draw(table: pd.DataFrame, folder: str | Path) -> Path:
     """``folder/meta_evaluation.png`` (+ ``.pdf``)."""
     tests = [t for t in (ALL, "model", "input") if (table["test"] == t).any()]
-    measures = list(dict.fromkeys(table.loc[~table["synthetic"].astype(bool), "measure"]))
+    measures = list(dict.fromkeys(display_name(r) for _, r in table[~table["synthetic"].astype(bool)].iterrows()))
     colours = {m: style.OKABE_ITO[i % len(style.OKABE_ITO)] for i, m in enumerate(measures)}
     fig, axes = style.figure(1, len(tests), figsize=(style.COLUMN_WIDTH * len(tests), style.COLUMN_WIDTH * 1.05))
     axes = np.atleast_1d(axes)

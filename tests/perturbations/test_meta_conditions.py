@@ -32,22 +32,24 @@ def test_the_four_tests_and_their_copies():
     conds = MetaEvaluation(copies=3, seed=0).conditions(Encoding.named("unit"), (3, 8, 8))
     model = [c for c in conds if c.columns[META_TEST] == "model"]
     inputs = [c for c in conds if c.columns[META_TEST] == "input"]
-    assert len(model) == 6 and len(inputs) == 2 and all(c.n_samples == 3 for c in inputs)
-    assert sorted((c.columns[META_TYPE], c.columns[COPY]) for c in model) == [
-        (t, k) for t in ("adversary", "resilience") for k in range(3)]
+    assert len(model) == 6 and len(inputs) == 6 and all(c.n_samples == 1 for c in conds)
+    for part in (model, inputs):
+        assert sorted((c.columns[META_TYPE], c.columns[COPY]) for c in part) == [
+            (t, k) for t in ("adversary", "resilience") for k in range(3)]
     assert len({c.key for c in conds}) == len(conds)
     net = _net()
     copies = [c.transform_network(net) for c in model if c.columns[META_TYPE] == "adversary"]
     assert not torch.equal(next(copies[0].parameters()), next(copies[1].parameters()))
+    assert model[0].transform_network(net) is model[0].transform_network(net)  # one network per copy
     with pytest.raises(UserError, match="valid choices: model, input"):
         MetaEvaluation(tests=["weights"])
 
 
-def test_input_noise_is_uniform_in_the_ball_seeded_per_image_and_draw():
+def test_input_noise_is_uniform_in_the_ball_seeded_per_image_and_copy():
     x = torch.full((2, 3, 8, 8), 0.5)
     enc = Encoding.named("unit")
     batch = Batch(x, enc.encode(x), torch.tensor([0, 1]), torch.zeros(2, dtype=torch.long), enc, seed=0)
-    cond = InputNoise("adversary", 0.3, n_samples=2)
-    z0, z0_again, z1 = cond.transform_inputs(batch, 0), cond.transform_inputs(batch, 0), cond.transform_inputs(batch, 1)
+    cond, other = InputNoise("adversary", 0.3, copy_index=0), InputNoise("adversary", 0.3, copy_index=1)
+    z0, z0_again, z1 = cond.transform_inputs(batch, 0), cond.transform_inputs(batch, 0), other.transform_inputs(batch, 0)
     assert torch.equal(z0, z0_again) and not torch.equal(z0, z1) and not torch.equal(z0[0], z0[1])
     assert (z0 - x).abs().max() <= 0.3 + 1e-6 and (z0 - x).abs().max() > 0.25

@@ -18,7 +18,7 @@ def _scores(n_images=24, copies=3, seed=0) -> pd.DataFrame:
     for test in ("model", "input"):
         for kind in ("resilience", "adversary"):
             for k in range(copies):
-                copy, sample = (k, 0) if test == "model" else (0, k)
+                copy, sample = k, 0
                 kept = rng.uniform(size=n_images) < (0.9 if kind == "resilience" else 0.3)
                 for m, level in methods.items():
                     for i in range(n_images):
@@ -52,6 +52,37 @@ def test_a_faithful_measure_is_reliable_and_the_synthetic_ones_are_not(tmp_path)
     assert pd.read_csv(tmp_path / "meta_evaluation.csv").shape == table.shape
 
 
+def _family_rows(n_images=24, copies=3, samples=2, seed=1) -> pd.DataFrame:
+    """A family (``noise``) run alone and under every copy: ``ssim`` keeps each method's level under the noise copies
+    and drops under the adversary's (reliable); ``rel_change`` is independent noise (not)."""
+    rng = np.random.default_rng(seed)
+    methods = {"a": 0.2, "b": 0.5, "c": 0.8}
+    rows = []
+    settings = [({META_TYPE: "unperturbed"}, 0.0)] + [({META_TEST: t, META_TYPE: kind, COPY: k}, 0.0 if kind == "resilience" else 0.15)
+                              for t in ("model", "input") for kind in ("resilience", "adversary") for k in range(copies)]
+    for own, drop in settings:
+        for m, level in methods.items():
+            for i in range(n_images):
+                for s in range(samples):
+                    rows.append({"image_id": i, "sample": s, "method": m, "baseline_treatment": "", "control": False,
+                                 "perturbation": "noise", "magnitude": 0.05, "regime": "uniform", "condition": "",
+                                 "pred_agrees": True, "ssim": level + 0.002 * i - drop - 0.01 * s,
+                                 "rel_change": rng.uniform(), **own})
+    return pd.DataFrame(rows)
+
+
+def test_a_family_s_pairwise_measures_are_meta_evaluated_under_the_copies(tmp_path):
+    table = build(pd.concat([_scores(), _family_rows()], ignore_index=True), tmp_path, seed=0, n_resamples=200)
+    both = table[table["test"] == "all"].set_index(["measure", "family"])
+    ssim, noise = both.loc[("ssim", "noise")], both.loc[("rel_change", "noise")]
+    assert ssim["iec_nr"] == 1.0 and ssim["iac_nr"] == 1.0 and ssim["mc"] > 0.9
+    assert noise["mc"] < ssim["mc"] - 0.2
+    # the max over samples of rel_change (max-sensitivity) is a row of its own; the mean (avg-sensitivity) is not
+    assert ("max_sensitivity", "noise") in both.index and ("avg_sensitivity", "noise") not in both.index
+    assert ("insertion", "") in both.index  # the per-map measures stay
+    assert "| ssim (noise) | higher |" in (tmp_path / "meta_evaluation.md").read_text()
+
+
 def test_no_meta_rows_no_table():
     assert meta_evaluation(_scores().drop(columns=[META_TEST])) is None
 
@@ -59,13 +90,19 @@ def test_no_meta_rows_no_table():
 @pytest.mark.slow
 def test_the_whole_run(run_app, tiny):
     overrides = [o for o in tiny if not o.startswith("perturbation.")]
-    out = run_app(["experiment=meta_evaluation", *overrides, "perturbation.copies=2",
-                   "attribution.include=[saliency,ixg,gradcam]", "metrics.per_map=[sparseness,dark_share]"], "meta")
-    table = pd.read_csv(out / "meta_evaluation.csv")
-    assert set(table["measure"]) == {"sparseness", "dark_share", "constant (synthetic)", "random (synthetic)"}
+    out = run_app(["experiment=meta_evaluation", *overrides, "perturbation.copies=2", "perturbation.families.0.n_samples=2",
+                   "attribution.include=[saliency,ixg,gradcam]", "metrics.per_map=[sparseness,dark_share]",
+                   "metrics.pairwise=[ssim,rel_change]"], "meta")
+    table = pd.read_csv(out / "meta_evaluation.csv", keep_default_na=False, na_values=[""])
+    table["family"] = table["family"].fillna("")
+    assert set(zip(table["measure"], table["family"])) == {
+        ("sparseness", ""), ("dark_share", ""), ("constant (synthetic)", ""), ("random (synthetic)", ""),
+        ("ssim", "noise"), ("rel_change", "noise"), ("ssim_min", "noise"), ("max_sensitivity", "noise")}
     scores = pd.read_csv(out / "scores.csv")
-    assert len(scores) == 3 * 3 * (2 * 2 + 2 * 2)  # images × methods × (model conditions + input samples)
-    assert scores.loc[scores["meta_type"] == "resilience", "pred_agrees"].all()  # σ, r = 0.001 keep every prediction
+    # images × methods × (8 copies + the noise family's 2 draws alone + 2 draws under each of the 8 copies)
+    assert len(scores) == 3 * 3 * (8 + 2 + 8 * 2)
+    copies = scores[scores["perturbation"] == "meta_evaluation"]
+    assert copies.loc[copies["meta_type"] == "resilience", "pred_agrees"].all()  # σ, r = 0.001 keep every prediction
     row = table[(table["measure"] == "sparseness") & (table["test"] == "model")].iloc[0]
     assert row["iec_nr"] == pytest.approx(1.0, abs=0.1)  # the ranking of the methods kept under σ = 0.001
     constant = table[(table["measure"] == "constant (synthetic)") & (table["test"] == "all")].iloc[0]
