@@ -16,7 +16,7 @@ from harness.report import header, scorecard_figures
 from harness.report.figures import draw
 from harness.report import meta_evaluation as meta_table
 from harness.report import meta_figures
-from harness.report.scorecard import measured, scorecard_markdown
+from harness.report.scorecard import mark_reliability, measured, scorecard_markdown
 from harness.report.scorecard import scorecard as compute_scorecard
 from harness.report.stats import compare_methods, ranking
 from harness.report.tables import (group_columns, normalise, summarise, table_metrics, to_latex, to_markdown,
@@ -79,11 +79,12 @@ def render_scorecard(out: str | Path, figures: bool = True) -> None:
 
 
 def build_scorecard(scores: pd.DataFrame, out: str | Path, seed: int = 0, n_resamples: int = 2000,
-                    figures: bool = True) -> pd.DataFrame | None:
+                    figures: bool = True, meta: pd.DataFrame | None = None) -> pd.DataFrame | None:
     """The scorecard of pooled scores (:mod:`harness.report.scorecard`): ``scorecard.csv``, then ``scorecard.md``
-    and the figures rebuilt from it (:func:`render_scorecard`), in ``out``. Returns the scorecard, or None (nothing
-    written) when fewer than two criteria can be measured."""
-    card = compute_scorecard(scores, seed, n_resamples)
+    and the figures rebuilt from it (:func:`render_scorecard`), in ``out``; each criterion marked by its measure's
+    MC where the meta-evaluation ``meta`` holds it. Returns the scorecard, or None (nothing written) when fewer than
+    two criteria can be measured."""
+    card = mark_reliability(compute_scorecard(scores, seed, n_resamples), meta)
     shown = measured(card)
     if len(shown) < 2:
         log.info("no scorecard: it needs two criteria, %s measured", shown[0].label if shown else "none")
@@ -101,7 +102,8 @@ def build_meta_evaluation(scores: pd.DataFrame, out: str | Path, seed: int = 0, 
     None (nothing written) when ``scores`` has no rows of its conditions with per-map measures."""
     table = meta_table.meta_evaluation(scores, seed, n_resamples)
     if table is None:
-        log.info("no meta-evaluation: no rows of its conditions with per-map measures")
+        if meta_table.tested(scores).any():
+            log.info("no meta-evaluation: its rows hold no measure to meta-evaluate")
         return None
     out = Path(out)
     atomic_write(out / "meta_evaluation.csv", lambda p: table.to_csv(p, index=False))
@@ -132,7 +134,8 @@ def build_report(root: str | Path, out: str | Path | None = None, seed: int = 0,
         prefer: The ranking's order: ``stable`` (the maps that changed least first: input invariance, noise) or
             ``changed`` (those that changed most first: a sanity check, which a method passes by changing).
         scorecard: Also write the scorecard of every family and faithfulness (:func:`build_scorecard`), for scores
-            pooled from the runs of several families on one model.
+            pooled from the runs of several families on one model; with ``meta_evaluation``, its criteria are marked
+            by their measures' MC.
         meta_evaluation: Also write the meta-evaluation of the measures (``meta_evaluation.csv`` / ``.md``,
             ``figures/meta_evaluation``: :mod:`harness.report.meta_evaluation`), from the rows of its conditions.
         split: Pairwise measures also summarised split by the prediction: ``consistency_<m>`` where it was kept,
@@ -176,9 +179,9 @@ def build_report(root: str | Path, out: str | Path | None = None, seed: int = 0,
             "Only images whose prediction did not change under the perturbation.\n\n" + to_markdown(kept, shown)))
     if figures:
         draw(root, out, scores, aggregates, summary, shown, figure_metrics)
+    # a scorecard pooled with a meta-evaluation job (family=meta_evaluation) marks its criteria by their MC
+    meta = build_meta_evaluation(scores, out, seed, n_resamples, figures) if meta_evaluation or scorecard else None
     if scorecard:
-        build_scorecard(scores, out, seed, n_resamples, figures)
-    if meta_evaluation:
-        build_meta_evaluation(scores, out, seed, n_resamples, figures)
+        build_scorecard(scores, out, seed, n_resamples, figures, meta)
     log.info("report written to %s", out)
     return summary

@@ -29,6 +29,7 @@ import pandas as pd
 
 from harness.metrics.aggregate import aggregate
 from harness.metrics.registry import MEASURES
+from harness.report.meta_evaluation import reliability, tested
 from harness.report.stats import bootstrap_ci, tier_ranks
 from harness.report.tables import normalise, treatment_text
 from harness.schema import (ALIGNED, BASELINE_TREATMENT, CLEAN_SUFFIX, CONTROL, IMAGE_ID, LABEL, MAGNITUDE,
@@ -39,8 +40,9 @@ log = logging.getLogger(__name__)
 
 #: The kinds of criteria: robustness (drawn against faithfulness), model dependence, faithfulness.
 ROBUSTNESS, SANITY, FAITHFULNESS = "robustness", "sanity check", "faithfulness"
-#: The statistics of a criterion's column group (its value column is the criterion's name).
-CI_LOW, CI_HIGH, N, RANK, PARETO = "ci95_low", "ci95_high", "n", "rank", "pareto"
+#: The statistics of a criterion's column group (its value column is the criterion's name); ``mc``: the reliability
+#: of its measure on this model, where a meta-evaluation was run with the scorecard (:func:`mark_reliability`).
+CI_LOW, CI_HIGH, N, RANK, PARETO, MC = "ci95_low", "ci95_high", "n", "rank", "pareto", "mc"
 
 
 @dataclass(frozen=True)
@@ -250,6 +252,37 @@ def front(card: pd.DataFrame, robust: Criterion, faithful: Criterion) -> np.ndar
     return pareto_front(x.to_numpy(), y.to_numpy())
 
 
+def measures_of(criterion: Criterion) -> list[tuple[str, str]]:
+    """The (measure, family) pairs a criterion reads, as a meta-evaluation names them: a per-map measure of the
+    clean map by its name with the family ``""``, a pairwise measure or aggregate with the family of its rows."""
+    family = dict(criterion.where).get(PERTURBATION, ("",))
+    out = []
+    for m in (criterion.measure, criterion.minus):
+        if m:
+            name = m[:-len(CLEAN_SUFFIX)] if m.endswith(CLEAN_SUFFIX) else m
+            out.append((name, "" if MEASURES[name].shape == "per_map" else family[0]))
+    return out
+
+
+def mark_reliability(card: pd.DataFrame, table: pd.DataFrame | None) -> pd.DataFrame:
+    """The scorecard with, for each criterion whose measures a meta-evaluation ``table`` holds
+    (:mod:`harness.report.meta_evaluation`), ``<name>_mc`` and its CI: the MC score of its least reliable measure
+    (Hedström et al. 2023; 1 = resilient to noise and reactive to adversaries), and ``<name>_mc_of``: which."""
+    if table is None:
+        return card
+    card = card.copy()
+    for criterion in measured(card):
+        found = [(m, f, reliability(table, m, f)) for m, f in measures_of(criterion)]
+        if not found or any(r is None for _, _, r in found):
+            continue
+        measure, family, row = min(found, key=lambda t: t[2][MC] if np.isfinite(t[2][MC]) else np.inf)
+        card[column(criterion, MC)] = row[MC]
+        for stat in (CI_LOW, CI_HIGH):
+            card[column(criterion, f"{MC}_{stat}")] = row[f"{MC}_{stat}"]
+        card[column(criterion, f"{MC}_of")] = f"{measure} ({family})" if family else measure
+    return card
+
+
 def scorecard(scores: pd.DataFrame, seed: int = 0, n_resamples: int = 2000) -> pd.DataFrame:
     """One row per method variant, one column group per measured criterion (see the module docstring).
 
@@ -259,7 +292,7 @@ def scorecard(scores: pd.DataFrame, seed: int = 0, n_resamples: int = 2000) -> p
     robustness criterion, when a faithfulness criterion is measured, ``<name>_pareto``: whether the variant is on
     the Pareto front of that criterion and the first faithfulness criterion (:func:`reference`, :func:`front`).
     """
-    scores = normalise(scores)
+    scores = normalise(scores[~tested(scores)])  # the meta-evaluation's rows are its own
     _check_images(scores)
     card = _variants(scores)
     for criterion in CRITERIA:
@@ -308,15 +341,35 @@ def scorecard_markdown(card: pd.DataFrame) -> str:
              "precision share a rank). Robustness is read against faithfulness: a constant map is perfectly robust "
              "and explains nothing (figures/scorecard_pareto: each robustness criterion against the first "
              "faithfulness criterion, with the Pareto front; `<criterion>_pareto` in scorecard.csv).", ""]
-    lines += [f"- **{c.label}** (`{c.name}`, {c.kind}; {_images(card, c)} images): {c.about}" for c in shown]
+    lines += [f"- **{c.label}** (`{c.name}`, {c.kind}; {_images(card, c)} images): {c.about}{_reliability(card, c)}"
+              for c in shown]
     missing = [c.label for c in CRITERIA if c not in shown]
     if missing:
         lines.append(f"- Not measured (no rows or no finite value in these scores): {', '.join(missing)}.")
     lines += ["- A map constant in both views has no pattern that could change: its NaN pattern measures (SSIM, "
               "rank correlations, top-k) count as unchanged.", ""]
     decimals = {c.name: printed_decimals(card[c.name]) for c in shown}
-    lines += ["| method | " + " | ".join(c.label for c in shown) + " |", "|---|" + "---|" * len(shown)]
+    if any(column(c, MC) in card.columns for c in shown):
+        lines += ["- MC: the reliability of a criterion's measure on this model (Hedström et al. 2023; the meta-"
+                  "evaluation run with the scorecard, meta_evaluation.md): 1 = resilient to minor noise and reactive "
+                  "to adversaries; the synthetic constant and random measures score about 0.5 and 0.4.", ""]
+    lines += ["| method | " + " | ".join(c.label + _mc_head(card, c) for c in shown) + " |",
+              "|---|" + "---|" * len(shown)]
     for _, row in card.iterrows():
         name = f"{row[VARIANT]} (control)" if bool(row[CONTROL]) else str(row[VARIANT])
         lines.append(f"| {name} | " + " | ".join(_cell(row, c, decimals[c.name]) for c in shown) + " |")
     return "\n".join(lines) + "\n"
+
+
+def _reliability(card: pd.DataFrame, criterion: Criterion) -> str:
+    if column(criterion, MC) not in card.columns:
+        return ""
+    row = card.iloc[0]
+    low, high = row[column(criterion, f"{MC}_{CI_LOW}")], row[column(criterion, f"{MC}_{CI_HIGH}")]
+    ci = f" [{low:.2f}, {high:.2f}]" if np.isfinite(low) and np.isfinite(high) else ""
+    return f" Reliability of `{row[column(criterion, f'{MC}_of')]}` on this model: MC {row[column(criterion, MC)]:.2f}{ci}."
+
+
+def _mc_head(card: pd.DataFrame, criterion: Criterion) -> str:
+    value = card[column(criterion, MC)].iloc[0] if column(criterion, MC) in card.columns else np.nan
+    return f" (MC {value:.2f})" if np.isfinite(value) else ""
