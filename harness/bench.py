@@ -7,7 +7,8 @@ For each model setting (``harness/configs/bench/default.yaml``) it measures, on 
 - maps/s for every method as the harness's engine computes them (IG with three baselines stacked), and the
   ratio of its gradient evaluations per second to the limit;
 - the noise-sensitivity views (saliency and SmoothGrad, six conditions stacked) through the engine and through the
-  whole loop (scoring included), and the explanation attack's steps per second;
+  whole loop (scoring included), the meta-evaluation loop (model and input copies, the noise family alone and under
+  every copy) and the explanation attack's steps per second;
 - ROAD and deletion maps/s against the **forward-only limit** (the faithfulness measures make forward passes only);
 - the **naive loop**: Captum's IG called once per image and per baseline, as a user would write it;
 - metric throughput (maps/s) of the batched torch metrics vs scikit-image / SciPy;
@@ -42,7 +43,7 @@ from harness.attribution.engine import View, attribute_views
 from harness.attribution.gradcam import GradCAM
 from harness.attribution.methods import InputXGradient, IntegratedGradients, Saliency
 from harness.attribution.runtime import use_exact_float32
-from harness.bench_conditions import attack_rows, faithfulness_rows, sensitivity_rows
+from harness.bench_conditions import attack_rows, faithfulness_rows, meta_evaluation_rows, sensitivity_rows
 from harness.bench_run import whole_run_rows
 from harness.configs import CONFIG_DIR
 from harness.errors import UserError, exit_code_of
@@ -126,6 +127,7 @@ def _setting(s: DictConfig, cfg: DictConfig, device: torch.device) -> tuple[list
                  "vs_limit": maps_s * cfg.n_steps / limit, "naive_maps_s": naive, "speedup_vs_naive": maps_s / naive})
     timer = functools.partial(_best_time, device=device)
     rows += sensitivity_rows(net, x, target, batcher, limit, base, cfg.repeats, lambda fn, r: timer(fn, r))
+    rows += meta_evaluation_rows(net, x, target, batcher, limit, base)
     rows += attack_rows(net, x, target, limit, base, cfg.attack_steps)
     rows += faithfulness_rows(net, x, target, base, cfg.repeats, lambda fn, r: timer(fn, r))
     return rows, _variants(net, x, batch, limit, base, cfg, device)

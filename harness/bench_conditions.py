@@ -1,5 +1,5 @@
-"""Benchmark rows for the noise-sensitivity loop, the explanation attack and the faithfulness measures (used by
-``python -m harness.bench``).
+"""Benchmark rows for the noise-sensitivity loop, the meta-evaluation loop, the explanation attack and the
+faithfulness measures (used by ``python -m harness.bench``).
 
 Both are measured against the same forward + backward limit as the methods: the noise views through the engine (and
 through the whole evaluation loop, scoring included), and one attack step (a forward pass and a double backward
@@ -49,6 +49,28 @@ def sensitivity_rows(net, x, target, batcher, limit: float, base: dict, repeats:
     rows.append({**base, "method": "sensitivity loop (same, 2 samples each, scoring included)",
                  "maps_s": inputs / (1 + smooth.cost) * 2 / t, "vs_limit": inputs / t / limit})
     return rows
+
+
+def meta_evaluation_rows(net, x, target, batcher, limit: float, base: dict) -> list[dict]:
+    """Input passes per second of the meta-evaluation loop (Hedström et al. 2023) against the limit: saliency and
+    input×gradient under 2 copies of each of the four tests, the noise family (2 draws) alone and under every copy,
+    pairwise scoring included. The model copies are networks of their own, so their views are stacked per copy."""
+    from harness.attribution.methods import InputXGradient
+    from harness.perturbations.meta import MetaEvaluation
+
+    model = EncodedClassifier(net, Encoding.named("unit"))
+    methods = {"saliency": Saliency(), "ixg": InputXGradient()}
+    family = MetaEvaluation(copies=2, seed=0, families=[Noise(radii=[0.05], n_samples=2)])
+    conditions = family.conditions(model.encoding, tuple(x.shape[1:]))
+    scorer = Scorer(pairwise=["ssim", "spearman", "rel_change"], per_map=[])
+    evaluator = Evaluator(methods, scorer, batch_size=len(x), device=x.device, batcher=batcher)
+    start = time.perf_counter()
+    evaluator(model, ImageSet(x.cpu(), target.cpu()), conditions)
+    t = time.perf_counter() - start
+    views = 1 + sum(c.n_samples for c in conditions)
+    inputs = views * len(x) * len(methods)
+    return [{**base, "method": f"meta-evaluation loop ({len(conditions)} conditions, saliency + ixg, scoring "
+                               "included)", "maps_s": inputs / t, "vs_limit": inputs / t / limit}]
 
 
 def attack_rows(net, x, target, limit: float, base: dict, steps: int) -> list[dict]:

@@ -26,6 +26,7 @@ def test_bench_writes_every_table(tmp_path):
     table = pd.read_csv(tmp_path / "bench.csv")
     assert {"saliency", "ixg", "gradcam", "ig×3 baselines (4 steps)"} <= set(table.method)
     assert table.method.str.startswith("noise views").sum() == 1 and table.method.str.contains("attack step").sum() == 1
+    assert table.method.str.startswith("meta-evaluation loop").sum() == 1
     assert table.method.str.startswith("ROAD").sum() == 1 and table.forward_limit_img_s.notna().sum() == 2
     assert (table.maps_s > 0).all() and (table.limit_img_s > 0).all()
     assert table.speedup_vs_naive.notna().sum() == 1
