@@ -112,9 +112,11 @@ class NoiseAveraged(DifferentiableMap, Method):
         bases = None if baseline is None else baseline.repeat_interleave(s, 0)
         rows = None if seeds is None else seeds.repeat_interleave(s, 0)
         step = max(1, (max_inputs or len(noisy)) // self.base.cost)
+        # a base that draws noise of its own (a nested NoiseAveraged) moves its draws with the content too
+        inner = {"move": move} if move is not None and self.base.draws_in_frame else {}
         parts = [self.base.attribute(network, noisy[i:i + step], targets[i:i + step],
                                      None if bases is None else bases[i:i + step], max_inputs,
-                                     None if rows is None else rows[i:i + step]).detach()
+                                     None if rows is None else rows[i:i + step], **inner).detach()
                  for i in range(0, len(noisy), step)]
         return self._combine(torch.cat(parts).view(b, s, *parts[0].shape[1:]))
 

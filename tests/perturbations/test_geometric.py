@@ -132,15 +132,16 @@ def test_configuration_mistakes_are_one_line():
         Geometric(rotations90=[45])
 
 
-def test_a_beta_smoothed_smoothgrad_moves_its_draws_too():
-    """A wrapper around SmoothGrad (β-smoothing) passes the move on: the equivariant network still gives the clean
-    map back."""
+def test_a_beta_smoothed_or_nested_smoothgrad_moves_its_draws_too():
+    """A wrapper around SmoothGrad (β-smoothing, or another noise average) passes the move on: the equivariant
+    network still gives the clean map back."""
     from harness.attribution.beta_smoothed import BetaSmoothed
     shift = Geometric(translations=[5], fill="circular", flips=[], rotations90=[], rotations=[], scales=[],
                       aligned=[True])
     model = _model(symmetric=True)
     data = ImageSet(torch.rand(2, 3, 16, 16, dtype=torch.float64), torch.zeros(2, dtype=torch.long))
     scorer = Scorer(pairwise=["spearman"], per_map=[], backend="torch")
-    methods = {"smooth_beta": BetaSmoothed(NoiseAveraged(n_samples=3), beta=10.0)}
+    methods = {"smooth_beta": BetaSmoothed(NoiseAveraged(n_samples=3), beta=10.0),
+               "nested": NoiseAveraged(NoiseAveraged(n_samples=2), n_samples=2)}  # NoiseAveraged in NoiseAveraged
     rows = pd.DataFrame(Evaluator(methods, scorer)(model, data, shift.conditions(model.encoding, (3, 16, 16))).rows)
-    assert (rows[rows.method == "smooth_beta"].spearman > 1 - 1e-9).all()
+    assert set(rows.method) == {"smooth_beta", "nested"} and (rows.spearman > 1 - 1e-9).all()
