@@ -16,7 +16,7 @@ from typing import Any, Protocol
 IMAGE_ID = "image_id"  #: position of the image in the test split
 SAMPLE = "sample"  #: the draw of a random condition (0 for a deterministic one)
 LABEL = "label"  #: the image's true class
-PRED = "pred"  #: the original network's prediction on the clean image (the class explained)
+PRED = "pred"  #: the original network's prediction on the clean image (a condition run under another: that one's)
 PRED_PERTURBED = "pred_perturbed"  #: the condition's network's prediction on the perturbed image
 PRED_AGREES = "pred_agrees"  #: whether the prediction was kept (up to precision)
 METHOD = "method"  #: the attribution method's configured name

@@ -155,3 +155,23 @@ def test_device_auto_sends_each_shard_to_its_own_gpu(monkeypatch):
     monkeypatch.setattr("torch.cuda.device_count", lambda: 4)
     assert [str(resolve_device("auto", i)) for i in (0, 1, 5)] == ["cuda:0", "cuda:1", "cuda:1"]
     assert str(resolve_device("auto")) == "cuda" and str(resolve_device("cuda:2", 1)) == "cuda:2"
+
+
+def test_a_sweep_of_several_sharded_runs_describes_each(tmp_path):
+    """Two runs (two families) of two shards each in one sweep folder: the merged info lists both groups."""
+    import json
+
+    from harness.results.shards import merge_shards
+
+    for j, (target, shard) in enumerate([(t, s) for t in ("noise.Noise", "geometric.Geometric") for s in (0, 1)]):
+        run = tmp_path / str(j)
+        run.mkdir()
+        (run / "scores.csv").write_text("image_id\n0\n")
+        config = {"attribution": {"shards": 2, "shard": shard}, "perturbation": {"_target_": target}}
+        (run / "run_info.json").write_text(json.dumps({"config": config, "n_images": 4}))
+    merged = merge_shards(tmp_path)
+    groups = merged["shards"]["groups"]
+    assert len(groups) == 2 and all(g["merged"] == [0, 1] and g["n_images"] == 8 for g in groups)
+    assert {g["perturbation"] for g in groups} == {"noise.Noise", "geometric.Geometric"}
+    assert merged["n_images"] == 8 and merged["shards"]["missing"] == []
+    assert not (tmp_path / "examples.npz").exists()  # the example maps stay with each run

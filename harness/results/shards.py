@@ -3,8 +3,9 @@
 The sweep collector (:mod:`harness.collect_sweep`) merges the jobs' ``scores.csv``; for the jobs that are shards of
 one run it also writes, into the sweep folder, what the report reads besides the scores: ``run_info.json`` (the
 first shard's, with the number of images explained by all shards, the largest logit difference of each condition,
-and which shards were merged or are missing) and ``examples.npz`` (the shards' example maps, in image order). The
-sweep's report then is the unsharded run's report: the same tables, comparisons and figures.
+and which shards were merged or are missing; with several sharded runs in one sweep, ``shards.groups`` describes
+each of them) and ``examples.npz`` (the shards' example maps, in image order, for a sweep of one run). The sweep's
+report then is the unsharded run's report: the same tables, comparisons and figures.
 """
 from __future__ import annotations
 
@@ -70,6 +71,12 @@ def merge_shards(root: str | Path) -> dict[str, Any] | None:
     merged["logit_check"] = _largest(info.get("logit_check") or {} for info in infos.values())
     merged["shards"] = {"of": shard_of(infos[first[0]])[1], "runs": [str(r.relative_to(root)) for r in first],
                         "merged": [shard_of(infos[r])[0] for r in first], "missing": _missing(groups, infos)}
+    if len(groups) > 1:  # several sharded runs in one sweep (e.g. the jobs of a scorecard): each one described
+        merged["shards"]["groups"] = [
+            {"runs": [str(r.relative_to(root)) for r in runs], "merged": [shard_of(infos[r])[0] for r in runs],
+             "of": shard_of(infos[runs[0]])[1], "n_images": sum(int(infos[r].get("n_images", 0)) for r in runs),
+             "perturbation": infos[runs[0]].get("config", {}).get("perturbation", {}).get("_target_", "")}
+            for runs in (sorted(g, key=lambda r: shard_of(infos[r])) for g in groups.values())]
     if merged["shards"]["missing"]:
         log.warning("shards %s have no results (failed, or still running): rerun them alone into the same "
                     "hydra.sweep.dir (attribution.shard=%s) and they are merged", merged["shards"]["missing"],
