@@ -180,7 +180,8 @@ class Evaluator:
                 views = {CLEAN: clean}
                 for key, ref in refs.items():
                     view = plan.owners[f"{key}#0"][1]
-                    per_map = any(c.score_maps for c in todo if c.reference is ref)
+                    # from every condition compared with it (not only those still to do): resumed runs write the same
+                    per_map = any(c.score_maps for c in conditions if c.reference is ref)
                     views[key] = reference_view(clean, view, maps[view.key], self.scorer, networks[key], per_map)
                 pieces = {c.key: ConditionScores(c, views[c.reference.key if c.reference is not None else CLEAN],
                                                  self.methods, model.encoding.name, keep, networks[c.key])

@@ -47,8 +47,10 @@ CLIP = "clip"  #: noise: the noisy image is clipped to [0, 1]
 OBJECTIVE = "objective"  #: attacks: the objective ("" for the random-sign control)
 NORM = "norm"  #: attacks: the norm of the ball
 META_TEST = "meta_test"  #: meta-evaluation: the test, ``model`` or ``input`` (what is perturbed)
-META_TYPE = "meta_type"  #: meta-evaluation: ``resilience`` (minor noise) or ``adversary`` (disruptive noise)
-COPY = "copy"  #: meta-evaluation: which perturbed copy of the model (the input copies are the ``sample``)
+#: meta-evaluation: ``resilience`` (minor noise), ``adversary`` (disruptive noise), or ``unperturbed`` (a family run
+#: alone, the reference of its runs under the copies)
+META_TYPE = "meta_type"
+COPY = "copy"  #: meta-evaluation: which perturbed copy of the model or the input
 TRANSFORM = "transform"  #: equivariance: the geometric transform (translation, flip, rotation90, ...)
 ALIGNED = "aligned"  #: equivariance: the perturbed map brought back into the clean frame (True) or not
 CORRUPTION = "corruption"  #: natural corruptions: the corruption (gaussian_noise, fog, ...)

@@ -84,7 +84,7 @@ class ConditionScores:
         out = ViewMaps({key: m for key, (m, _) in framed.items()}, out.errors)
         broken = _broken(b.x, c.logits, logits_p)
         pred = c.predicted
-        change = (logits_p - c.logits).gather(1, pred.unsqueeze(1)).squeeze(1).tolist()
+        change = (logits_p - c.logits).gather(1, b.target.unsqueeze(1)).squeeze(1).tolist()
         max_diff = (logits_p - c.logits).abs().amax(1).tolist()
         kept = prediction_kept(logits_p, pred)  # a tie up to precision keeps the clean class
         pred_p = torch.where(kept, pred, logits_p.argmax(1)).tolist()

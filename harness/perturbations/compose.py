@@ -61,7 +61,14 @@ class Under(Condition):
         return self.inner.transform_inputs(self.outer_batch(batch), sample)
 
     def transform_network(self, network: nn.Module) -> nn.Module:
-        return self.inner.transform_network(self.outer.transform_network(network))
+        outer = self.outer.transform_network(network)
+        out = self.inner.transform_network(outer)
+        if outer is not network and out is self.inner.transform_network(network):
+            raise UserError(f"{self.inner!r} replaces the network instead of transforming the one it is given (e.g. a "
+                            "network retrained on other labels), so it cannot run under a copy of the model: leave "
+                            "its family out of perturbation.families, or run the input test alone "
+                            "(perturbation.tests=[input])")
+        return out
 
     def carry_baseline(self, baseline: torch.Tensor, batch: Batch, sample: int) -> torch.Tensor:
         return self.inner.carry_baseline(self.outer.carry_baseline(baseline, batch, 0), self.outer_batch(batch), sample)
@@ -70,8 +77,9 @@ class Under(Condition):
         return self.inner.explained_target(self.outer_batch(batch), logits_p, sample)
 
     def to_clean_frame(self, maps: torch.Tensor, batch: Batch, sample: int) -> tuple[torch.Tensor, torch.Tensor | None]:
-        # into the outer view's frame: the frame of the maps it is compared with
-        return self.inner.to_clean_frame(maps, self.outer_batch(batch), sample)
+        # into the outer view's frame, the frame of the maps it is compared with; ``batch`` is that view's batch
+        # (its inputs are already the outer condition's: the loop scores against the reference view)
+        return self.inner.to_clean_frame(maps, batch, sample)
 
     def move_draws(self, batch: Batch, sample: int) -> Callable[[torch.Tensor], torch.Tensor] | None:
         return self.inner.move_draws(self.outer_batch(batch), sample)

@@ -79,12 +79,12 @@ def render_scorecard(out: str | Path, figures: bool = True) -> None:
 
 
 def build_scorecard(scores: pd.DataFrame, out: str | Path, seed: int = 0, n_resamples: int = 2000,
-                    figures: bool = True, meta: pd.DataFrame | None = None) -> pd.DataFrame | None:
+                    figures: bool = True) -> pd.DataFrame | None:
     """The scorecard of pooled scores (:mod:`harness.report.scorecard`): ``scorecard.csv``, then ``scorecard.md``
-    and the figures rebuilt from it (:func:`render_scorecard`), in ``out``; each criterion marked by its measure's
-    MC where the meta-evaluation ``meta`` holds it. Returns the scorecard, or None (nothing written) when fewer than
-    two criteria can be measured."""
-    card = mark_reliability(compute_scorecard(scores, seed, n_resamples), meta)
+    and the figures rebuilt from it (:func:`render_scorecard`), in ``out``; each criterion marked by its measures'
+    MC where the scores hold a meta-evaluation of them. Returns the scorecard, or None (nothing written) when fewer
+    than two criteria can be measured."""
+    card = mark_reliability(compute_scorecard(scores, seed, n_resamples), scores, seed, n_resamples)
     shown = measured(card)
     if len(shown) < 2:
         log.info("no scorecard: it needs two criteria, %s measured", shown[0].label if shown else "none")
@@ -179,9 +179,10 @@ def build_report(root: str | Path, out: str | Path | None = None, seed: int = 0,
             "Only images whose prediction did not change under the perturbation.\n\n" + to_markdown(kept, shown)))
     if figures:
         draw(root, out, scores, aggregates, summary, shown, figure_metrics)
-    # a scorecard pooled with a meta-evaluation job (family=meta_evaluation) marks its criteria by their MC
-    meta = build_meta_evaluation(scores, out, seed, n_resamples, figures) if meta_evaluation or scorecard else None
+    # a scorecard pooled with a meta-evaluation job (family=meta_evaluation) writes its table too
+    if meta_evaluation or scorecard:
+        build_meta_evaluation(scores, out, seed, n_resamples, figures)
     if scorecard:
-        build_scorecard(scores, out, seed, n_resamples, figures, meta)
+        build_scorecard(scores, out, seed, n_resamples, figures)
     log.info("report written to %s", out)
     return summary

@@ -24,7 +24,9 @@ reliable: the constant one sits at resilience 1, reactivity 0 (MC 0.5), the rand
 """
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
+from typing import Optional
 
 import numpy as np
 import pandas as pd
@@ -35,7 +37,7 @@ from harness.metrics.registry import MEASURES, names
 from harness.report.stats import bootstrap_ci
 from harness.report.tables import normalise
 from harness.schema import (CLEAN_SUFFIX, CONTROL, COPY, IMAGE_COLUMNS, META_TEST, META_TYPE, PERTURBATION,
-                            PRED_AGREES, VARIANT, present)
+                            PRED_AGREES, SAMPLE, VARIANT, present)
 from harness.seeding import seed_for
 
 #: The family of the copies' own rows, and the ``meta_type`` of a family run alone (:mod:`harness.perturbations.meta`).
@@ -48,6 +50,8 @@ ALL = "all"
 CI_LOW, CI_HIGH = "ci95_low", "ci95_high"
 STATISTICS = (*meta.CRITERIA, meta.MC, RESILIENCE, REACTIVITY)
 KINDS = ("resilience", "adversary")
+#: A set of (measure, family) pairs to meta-evaluate, or None for all.
+Only = Optional[Collection[tuple[str, str]]]
 
 
 def tested(scores: pd.DataFrame) -> pd.Series:
@@ -70,7 +74,11 @@ def meta_rows(scores: pd.DataFrame) -> pd.DataFrame:
         rows = rows[rows[PERTURBATION].astype(str) == FAMILY]
     if META_TEST not in rows.columns:
         return rows.iloc[:0]
-    return normalise(_no_controls(rows))
+    rows = normalise(_no_controls(rows))
+    if SAMPLE in rows.columns and (rows[SAMPLE] > 0).any():
+        # results saved when the input test's copies were the samples of one condition: each (copy, sample) a copy
+        rows[COPY] = rows[COPY].astype(int) * (int(rows[SAMPLE].max()) + 1) + rows[SAMPLE].astype(int)
+    return rows
 
 
 def _no_controls(rows: pd.DataFrame) -> pd.DataFrame:
@@ -144,17 +152,21 @@ class Source:
     q_hat: dict[str, np.ndarray]
 
 
-def _per_map_sources(rows: pd.DataFrame, index: Index) -> list[Source]:
+def _per_map_sources(rows: pd.DataFrame, index: Index, only: Only = None) -> list[Source]:
     return [Source(m, "", index.fill(rows, m + CLEAN_SUFFIX, "first"), {k: index.fill_copies(rows, m, k) for k in KINDS})
-            for m in measured(rows)]
+            for m in measured(rows) if only is None or (m, "") in only]
 
 
-def _family_sources(alone: pd.DataFrame, under: pd.DataFrame, index: Index, family: str) -> list[Source]:
+def _family_sources(alone: pd.DataFrame, under: pd.DataFrame, index: Index, family: str,
+                    only: Only = None) -> list[Source]:
     """The pairwise measures (mean over conditions and samples) and the aggregates that are not a mean (computed
     per condition, then averaged) of one family run alone and under the copies of one test."""
+    keep = lambda m: only is None or (m, family) in only  # noqa: E731
     out = [Source(m, family, index.fill(alone, m), {k: index.fill_copies(under, m, k) for k in KINDS})
-           for m in names("pairwise") if m in alone.columns and alone[m].notna().any() and m in under.columns]
-    wanted = [m for m in names("aggregate") if MEASURES[m].reduce != "mean" and MEASURES[m].source in alone.columns]
+           for m in names("pairwise")
+           if keep(m) and m in alone.columns and alone[m].notna().any() and m in under.columns]
+    wanted = [m for m in names("aggregate")
+              if keep(m) and MEASURES[m].reduce != "mean" and MEASURES[m].source in alone.columns]
     if wanted:
         agg_alone, agg_under = aggregate(alone), aggregate(under)
         if agg_alone is not None and agg_under is not None:
@@ -164,19 +176,20 @@ def _family_sources(alone: pd.DataFrame, under: pd.DataFrame, index: Index, fami
     return out
 
 
-def sources(scores: pd.DataFrame, test: str, index: Index) -> list[Source]:
-    """Every measure of one test: the per-map measures on the copies, then each family's pairwise measures."""
+def sources(scores: pd.DataFrame, test: str, index: Index, only: Only = None) -> list[Source]:
+    """Every measure of one test (or those of ``only``): the per-map measures on the copies, then each family's
+    pairwise measures and aggregates."""
     scores = _no_controls(scores)
     in_meta = tested(scores)
     copies = meta_rows(scores)
-    out = _per_map_sources(copies[copies[META_TEST] == test], index)
+    out = _per_map_sources(copies[copies[META_TEST] == test], index, only)
     if PERTURBATION not in scores.columns:
         return out
     alone = in_meta & (scores[META_TYPE].astype(str) == UNPERTURBED)
     for family in scores.loc[alone, PERTURBATION].astype(str).unique():
         mine = scores[PERTURBATION].astype(str) == family
         out += _family_sources(normalise(scores[mine & alone]), normalise(scores[mine & _of_test(scores, test)]),
-                               index, family)
+                               index, family, only)
     return out
 
 
@@ -212,9 +225,11 @@ def _row(name: str, family: str, label: str, direction: str, test: str, per_copy
     return row
 
 
-def meta_evaluation(scores: pd.DataFrame, seed: int = 0, n_resamples: int = 2000) -> pd.DataFrame | None:
+def meta_evaluation(scores: pd.DataFrame, seed: int = 0, n_resamples: int = 2000,
+                    only: Only = None) -> pd.DataFrame | None:
     """One row per (measure, family, test) with the criteria, MC, resilience, reactivity and their CIs over the
-    copies; the synthetic measures included. None when ``scores`` has no meta-evaluation rows."""
+    copies; the synthetic measures included. None when ``scores`` has no meta-evaluation rows. ``only``: the
+    (measure, family) pairs to compute (default: every one found)."""
     copies = meta_rows(scores)
     if copies.empty:
         return None
@@ -224,7 +239,7 @@ def meta_evaluation(scores: pd.DataFrame, seed: int = 0, n_resamples: int = 2000
         if rows.empty:
             continue
         index = Index.of(rows)
-        for source in sources(scores, test, index):
+        for source in sources(scores, test, index, only):
             entry = (source.measure, source.family, "")
             by_source.setdefault(entry, {})[test] = _with_axes(_per_copy(source, index))
         for k in SYNTHETIC:

@@ -29,7 +29,8 @@ import pandas as pd
 
 from harness.metrics.aggregate import aggregate
 from harness.metrics.registry import MEASURES
-from harness.report.meta_evaluation import reliability, tested
+from harness.report.meta_evaluation import FAMILY as META_FAMILY
+from harness.report.meta_evaluation import meta_evaluation, reliability, tested
 from harness.report.stats import bootstrap_ci, tier_ranks
 from harness.report.tables import normalise, treatment_text
 from harness.schema import (ALIGNED, BASELINE_TREATMENT, CLEAN_SUFFIX, CONTROL, IMAGE_ID, LABEL, MAGNITUDE,
@@ -264,22 +265,47 @@ def measures_of(criterion: Criterion) -> list[tuple[str, str]]:
     return out
 
 
-def mark_reliability(card: pd.DataFrame, table: pd.DataFrame | None) -> pd.DataFrame:
-    """The scorecard with, for each criterion whose measures a meta-evaluation ``table`` holds
-    (:mod:`harness.report.meta_evaluation`), ``<name>_mc`` and its CI: the MC score of its least reliable measure
-    (Hedström et al. 2023; 1 = resilient to noise and reactive to adversaries), and ``<name>_mc_of``: which."""
+def criterion_reliability(scores: pd.DataFrame, criterion: Criterion, seed: int = 0,
+                          n_resamples: int = 2000) -> tuple[str, pd.Series] | None:
+    """The meta-evaluation (:mod:`harness.report.meta_evaluation`) of a criterion's measures on the rows it reads:
+    the copies' rows as they are, and the rows of a family run alone and under the copies filtered as the criterion
+    filters its own (its ``where``, ``unless`` and ``largest``; a constant map's undefined pattern measures counted
+    as unchanged). Returns the least reliable measure's name and its row (both tests' mean where there are both),
+    or None when the scores do not meta-evaluate every measure of the criterion."""
+    wanted = measures_of(criterion)
+    meta_rows = tested(scores)
+    if not meta_rows.any():
+        return None
+    copies = scores[meta_rows & (scores[PERTURBATION].astype(str) == META_FAMILY)]
+    parts = [copies]
+    if any(family for _, family in wanted):
+        family_rows = scores[meta_rows & (scores[PERTURBATION].astype(str) != META_FAMILY)]
+        parts.append(unchanged_constant(_rows(family_rows, criterion)))
+    table = meta_evaluation(pd.concat(parts), seed, n_resamples, only=set(wanted))
     if table is None:
-        return card
+        return None
+    found = [(m, f, reliability(table, m, f)) for m, f in wanted]
+    if any(r is None for _, _, r in found):
+        return None
+    measure, family, row = min(found, key=lambda t: t[2][MC] if np.isfinite(t[2][MC]) else np.inf)
+    return (f"{measure} ({family})" if family else measure), row
+
+
+def mark_reliability(card: pd.DataFrame, scores: pd.DataFrame, seed: int = 0, n_resamples: int = 2000) -> pd.DataFrame:
+    """The scorecard with, for each criterion whose measures the pooled ``scores`` meta-evaluate (a
+    ``family=meta_evaluation`` job), ``<name>_mc`` and its CI: the MC score of its least reliable measure on the
+    rows the criterion reads (Hedström et al. 2023; 1 = resilient to noise and reactive to adversaries,
+    :func:`criterion_reliability`), and ``<name>_mc_of``: which."""
     card = card.copy()
     for criterion in measured(card):
-        found = [(m, f, reliability(table, m, f)) for m, f in measures_of(criterion)]
-        if not found or any(r is None for _, _, r in found):
+        found = criterion_reliability(scores, criterion, seed, n_resamples)
+        if found is None:
             continue
-        measure, family, row = min(found, key=lambda t: t[2][MC] if np.isfinite(t[2][MC]) else np.inf)
+        name, row = found
         card[column(criterion, MC)] = row[MC]
         for stat in (CI_LOW, CI_HIGH):
             card[column(criterion, f"{MC}_{stat}")] = row[f"{MC}_{stat}"]
-        card[column(criterion, f"{MC}_of")] = f"{measure} ({family})" if family else measure
+        card[column(criterion, f"{MC}_of")] = name
     return card
 
 
@@ -362,7 +388,7 @@ def scorecard_markdown(card: pd.DataFrame) -> str:
 
 
 def _reliability(card: pd.DataFrame, criterion: Criterion) -> str:
-    if column(criterion, MC) not in card.columns:
+    if column(criterion, MC) not in card.columns or not np.isfinite(card[column(criterion, MC)].iloc[0]):
         return ""
     row = card.iloc[0]
     low, high = row[column(criterion, f"{MC}_{CI_LOW}")], row[column(criterion, f"{MC}_{CI_HIGH}")]

@@ -75,6 +75,7 @@ def merge_shards(root: str | Path) -> dict[str, Any] | None:
         merged["shards"]["groups"] = [
             {"runs": [str(r.relative_to(root)) for r in runs], "merged": [shard_of(infos[r])[0] for r in runs],
              "of": shard_of(infos[runs[0]])[1], "n_images": sum(int(infos[r].get("n_images", 0)) for r in runs),
+             "missing": _missing({"": runs}, infos),
              "perturbation": infos[runs[0]].get("config", {}).get("perturbation", {}).get("_target_", "")}
             for runs in (sorted(g, key=lambda r: shard_of(infos[r])) for g in groups.values())]
     if merged["shards"]["missing"]:

@@ -93,23 +93,37 @@ def test_a_reference_outside_the_run_is_refused():
         ev(model, data, [Under(_Same(), noise)])
 
 
-def test_resuming_a_composed_run_gives_the_same_rows(tmp_path):
-    model, data, ev = _setup()
-    copy = WeightNoise("resilience", 0.05, 1, seed=2)
+def test_an_interrupted_composed_run_resumes_to_the_same_rows(tmp_path):
+    """A whole run with a store, then some of its pieces deleted (a copy's, and a composed condition's of another
+    batch) and the run resumed: the same rows, a baseline method (IG) and an input-noise copy included."""
+    import shutil
+
+    from functools import partial
+
+    from harness.attribution.baselines import constant
+    from harness.attribution.methods import IntegratedGradients
+
+    model, data, _ = _setup(8)
+    copy, noisy = WeightNoise("resilience", 0.05, 1, seed=2), InputNoise("adversary", 0.3, 0)
     noise = Noise(radii=[0.1], n_samples=2).conditions(model.encoding, (3, 8, 8))[0]
-    conds = [copy, noise, Under(copy, noise)]
+    conds = [copy, noisy, noise, Under(copy, noise), Under(noisy, noise)]
 
-    def run(folder, conditions):
-        store = PartialStore(tmp_path / folder, {"run": 1})
-        ev = _setup()[2]
-        ev.store = store
-        return pd.DataFrame(ev(model, data, conditions).rows)
+    def run(folder):
+        ev = Evaluator({"saliency": Saliency(), "ig": IntegratedGradients(partial(constant, value=0.0), n_steps=4)},
+                       Scorer(pairwise=["ssim", "rel_change"], per_map=["sparseness"]), treatments=("carried",),
+                       batch_size=4, seed=1, store=PartialStore(tmp_path / folder, {"run": 1}))
+        return pd.DataFrame(ev(model, data, conds).rows)
 
-    whole = run("whole", conds)
-    run("resumed", [copy])  # the copy's pieces are done, the composed ones are not
-    resumed = run("resumed", conds)
-    assert len(whole) == 6 * 2 * (1 + 2 + 2)
-    pd.testing.assert_frame_equal(whole, resumed)
+    whole = run("whole")
+    shutil.copytree(tmp_path / "whole", tmp_path / "resumed")
+    parts = tmp_path / "resumed" / "partial"
+    gone = [*parts.joinpath("0000000").glob(f"{copy.key}.*"), *parts.joinpath("0000004").glob(
+        f"{Under(noisy, noise).key}.*")]
+    assert {p.suffix for p in gone} == {".csv", ".npz"} and len(gone) == 4
+    for path in gone:
+        path.unlink()
+    assert len(whole) == 8 * 2 * (1 + 1 + 2 + 2 + 2)
+    pd.testing.assert_frame_equal(whole, run("resumed"))
 
 
 def test_a_compensated_shift_under_a_copy_compensates_the_copy_s_network():
@@ -127,3 +141,23 @@ def test_a_compensated_shift_under_a_copy_compensates_the_copy_s_network():
     under_logits = predict(under.transform_network(model.network), under.transform_inputs(batch, 0))
     assert torch.allclose(under_logits, copy_logits, atol=1e-4)
     assert not torch.allclose(copy_logits, predict(model.network, batch.z), atol=1e-2)
+
+
+def test_a_family_that_replaces_the_network_is_refused_under_a_model_copy():
+    """A network retrained on other labels does not derive from the network it is given: under a copy of the model it
+    would ignore the copy, so it is one clear error (under an input copy it is fine)."""
+    from harness.errors import UserError
+
+    model, data, _ = _setup(2)
+    retrained = nn.Sequential(nn.Flatten(), nn.Linear(3 * 8 * 8, 3))
+
+    class Replaced(Condition):
+        def __init__(self):
+            super().__init__(condition_columns("retrained", 1.0, "retrained"))
+
+        def transform_network(self, network):
+            return retrained
+
+    with pytest.raises(UserError, match="replaces the network"):
+        Under(WeightNoise("adversary", 1.0, 0, seed=1), Replaced()).transform_network(model.network)
+    assert Under(InputNoise("adversary", 0.3, 0), Replaced()).transform_network(model.network) is retrained

@@ -83,6 +83,15 @@ def test_a_family_s_pairwise_measures_are_meta_evaluated_under_the_copies(tmp_pa
     assert "| ssim (noise) | higher |" in (tmp_path / "meta_evaluation.md").read_text()
 
 
+def test_results_saved_with_the_input_copies_as_samples_read_the_same():
+    """Runs saved before the input copies were conditions of their own kept them as the samples of one condition."""
+    old = _scores()
+    inputs = old["meta_test"] == "input"
+    old.loc[inputs, "sample"], old.loc[inputs, COPY] = old.loc[inputs, COPY], 0
+    a, b = meta_evaluation(_scores(), n_resamples=50), meta_evaluation(old, n_resamples=50)
+    pd.testing.assert_frame_equal(a, b)
+
+
 def test_no_meta_rows_no_table():
     assert meta_evaluation(_scores().drop(columns=[META_TEST])) is None
 

@@ -195,42 +195,59 @@ def test_an_undefined_pattern_measure_of_a_patterned_map_stays_unranked(caplog):
 def test_the_meta_evaluation_s_rows_are_its_own_and_mark_the_criteria_by_mc(tmp_path):
     from harness.report.meta_evaluation import meta_evaluation, reliability
     from harness.report.scorecard import MC, mark_reliability
-    from harness.schema import COPY, META_TEST, META_TYPE
+    from harness.schema import ALIGNED, COPY, META_TEST, META_TYPE, TRANSFORM
 
     rng = np.random.default_rng(0)
     meta = []
+    tests = [(t, kind, k) for t in ("model", "input") for kind in ("resilience", "adversary") for k in range(3)]
     for method in ("good", "bad", "tie_a"):
+        level = {"good": 0.9, "bad": 0.3, "tie_a": 0.6}[method]
         for i in range(N_IMAGES):
-            for test in ("model", "input"):
-                for kind in ("resilience", "adversary"):
-                    for k in range(3):
-                        tags = {META_TEST: test, META_TYPE: kind, COPY: k}
-                        lerf = METHODS[method][4] + 0.01 * i
-                        meta.append(_row("meta", method, i, "meta_evaluation", "copy", **tags, **{
-                            PRED_AGREES: kind == "resilience", "road_lerf": lerf if kind == "resilience" else lerf - 0.3}))
-                        meta += [_row("meta", method, i, "noise", "uniform noise, L∞ radius", 0.05, s, **tags,
-                                      rel_change=rng.uniform(5, 9)) for s in range(2)]
+            for test, kind, k in tests:
+                tags = {META_TEST: test, META_TYPE: kind, COPY: k}
+                lerf = METHODS[method][4] + 0.01 * i
+                meta.append(_row("meta", method, i, "meta_evaluation", "copy", **tags, **{
+                    PRED_AGREES: kind == "resilience", "road_lerf": lerf if kind == "resilience" else lerf - 0.3}))
+                meta += [_row("meta", method, i, "noise", "uniform noise, L∞ radius", 0.05, s, **tags,
+                              rel_change=rng.uniform(5, 9)) for s in range(2)]
+                # a geometric family: the translation's Spearman keeps the methods' levels under the noise copies
+                # and drops under the adversary's; the flip's is noise
+                drop = 0.0 if kind == "resilience" else 0.4
+                meta += [_row("meta", method, i, "geometric", "translation", 4, 0, **tags, **{
+                    TRANSFORM: "translation", ALIGNED: True, "spearman": level + 0.001 * i - drop}),
+                    _row("meta", method, i, "geometric", "flip", 1, 0, **tags, **{
+                        TRANSFORM: "flip", ALIGNED: True, "spearman": rng.uniform()})]
+            alone = {META_TYPE: "unperturbed"}
             meta += [_row("meta", method, i, "noise", "uniform noise, L∞ radius", 0.05, s, rel_change=rng.uniform(5, 9),
-                          **{META_TYPE: "unperturbed"}) for s in range(2)]
+                          **alone) for s in range(2)]
+            meta += [_row("meta", method, i, "geometric", "translation", 4, 0, **alone, **{
+                TRANSFORM: "translation", ALIGNED: True, "spearman": level + 0.001 * i}),
+                _row("meta", method, i, "geometric", "flip", 1, 0, **alone, **{
+                    TRANSFORM: "flip", ALIGNED: True, "spearman": rng.uniform()})]
     meta = pd.DataFrame(meta)
     scores = pd.concat([pooled(), meta], ignore_index=True)
     plain = scorecard(pooled(), n_resamples=50)
     card = scorecard(scores, n_resamples=50)
     pd.testing.assert_frame_equal(card, plain)  # the meta-evaluation's rows (noise ones included) are not read
+    marked = mark_reliability(card, scores, n_resamples=50)
     table = meta_evaluation(scores, n_resamples=50)
-    marked = mark_reliability(card, table)
     noise = reliability(table, "max_sensitivity", "noise")
     assert marked[column("noise_stability", MC)].iloc[0] == noise[MC]
-    road = min(reliability(table, "road_lerf")[MC], reliability(table, "road_morf")[MC]) \
-        if reliability(table, "road_morf") is not None else None
-    assert road is None and column("road_gap", MC) not in marked.columns  # road_morf was not meta-evaluated
+    assert column("road_gap", MC) not in marked.columns  # road_morf was not meta-evaluated
     assert column("input_invariance", MC) not in marked.columns
+    # the equivariance criterion's MC reads its own rows (translation and rotation): the flip's noise is left out
+    equivariance = scorecard(pd.concat([scores, pd.DataFrame([_row("geo", m, i, "geometric", "translation", 4, 0, **{
+        TRANSFORM: "translation", ALIGNED: True, "spearman": 0.5}) for m in METHODS for i in range(N_IMAGES)])]),
+        n_resamples=50)
+    marked_eq = mark_reliability(equivariance, scores, n_resamples=50)
+    everything = reliability(table, "spearman", "geometric")[MC]
+    assert marked_eq[column("equivariance", MC)].iloc[0] > everything + 0.1
     md = scorecard_markdown(marked)
     assert f"noise stability (MC {noise[MC]:.2f})" in md and "Reliability of `max_sensitivity (noise)`" in md
-    build_report_dir = tmp_path / "runs"
+    runs = tmp_path / "runs"
     for run, rows in scores.groupby(RUN):
-        (build_report_dir / run).mkdir(parents=True)
-        rows.drop(columns=[RUN]).dropna(axis=1, how="all").to_csv(build_report_dir / run / "scores.csv", index=False)
-    build_report(build_report_dir, tmp_path / "pool", n_resamples=50, figures=False, scorecard=True)
+        (runs / run).mkdir(parents=True)
+        rows.drop(columns=[RUN]).dropna(axis=1, how="all").to_csv(runs / run / "scores.csv", index=False)
+    build_report(runs, tmp_path / "pool", n_resamples=50, figures=False, scorecard=True)
     assert "(MC " in (tmp_path / "pool" / "scorecard.md").read_text()
     assert (tmp_path / "pool" / "meta_evaluation.csv").is_file()
