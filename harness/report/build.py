@@ -16,7 +16,8 @@ from harness.report import header, scorecard_figures
 from harness.report.figures import draw
 from harness.report import meta_evaluation as meta_table
 from harness.report import meta_figures
-from harness.report.scorecard import mark_reliability, measured, scorecard_markdown
+from harness.report.reliability import mark_reliability
+from harness.report.scorecard import measured, scorecard_markdown
 from harness.report.scorecard import scorecard as compute_scorecard
 from harness.report.stats import compare_methods, ranking
 from harness.report.tables import (group_columns, normalise, summarise, table_metrics, to_latex, to_markdown,

@@ -194,7 +194,8 @@ def test_an_undefined_pattern_measure_of_a_patterned_map_stays_unranked(caplog):
 
 def test_the_meta_evaluation_s_rows_are_its_own_and_mark_the_criteria_by_mc(tmp_path):
     from harness.report.meta_evaluation import meta_evaluation, reliability
-    from harness.report.scorecard import MC, mark_reliability
+    from harness.report.reliability import mark_reliability
+    from harness.report.scorecard import MC
     from harness.schema import ALIGNED, COPY, META_TEST, META_TYPE, TRANSFORM
 
     rng = np.random.default_rng(0)
