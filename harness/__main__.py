@@ -11,14 +11,14 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from harness.configs import CONFIG_DIR
-from harness.errors import exit_code_of
+from harness.common.errors import exit_code_of
 
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="config")
 def main(cfg: DictConfig) -> None:
     """Compose the config, run the experiment into Hydra's output folder."""
-    from harness.run import run
+    from harness.entry.run import run
 
     from tqdm.contrib.logging import logging_redirect_tqdm
 

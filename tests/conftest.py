@@ -5,9 +5,8 @@ from pathlib import Path
 
 import pytest
 import torch
-from hydra import compose, initialize_config_dir
 
-from harness.configs import CONFIG_DIR
+from harness.configs.compose import compose
 from harness.data.synthetic_rps import make_splits
 from harness.models.classifier import EncodedClassifier
 from harness.models.encoding import Encoding
@@ -15,23 +14,15 @@ from harness.models.rps_cnn import build_rps_cnn
 from harness.models.train import TrainConfig, accuracy, fit, init_weights
 
 
-#: overrides that make the app run in seconds
-TINY = [
-    "data.n_train=60", "data.n_val=30", "data.n_test=30", "data.image_size=32",
-    "train.epochs=1", "attribution.n_images=3", "attribution.n_steps=4", "attribution.batch_size=2",
-    "model.network.width=0.25", "perturbation.magnitudes=[0.5]", "report.figures=false",
-]
-
-
-def _compose_config(overrides: list[str] | None = None):
-    with initialize_config_dir(version_base="1.3", config_dir=CONFIG_DIR):
-        return compose(config_name="config", overrides=overrides or [])
+#: overrides that make the app run in seconds: the ``debug=tiny`` config group (``harness/configs/debug/``), a
+#: narrower network, one magnitude, no figures
+TINY = ["debug=tiny", "model.network.width=0.25", "perturbation.magnitudes=[0.5]", "report.figures=false"]
 
 
 @pytest.fixture
 def compose_config():
     """``compose_config(overrides)``: the app's config, as ``python -m harness`` would compose it."""
-    return _compose_config
+    return compose
 
 
 @pytest.fixture(scope="session")
@@ -45,7 +36,7 @@ def model_cache(tmp_path_factory) -> Path:
 def run_app(compose_config, tmp_path, model_cache):
     """``run_app(overrides, name, cache=None)``: run the app in-process into ``tmp_path/name``; models come from the
     session's shared cache, or from ``cache`` (e.g. ``tmp_path / "cache"``) for a test that checks training."""
-    from harness.run import run
+    from harness.entry.run import run
 
     def _run(overrides: list[str], name: str = "run", cache: Path | None = None) -> Path:
         cfg = compose_config([*overrides, f"cache_dir={cache or model_cache}"])

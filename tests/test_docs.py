@@ -29,7 +29,7 @@ def test_docs_build_strictly(tmp_path):
                            cwd=ROOT, capture_output=True, text=True, env=env)
     assert build.returncode == 0, build.stdout[-3000:] + build.stderr[-3000:]
     assert (tmp_path / "site" / "experiments" / "bias_shift" / "index.html").exists()  # the hook's pages
-    assert "harness.api.evaluate" in (tmp_path / "site" / "api" / "index.html").read_text(encoding="utf-8")
+    assert "harness.entry.api.evaluate" in (tmp_path / "site" / "api" / "index.html").read_text(encoding="utf-8")
 
 
 def test_every_module_is_in_the_reference():

@@ -3,7 +3,7 @@ entry points on top (``DESIGN.md``, "One schema").
 
 Every module's imports are read with :mod:`ast` (imports inside functions included: a lazy import hides a cycle, it
 does not remove it) and mapped to the package's *units*: a subpackage (``harness.metrics``) or a top-level module
-(``harness.run``). No two units may import each other, directly or round a longer loop, and only the entry points
+(``harness.entry.run``). No two units may import each other, directly or round a longer loop, and only the entry points
 build the report.
 """
 from __future__ import annotations
@@ -18,7 +18,7 @@ PACKAGE = Path(harness.__file__).parent
 
 #: The units that may import ``harness.report``: the front ends that build a report once the results are saved
 #: (a run, a sweep's collection). The loop, the store and everything below them never do.
-REPORT_IMPORTERS = {"harness.run", "harness.collect_sweep"}
+REPORT_IMPORTERS = {"harness.entry"}
 
 
 def module_names() -> dict[str, Path]:
@@ -48,7 +48,7 @@ def imports_of(name: str, path: Path, known: set[str]) -> set[str]:
 
 
 def unit(name: str) -> str:
-    """``harness.report.build`` → ``harness.report``; ``harness.run`` → ``harness.run``; ``harness`` → ``harness``."""
+    """``harness.report.build`` → ``harness.report``; ``harness.entry.run`` → ``harness.entry.run``; ``harness`` → ``harness``."""
     return ".".join(name.split(".")[:2])
 
 
@@ -129,3 +129,31 @@ def test_only_entry_points_import_the_report():
     extra = {a: lines for a, lines in importers.items() if a not in REPORT_IMPORTERS}
     assert not extra, "harness.report is imported below the entry points:\n" + "\n".join(
         f"  {a}: {'; '.join(lines)}" for a, lines in sorted(extra.items()))
+
+
+#: The package's units from the bottom floor up: a unit imports only units on floors below its own.
+FLOORS = [
+    {"harness._version", "harness.common"},
+    {"harness.configs", "harness.data", "harness.attribution", "harness.metrics"},
+    {"harness.models", "harness.results"},
+    {"harness.perturbations"},
+    {"harness.report", "harness.loop"},
+    {"harness.entry"},
+    {"harness", "harness.__main__", "harness.collect_sweep", "harness.bench"},
+]
+#: The only modules loose at the top of the package: its front doors (``import harness``, ``python -m harness``,
+#: ``python -m harness.collect_sweep``) and the version.
+FRONT_DOORS = {"__init__.py", "__main__.py", "_version.py", "collect_sweep.py"}
+
+
+def test_every_import_points_down():
+    floor = {u: i for i, units in enumerate(FLOORS) for u in units}
+    units = {unit(m) for m in module_names()}
+    assert units <= set(floor), f"place these units on a floor of FLOORS: {sorted(units - set(floor))}"
+    up = [f"{a} -> {b}: {lines[0]}" for (a, b), lines in unit_graph().items() if floor[a] <= floor[b]]
+    assert not up, "imports that do not point to a lower floor:\n" + "\n".join(sorted(up))
+
+
+def test_nothing_loose_at_the_top():
+    loose = {p.name for p in PACKAGE.glob("*.py")} - FRONT_DOORS
+    assert not loose, f"modules loose at the top of the package (move each into its stage): {sorted(loose)}"

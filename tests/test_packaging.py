@@ -61,4 +61,4 @@ def test_sdist_and_wheel_build_and_pass_twine(tmp_path):
     with tarfile.open(sdist) as tar:  # the sdist is the source: it rebuilds the docs and runs the tests
         held = {n.split("/", 1)[1] for n in tar.getnames() if "/" in n}
     assert {"CHANGELOG.md", "mkdocs.yml", "docs/hooks.py", "examples/quickstart.ipynb", "tests/conftest.py",
-            "tests/data/road_reference.npz", "experiments/bias_shift/README.md"} <= held
+            "tests/fixtures/road_reference.npz", "experiments/bias_shift/README.md"} <= held

@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 
 from harness.attribution.methods import Method
-from harness.seeding import generators_for, seed_for
+from harness.common.seeding import generators_for, seed_for
 
 
 class RandomMap(Method):

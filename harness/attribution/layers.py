@@ -12,7 +12,7 @@ import weakref
 import torch
 import torch.nn as nn
 
-from harness.errors import UserError
+from harness.common.errors import UserError
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ def resolve_layer(network: nn.Module, name: str | None, sample: torch.Tensor | N
 
     The layer's feature map must be at least :data:`MIN_SIDE` pixels a side at the sample's size, or Grad-CAM is one
     number broadcast over the image (a ResNet's ``layer4`` at 32×32 inputs is 1×1). A layer named by the user that
-    is smaller is a :class:`~harness.errors.UserError` naming the layers that would do; for the default, the
+    is smaller is a :class:`~harness.common.errors.UserError` naming the layers that would do; for the default, the
     deepest module before it whose feature map is large enough is used instead (a stage at the same level, e.g.
     ``layer3``, or an activation), logged once and reported by :func:`layer_info`.
     """

@@ -25,7 +25,7 @@ from captum.attr import Saliency as _Saliency
 
 from harness.attribution.attackable import DifferentiableMap
 from harness.attribution.layers import layer_info, resolve_layer
-from harness.errors import UserError
+from harness.common.errors import UserError
 
 
 class Method:
@@ -75,7 +75,7 @@ class Method:
         raise NotImplementedError
 
     def check(self, network: nn.Module, sample: torch.Tensor) -> None:
-        """Raise a :class:`~harness.errors.UserError` if this method cannot explain ``network`` (called once per
+        """Raise a :class:`~harness.common.errors.UserError` if this method cannot explain ``network`` (called once per
         run on a sample input ``(1, C, H, W)``, before any attribution)."""
 
     def info(self) -> dict:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from harness.errors import UserError
+from harness.common.errors import UserError
 
 #: rule name -> reduction over the channel dimension.
 REDUCTIONS = {

@@ -31,8 +31,8 @@ import torch
 
 from harness.attribution.attackable import DifferentiableMap
 from harness.attribution.methods import Method, Saliency
-from harness.errors import UserError
-from harness.seeding import generators_for, seed_for
+from harness.common.errors import UserError
+from harness.common.seeding import generators_for, seed_for
 
 
 class NoiseAveraged(DifferentiableMap, Method):

@@ -21,7 +21,7 @@ import torch
 from PIL import Image, UnidentifiedImageError
 
 from harness.data.base import ImageSet, ImageSplits
-from harness.errors import UserError
+from harness.common.errors import UserError
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from harness.data.base import ImageSet, ImageSplits
-from harness.errors import UserError
+from harness.common.errors import UserError
 
 SUPPORTED = ("MNIST", "FashionMNIST", "KMNIST", "CIFAR10", "CIFAR100", "SVHN")
 

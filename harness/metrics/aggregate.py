@@ -17,7 +17,7 @@ from __future__ import annotations
 import pandas as pd
 
 from harness.metrics.registry import MEASURES, is_grouping
-from harness.schema import IMAGE_COLUMNS, LABEL, N_KEPT, N_SAMPLES, PRED, PRED_AGREES, SAMPLE, present
+from harness.common.schema import IMAGE_COLUMNS, LABEL, N_KEPT, N_SAMPLES, PRED, PRED_AGREES, SAMPLE, present
 
 
 def aggregate(scores: pd.DataFrame) -> pd.DataFrame | None:

@@ -4,7 +4,7 @@ Maps ``(B, H, W)`` (ranked by ``|map|``), images ``(B, C, H, W)`` in the pixel s
 ``(B,)`` int64. A ``model`` is a callable from images ``(N, C, H, W)`` to logits ``(N, K)``; it is called under
 ``torch.no_grad()`` on all the perturbed images of a batch at once (in chunks of ``max_batch`` images if given).
 Curves are ``(B, F)`` in float64. Random draws are made on the CPU from one generator per image
-(:func:`harness.seeding.generators_for`), so every device gets the same numbers; ties in a map are broken by a
+(:func:`harness.common.seeding.generators_for`), so every device gets the same numbers; ties in a map are broken by a
 seeded random order, never by pixel index (:func:`removal_order`).
 
 - ROAD (Rong et al., ICML 2022, https://arxiv.org/abs/2202.00449): :func:`road_curve`, removed pixels imputed by
@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Sequence
 import torch
 
 from harness.metrics.imputation import noisy_linear_impute, seed_list
-from harness.seeding import generators_for, seed_for
+from harness.common.seeding import generators_for, seed_for
 
 Model = Callable[[torch.Tensor], torch.Tensor]
 Seeds = torch.Tensor | Iterable[int]

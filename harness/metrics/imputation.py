@@ -15,7 +15,7 @@ from collections.abc import Iterable
 import torch
 import torch.nn.functional as F
 
-from harness.seeding import generators_for
+from harness.common.seeding import generators_for
 
 #: Weights of the 8 neighbours (row offset −1, 0, 1 × column offset −1, 0, 1), as in the reference.
 NEIGHBOUR_WEIGHTS = ((1 / 12, 1 / 6, 1 / 12),
@@ -111,7 +111,7 @@ def noisy_linear_impute(x: torch.Tensor, removed: torch.Tensor, noise: float = 0
     over the neighbours inside the image), solved jointly for all removed pixels of all images and channels
     (:func:`solve_imputation`), plus Gaussian noise of std ``noise`` on the removed pixels only. With ``noise=0``
     it is ``pytorch_grad_cam.metrics.road.NoisyLinearImputer(noise=0)`` to within the solver's tolerance. The
-    noise is drawn on the CPU, one generator per image (:func:`harness.seeding.generators_for`), so every device
+    noise is drawn on the CPU, one generator per image (:func:`harness.common.seeding.generators_for`), so every device
     gets the same numbers.
 
     Args:

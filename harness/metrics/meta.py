@@ -18,7 +18,7 @@ Per copy ``k`` (pure functions on score arrays, NumPy / SciPy):
 - ``MC = mean(IAC_NR, IAC_AR, IEC_NR, IEC_AR)``, one value per copy; its mean over copies is the measure's MC and the
   spread over copies its uncertainty. The ideal measure has all four at 1.
 
-These follow the paper and equal the ``metaquantus`` package on the same arrays (``tests/data/make_meta_reference.py``)
+These follow the paper and equal the ``metaquantus`` package on the same arrays (``tests/fixtures/make_meta_reference.py``)
 with two explicit choices where its code leaves a case open: a NaN score (a measure undefined on a map) leaves its
 image out of that method's test and its image out of the ranking, instead of comparing as False; a copy with no
 eligible image is NaN and is left out of the means (the package returns NaN for the whole measure). Its

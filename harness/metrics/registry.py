@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from harness.metrics import pairwise as pw
 from harness.metrics import per_map as pm
-from harness.schema import (CLEAN_SUFFIX, COMPLETENESS_ERROR, COMPLETENESS_ERROR_CLEAN, FACT_COLUMNS, MAX_LOGIT_DIFF,
+from harness.common.schema import (CLEAN_SUFFIX, COMPLETENESS_ERROR, COMPLETENESS_ERROR_CLEAN, FACT_COLUMNS, MAX_LOGIT_DIFF,
                             PRED_AGREES, TARGET_LOGIT_CHANGE, UNIT_COLUMNS)
 
 
@@ -161,7 +161,7 @@ def measure(column: str) -> Measure | None:
 
 def is_grouping(column: str) -> bool:
     """Whether a score-table column describes the condition or method (everything that is not a unit, a fact or a
-    measure: :data:`harness.schema.UNIT_COLUMNS`, :data:`~harness.schema.FACT_COLUMNS`): the report groups rows by
+    measure: :data:`harness.common.schema.UNIT_COLUMNS`, :data:`~harness.common.schema.FACT_COLUMNS`): the report groups rows by
     these."""
     return column not in UNIT_COLUMNS and column not in FACT_COLUMNS and measure(column) is None and \
         not column.startswith("_")

@@ -11,13 +11,13 @@ from typing import Any
 
 import torch
 
-from harness.config_checks import as_list
-from harness.errors import UserError
+from harness.common.config_checks import as_list
+from harness.common.errors import UserError
 from harness.metrics.pairwise import Pair, Settings, undefined_reasons
 from harness.metrics.per_map import Scene
 from harness.metrics.registry import MEASURES, Measure, names
-from harness.schema import CLEAN_SUFFIX
-from harness.schema import NAN_REASON
+from harness.common.schema import CLEAN_SUFFIX
+from harness.common.schema import NAN_REASON
 
 BACKENDS = ("auto", "torch", "reference")
 __all__ = ["BACKENDS", "Pair", "Scene", "Scorer"]
@@ -89,14 +89,6 @@ class Scorer:
         else:
             values = m.compute(a, b, pair, self.settings).cpu().tolist()
         return [float("nan") if r and m.pattern else v for v, r in zip(values, reasons)]
-
-    @staticmethod
-    def aggregate(scores):
-        """The third shape: per-image aggregates over a condition's samples (max-sensitivity, ...), reduced from the
-        per-sample table that :meth:`score` fills (:func:`harness.metrics.aggregate.aggregate`)."""
-        from harness.metrics.aggregate import aggregate
-
-        return aggregate(scores)
 
     def score_maps(self, maps: torch.Tensor, scene: Scene, clean: bool = False,
                    own_frame: torch.Tensor | None = None) -> tuple[dict[str, list[float]], list[str]]:

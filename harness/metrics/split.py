@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from harness.metrics.registry import MEASURES, Measure
-from harness.schema import PRED_AGREES
+from harness.common.schema import PRED_AGREES
 
 #: The NaN reason of a sample that a split measure does not count, by the samples it counts.
 NOT_COUNTED = {"kept": "prediction flipped (not counted)", "flipped": "prediction kept (not counted)"}

@@ -20,7 +20,7 @@ import torch
 import torch.nn as nn
 from filelock import FileLock, Timeout
 
-from harness.errors import UserError
+from harness.common.errors import UserError
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import torch
 
-from harness.errors import UserError
+from harness.common.errors import UserError
 
 _IMAGENET_MEAN = (0.485, 0.456, 0.406)
 _IMAGENET_STD = (0.229, 0.224, 0.225)

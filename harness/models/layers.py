@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch.nn as nn
 
-from harness.errors import UserError
+from harness.common.errors import UserError
 
 
 def first_layer(network: nn.Module) -> tuple[str, nn.Module]:

@@ -15,7 +15,7 @@ from hydra.utils import get_method, instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from harness.data.base import ImageSplits
-from harness.errors import UserError, find_user_error
+from harness.common.errors import UserError, find_user_error
 from harness.models import checkpoint
 from harness.models.classifier import EncodedClassifier, use_channels_last
 from harness.models.encoding import Encoding

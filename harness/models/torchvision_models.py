@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from harness.errors import UserError
+from harness.common.errors import UserError
 from harness.models import checkpoint
 from harness.models.layers import first_layer, set_submodule
 

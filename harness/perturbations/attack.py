@@ -30,16 +30,18 @@ from typing import Any
 import torch
 
 from harness.attribution.attackable import is_attackable
-from harness.config_checks import check_choices, check_magnitudes
-from harness.errors import UserError
+from harness.common.config_checks import check_choices, check_magnitudes
+from harness.common.errors import UserError
 from harness.models.encoding import Encoding
 from harness.perturbations.base import Batch, Condition, Explainer, Perturbation, add_in_pixels
 from harness.perturbations.attack_optimiser import ExplanationAttack
-from harness.schema import NORM, OBJECTIVE, REGIME, condition_columns
-from harness.seeding import generators_for, seed_for
+from harness.common.schema import NORM, OBJECTIVE, REGIME, condition_columns
+from harness.common.seeding import generators_for, seed_for
 
 log = logging.getLogger(__name__)
 
+#: The family's name (the ``perturbation`` column).
+FAMILY = "attack"
 OBJECTIVES = {"topk": "top-k attack", "mass_centre": "mass-centre attack", "targeted": "targeted attack"}
 NORMS = ("linf", "l2")
 
@@ -72,7 +74,7 @@ class AttackCondition(Condition):
                  beta: float = 10.0, topk_fraction: float = 0.1, gamma: float = 1e-3, check_every: int = 5,
                  beta_max: float | None = None) -> None:
         regime = f"{OBJECTIVES[objective]} ({_norm_label(norm)})"
-        super().__init__(condition_columns("attack", float(epsilon), regime, own={OBJECTIVE: objective, NORM: norm}))
+        super().__init__(condition_columns(FAMILY, float(epsilon), regime, own={OBJECTIVE: objective, NORM: norm}))
         self.optimiser = ExplanationAttack(objective, float(epsilon) / 255.0, norm, int(steps), float(step_size),
                                            float(beta), None if beta_max is None else float(beta_max),
                                            float(topk_fraction), float(gamma), max(1, int(check_every)))
@@ -102,7 +104,7 @@ class RandomSign(Condition):
     and sample (Ghorbani et al.'s random-sign perturbation)."""
 
     def __init__(self, epsilon: float, norm: str = "linf", n_samples: int = 1) -> None:
-        super().__init__(condition_columns("attack", float(epsilon), f"random-sign noise ({_norm_label(norm)})",
+        super().__init__(condition_columns(FAMILY, float(epsilon), f"random-sign noise ({_norm_label(norm)})",
                                            own={OBJECTIVE: "", NORM: norm}))
         self.eps, self.norm, self.n_samples = float(epsilon) / 255.0, norm, int(n_samples)
 
@@ -134,7 +136,7 @@ class Attack(Perturbation):
         **kwargs: Settings of :class:`AttackCondition` (steps, step_size, beta, topk_fraction, gamma, check_every).
     """
 
-    name = "attack"
+    name = FAMILY
 
     def __init__(self, objectives: Any = ("topk",), epsilons: Any = (2, 4, 8), norm: str = "linf",
                  control: bool = True, **kwargs: Any) -> None:

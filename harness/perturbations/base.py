@@ -20,9 +20,9 @@ from typing import Any
 import torch
 import torch.nn as nn
 
-from harness.config_checks import as_list
+from harness.common.config_checks import as_list
 from harness.models.encoding import Encoding
-from harness.schema import STANDARD_COLUMNS
+from harness.common.schema import STANDARD_COLUMNS
 
 
 @dataclass(frozen=True)
@@ -216,8 +216,6 @@ class Families(Perturbation):
     Args:
         families: The families (each a configured :class:`Perturbation`).
     """
-
-    name = "combined"
 
     def __init__(self, families: Sequence[Perturbation]) -> None:
         self.families = list(as_list(families, "perturbation.families"))

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from harness.config_checks import check_magnitudes
+from harness.common.config_checks import check_magnitudes
 from harness.models.encoding import Encoding
 from harness.perturbations.affine import AffineMap
 from harness.perturbations.invariance import AffinePerturbation
 
+
+#: The family's name (the ``perturbation`` column).
+FAMILY = "brightness_shift"
 
 class BrightnessShift(AffinePerturbation):
     """Add a constant ``δ`` to every pixel, for each magnitude and regime.
@@ -22,7 +25,7 @@ class BrightnessShift(AffinePerturbation):
         **kwargs: Regimes, exactness and tolerance (see :class:`~harness.perturbations.invariance.AffinePerturbation`).
     """
 
-    name = "brightness_shift"
+    name = FAMILY
 
     def __init__(self, magnitudes: Sequence[float], **kwargs) -> None:
         super().__init__(**kwargs)

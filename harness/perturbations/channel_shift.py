@@ -5,12 +5,15 @@ from collections.abc import Sequence
 
 import torch
 
-from harness.config_checks import as_list
-from harness.errors import UserError
+from harness.common.config_checks import as_list
+from harness.common.errors import UserError
 from harness.models.encoding import Encoding
 from harness.perturbations.affine import AffineMap
 from harness.perturbations.invariance import AffinePerturbation
 
+
+#: The family's name (the ``perturbation`` column).
+FAMILY = "channel_shift"
 
 class ChannelShift(AffinePerturbation):
     """Shift each channel by its own constant (pixel units, no clipping).
@@ -21,7 +24,7 @@ class ChannelShift(AffinePerturbation):
         **kwargs: Regimes, exactness and tolerance (see :class:`~harness.perturbations.invariance.AffinePerturbation`).
     """
 
-    name = "channel_shift"
+    name = FAMILY
 
     def __init__(self, shifts: Sequence[Sequence[float]], **kwargs) -> None:
         super().__init__(**kwargs)

@@ -17,7 +17,7 @@ import copy
 import torch
 import torch.nn as nn
 
-from harness.errors import UserError
+from harness.common.errors import UserError
 from harness.models.layers import first_layer, set_submodule
 from harness.perturbations.affine import AffineMap
 

@@ -20,9 +20,9 @@ from typing import Any
 import torch
 import torch.nn as nn
 
-from harness.errors import UserError
+from harness.common.errors import UserError
 from harness.perturbations.base import Batch, Condition, Explainer
-from harness.schema import STANDARD_COLUMNS
+from harness.common.schema import STANDARD_COLUMNS
 
 
 class Under(Condition):
@@ -90,7 +90,14 @@ class Under(Condition):
 
 class Tagged(Condition):
     """``inner`` unchanged, with more columns (``tags``): e.g. a family's conditions run alone as the unperturbed
-    reference of a meta-evaluation, told apart from the same family's runs elsewhere in a pooled study."""
+    reference of a meta-evaluation, told apart from the same family's runs elsewhere in a pooled study.
+
+    Every attribute and method of the :class:`Condition` interface but the columns (and the key made from them) is
+    ``inner``'s, looked up when asked: an attribute added to the interface is passed on without a change here.
+    """
+
+    #: What the wrapper answers itself; everything else of the interface is the inner condition's.
+    OWN = frozenset({"columns", "key", "inner"})
 
     def __init__(self, inner: Condition, tags: dict[str, Any]) -> None:
         clash = sorted(set(tags) & set(inner.columns))
@@ -98,26 +105,8 @@ class Tagged(Condition):
             raise ValueError(f"{inner!r} already has the columns {clash}")
         super().__init__({**inner.columns, **tags})
         self.inner = inner
-        for name in ("n_samples", "tolerance", "strict", "per_method", "axis", "reference", "score_maps"):
-            setattr(self, name, getattr(inner, name))
 
-    def transform_inputs(self, batch: Batch, sample: int, explainer: Explainer | None = None) -> torch.Tensor:
-        return self.inner.transform_inputs(batch, sample, explainer)
-
-    def transform_network(self, network: nn.Module) -> nn.Module:
-        return self.inner.transform_network(network)
-
-    def carry_baseline(self, baseline: torch.Tensor, batch: Batch, sample: int) -> torch.Tensor:
-        return self.inner.carry_baseline(baseline, batch, sample)
-
-    def explained_target(self, batch: Batch, logits_p: torch.Tensor, sample: int) -> torch.Tensor:
-        return self.inner.explained_target(batch, logits_p, sample)
-
-    def to_clean_frame(self, maps: torch.Tensor, batch: Batch, sample: int) -> tuple[torch.Tensor, torch.Tensor | None]:
-        return self.inner.to_clean_frame(maps, batch, sample)
-
-    def move_draws(self, batch: Batch, sample: int) -> Callable[[torch.Tensor], torch.Tensor] | None:
-        return self.inner.move_draws(batch, sample)
-
-    def info(self) -> dict[str, Any]:
-        return self.inner.info()
+    def __getattribute__(self, name: str) -> Any:
+        if not name.startswith("_") and name not in Tagged.OWN and name in vars(Condition):
+            return getattr(object.__getattribute__(self, "inner"), name)
+        return object.__getattribute__(self, name)

@@ -31,14 +31,14 @@ from typing import Any
 
 import torch
 
-from harness.config_checks import as_list, check_choices
-from harness.errors import UserError
+from harness.common.config_checks import as_list, check_choices
+from harness.common.errors import UserError
 from harness.models.encoding import Encoding
 from harness.perturbations import corruption_ops as ops
 from harness.perturbations import corruption_spatial as spatial
 from harness.perturbations.base import Batch, Condition, Perturbation
-from harness.schema import CORRUPTION, CORRUPTION_GROUP, SEVERITY, condition_columns
-from harness.seeding import generators_for, seed_for
+from harness.common.schema import CORRUPTION, CORRUPTION_GROUP, SEVERITY, condition_columns
+from harness.common.seeding import generators_for, seed_for
 
 _S = 244  # the paper's elastic sizes are written as multiples of 244 ("should have been 224")
 
@@ -94,6 +94,8 @@ CORRUPTIONS: dict[str, Corruption] = {
         (_S * a, _S * s, _S * j) for a, s, j in ((2, .7, .1), (2, .08, .2), (.05, .01, .02), (.07, .01, .02),
                                                   (.12, .01, .02))), True),
 }
+#: The family's name (the ``perturbation`` column).
+FAMILY = "corruption"
 SEVERITIES = (1, 2, 3, 4, 5)
 
 
@@ -122,7 +124,7 @@ class CorruptionCondition(Condition):
 
     def __init__(self, name: str, severity: int, scale: float, n_samples: int = 1) -> None:
         c = CORRUPTIONS[name]
-        super().__init__(condition_columns("corruption", float(severity), name.replace("_", " "),
+        super().__init__(condition_columns(FAMILY, float(severity), name.replace("_", " "),
                                            own={CORRUPTION: name, SEVERITY: int(severity), CORRUPTION_GROUP: c.group}))
         self.name, self.severity, self.scale = name, int(severity), float(scale)
         self.n_samples = int(n_samples) if c.random else 1
@@ -154,7 +156,7 @@ class Corruptions(Perturbation):
             ``min(H, W) / reference_size``.
     """
 
-    name = "corruption"
+    name = FAMILY
 
     def __init__(self, corruptions: Any = "all", severities: Any = SEVERITIES, n_samples: int = 1,
                  reference_size: int = 224) -> None:

@@ -4,7 +4,7 @@ https://arxiv.org/abs/1903.12261), batched in torch.
 Pure functions of pixel-space images ``x`` ``(B, C, H, W)`` in ``[0, 1]`` and one severity's parameter, each a port
 of the paper's code (``ImageNet-C/create_c/make_imagenet_c.py`` in hendrycks/robustness; the ``imagecorruptions``
 package, bethgelab/imagecorruptions, repackages it). The random ones take one CPU generator per image
-(:func:`harness.seeding.generators_for`): the draws are made on the CPU, image by image, and the arithmetic is done
+(:func:`harness.common.seeding.generators_for`): the draws are made on the CPU, image by image, and the arithmetic is done
 on ``x``'s device. None of these depends on the image size, except through its pixels (noise is per pixel;
 pixelation is a fraction of the side).
 """

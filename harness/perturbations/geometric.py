@@ -36,12 +36,16 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from harness.config_checks import as_list, check_choices
-from harness.errors import UserError
+from harness.common.config_checks import as_list, check_choices
+from harness.common.errors import UserError
 from harness.models.encoding import Encoding
 from harness.perturbations.base import Batch, Condition, Perturbation
-from harness.schema import ALIGNED, TRANSFORM, condition_columns
+from harness.common.schema import ALIGNED, TRANSFORM, condition_columns
 
+#: The family's name (the ``perturbation`` column).
+FAMILY = "geometric"
+#: The transforms (the ``transform`` column).
+TRANSLATION, FLIP, ROTATION90, ROTATION, SCALE = "translation", "flip", "rotation90", "rotation", "scale"
 FILLS = ("reflect", "constant", "circular")
 FLIPS = {"horizontal": 1, "vertical": 2}  # name → magnitude code
 
@@ -60,19 +64,19 @@ class GeometricCondition(Condition):
 
     def __init__(self, transform: str, magnitude: float, aligned: bool, fill: str = "reflect") -> None:
         how = "brought back" if aligned else "pixel by pixel"
-        regime = f"{transform}, {how}" if transform != "translation" else f"translation ({fill} fill), {how}"
-        super().__init__(condition_columns("geometric", float(magnitude), regime,
+        regime = f"{transform}, {how}" if transform != TRANSLATION else f"translation ({fill} fill), {how}"
+        super().__init__(condition_columns(FAMILY, float(magnitude), regime,
                                            own={TRANSFORM: transform, ALIGNED: bool(aligned)}))
         self.transform, self.magnitude, self.aligned, self.fill = transform, float(magnitude), bool(aligned), fill
 
     def forward(self, x: torch.Tensor, mode: str = "bilinear") -> torch.Tensor:
         """The transformed images ``(B, C, H, W)`` (pixel space; also maps ``(B, H, W)`` via a channel axis);
         ``mode`` is the resampled transforms' interpolation."""
-        if self.transform == "translation":
+        if self.transform == TRANSLATION:
             return _translate(x, int(self.magnitude), self.fill)
-        if self.transform == "flip":
+        if self.transform == FLIP:
             return x.flip(-1 if self.magnitude == 1 else -2)
-        if self.transform == "rotation90":
+        if self.transform == ROTATION90:
             return torch.rot90(x, int(self.magnitude) // 90, dims=(-2, -1))
         return _resample(x, self._matrix(inverse=False, like=x), mode)
 
@@ -82,16 +86,16 @@ class GeometricCondition(Condition):
         transforms take the nearest draw and reflect at the border."""
         def move(t: torch.Tensor) -> torch.Tensor:
             x = t.flatten(0, -4)
-            if self.transform == "translation":
+            if self.transform == TRANSLATION:
                 return _translate(x, int(self.magnitude), "circular").view(t.shape)
-            if self.transform in ("rotation", "scale"):
+            if self.transform in (ROTATION, SCALE):
                 return _resample(x, self._matrix(inverse=False, like=x), "nearest", "reflection").view(t.shape)
             return self.forward(x).view(t.shape)
         return move
 
     def backward(self, m: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Maps ``(B, H, W)`` of transformed images brought back into the clean frame, and the valid pixels."""
-        if self.transform == "translation":
+        if self.transform == TRANSLATION:
             d = int(self.magnitude)
             back = m.roll((-d, -d), (-2, -1))
             if self.fill == "circular" or d == 0:
@@ -100,9 +104,9 @@ class GeometricCondition(Condition):
             valid[..., m.shape[-2] - d:, :] = False
             valid[..., :, m.shape[-1] - d:] = False
             return back, valid
-        if self.transform == "flip":
+        if self.transform == FLIP:
             return m.flip(-1 if self.magnitude == 1 else -2), None
-        if self.transform == "rotation90":
+        if self.transform == ROTATION90:
             return torch.rot90(m, -(int(self.magnitude) // 90), dims=(-2, -1)), None
         inverse = self._matrix(inverse=True, like=m)
         back = _resample(m.unsqueeze(1), inverse).squeeze(1)
@@ -112,7 +116,7 @@ class GeometricCondition(Condition):
 
     def _matrix(self, inverse: bool, like: torch.Tensor) -> torch.Tensor:
         """The ``(2, 3)`` affine map from output to input coordinates (normalised, about the centre)."""
-        if self.transform == "rotation":
+        if self.transform == ROTATION:
             a = math.radians(self.magnitude) * (-1 if inverse else 1)
             lin = torch.tensor([[math.cos(a), -math.sin(a)], [math.sin(a), math.cos(a)]])
         else:
@@ -147,9 +151,9 @@ class TranslationPath(Condition):
 
     def __init__(self, path: list[int], aligned: bool, fill: str = "reflect") -> None:
         how = "brought back" if aligned else "pixel by pixel"
-        super().__init__(condition_columns("geometric", float(max(path)), f"translation path ({fill} fill), {how}",
+        super().__init__(condition_columns(FAMILY, float(max(path)), f"translation path ({fill} fill), {how}",
                                            own={TRANSFORM: "translation_path", ALIGNED: bool(aligned)}))
-        self.steps = [GeometricCondition("translation", d, aligned, fill) for d in path]
+        self.steps = [GeometricCondition(TRANSLATION, d, aligned, fill) for d in path]
         self.n_samples = len(self.steps)
 
     def transform_inputs(self, batch: Batch, sample: int, explainer=None) -> torch.Tensor:
@@ -204,7 +208,7 @@ class Geometric(Perturbation):
             (Montavon et al. 2018; :class:`TranslationPath`); empty: none.
     """
 
-    name = "geometric"
+    name = FAMILY
 
     def __init__(self, translations: Any = (2, 4, 8), fill: str = "reflect", flips: Any = ("horizontal",),
                  rotations90: Any = (90, 180), rotations: Any = (5, 15), scales: Any = (0.9, 1.1),
@@ -234,8 +238,8 @@ class Geometric(Perturbation):
             raise UserError(f"perturbation.rotations90 needs square images, the data has {h}×{w}; set it to []")
         if any(t >= min(h, w) for t in self.translations + self.path):
             raise UserError(f"perturbation.translations must be smaller than the image ({h}×{w})")
-        specs = [("translation", t) for t in self.translations] + [("flip", FLIPS[f]) for f in self.flips]
-        specs += [("rotation90", r) for r in self.rotations90] + [("rotation", r) for r in self.rotations]
-        specs += [("scale", s) for s in self.scales]
+        specs = [(TRANSLATION, t) for t in self.translations] + [(FLIP, FLIPS[f]) for f in self.flips]
+        specs += [(ROTATION90, r) for r in self.rotations90] + [(ROTATION, r) for r in self.rotations]
+        specs += [(SCALE, s) for s in self.scales]
         paths = [TranslationPath(self.path, a, self.fill) for a in self.aligned] if self.path else []
         return [GeometricCondition(t, m, a, self.fill) for t, m in specs for a in self.aligned] + paths

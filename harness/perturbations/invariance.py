@@ -11,12 +11,17 @@ from typing import Any
 import torch
 import torch.nn as nn
 
-from harness.config_checks import check_choices
+from harness.common.config_checks import check_choices
 from harness.models.encoding import Encoding
 from harness.perturbations.affine import AffineMap
 from harness.perturbations.base import Batch, Condition, Perturbation
 from harness.perturbations.compensate import compensate
-from harness.schema import COMPENSATED, EXACT, condition_columns
+from harness.common.schema import COMPENSATED, EXACT, condition_columns
+
+
+#: The affine families' regimes (the ``regime`` column): the network sees the shifted input as it is, or is
+#: rewritten to undo it exactly, or by the naive bias fold (inexact at zero-padded borders).
+UNCOMPENSATED, EXACT_FOLD, NAIVE_FOLD = "uncompensated", "compensated", "compensated, naive fold"
 
 
 class AffineCondition(Condition):
@@ -38,7 +43,7 @@ class AffineCondition(Condition):
 
     def __init__(self, family: str, magnitude: float, label: str, amap: AffineMap, input_chw: tuple[int, int, int],
                  compensated: bool, exact: bool = True, tolerance: float = 1e-4) -> None:
-        regime = "uncompensated" if not compensated else "compensated" if exact else "compensated, naive fold"
+        regime = UNCOMPENSATED if not compensated else EXACT_FOLD if exact else NAIVE_FOLD
         super().__init__(condition_columns(family, magnitude, regime, label, own={
             COMPENSATED: compensated, EXACT: bool(exact) if compensated else None}))
         self.amap, self.input_chw, self.compensated, self.exact = amap, tuple(input_chw), compensated, exact

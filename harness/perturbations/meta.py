@@ -29,13 +29,13 @@ from typing import Any
 import torch
 import torch.nn as nn
 
-from harness.config_checks import as_list
-from harness.errors import UserError
+from harness.common.config_checks import as_list
+from harness.common.errors import UserError
 from harness.models.encoding import Encoding
 from harness.perturbations.base import Batch, Condition, Context, Perturbation, add_in_pixels
 from harness.perturbations.compose import Tagged, Under
-from harness.schema import COPY, META_TEST, META_TYPE, condition_columns
-from harness.seeding import generators_for, seed_for
+from harness.common.schema import COPY, META_TEST, META_TYPE, condition_columns
+from harness.common.seeding import generators_for, seed_for
 
 #: The two kinds of perturbation of each test: noise (minor, NR) and adversary (disruptive, AR); a family run alone
 #: (the unperturbed scores of its measures) is tagged ``unperturbed``.

@@ -13,14 +13,16 @@ from typing import Any
 
 import torch
 
-from harness.config_checks import check_choices, check_magnitudes
-from harness.errors import UserError
+from harness.common.config_checks import check_choices, check_magnitudes
+from harness.common.errors import UserError
 from harness.models.encoding import Encoding
 from harness.perturbations.base import Batch, Condition, Perturbation, add_in_pixels
-from harness.schema import CLIP, NOISE, condition_columns
-from harness.seeding import generators_for, seed_for
+from harness.common.schema import CLIP, NOISE, condition_columns
+from harness.common.seeding import generators_for, seed_for
 
 #: noise kind → (regime label, unit draw)
+#: The family's name (the ``perturbation`` column).
+FAMILY = "noise"
 KINDS = {
     "uniform": ("uniform noise, L∞ radius", lambda shape, g: torch.rand(shape, generator=g) * 2 - 1),
     "gaussian": ("gaussian noise, σ", lambda shape, g: torch.randn(shape, generator=g)),
@@ -38,7 +40,7 @@ class NoiseCondition(Condition):
     """
 
     def __init__(self, kind: str, radius: float, n_samples: int, clip: bool = True) -> None:
-        super().__init__(condition_columns("noise", float(radius), KINDS[kind][0], own={NOISE: kind, CLIP: bool(clip)}))
+        super().__init__(condition_columns(FAMILY, float(radius), KINDS[kind][0], own={NOISE: kind, CLIP: bool(clip)}))
         self.kind, self.radius, self.n_samples, self.clip = kind, float(radius), int(n_samples), bool(clip)
 
     axis = "r (L∞) or σ, pixel units"
@@ -69,7 +71,7 @@ class Noise(Perturbation):
         clip: Clip noisy images to ``[0, 1]``.
     """
 
-    name = "noise"
+    name = FAMILY
 
     def __init__(self, kinds: Any = ("uniform",), radii: Any = (0.05,), n_samples: int = 16,
                  clip: bool = True) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from harness.config_checks import as_list
+from harness.common.config_checks import as_list
 from harness.models.encoding import ENCODINGS, Encoding
 from harness.perturbations.affine import AffineMap
 from harness.perturbations.invariance import AffinePerturbation
@@ -22,6 +22,9 @@ def change_map(source: Encoding, target: Encoding) -> AffineMap:
     return AffineMap(scale.view(-1, 1, 1), shift.view(-1, 1, 1))
 
 
+#: The family's name (the ``perturbation`` column).
+FAMILY = "normalisation_change"
+
 class NormalisationChange(AffinePerturbation):
     """One condition per target encoding other than the model's own.
 
@@ -33,7 +36,7 @@ class NormalisationChange(AffinePerturbation):
     model input space, 0 for a pure rescale); the label is ``E1→E2``.
     """
 
-    name = "normalisation_change"
+    name = FAMILY
 
     def __init__(self, targets: Sequence[str] | None = None, **kwargs) -> None:
         super().__init__(**kwargs)

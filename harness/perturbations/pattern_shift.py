@@ -5,8 +5,8 @@ from collections.abc import Sequence
 
 import torch
 
-from harness.config_checks import check_magnitudes
-from harness.errors import UserError
+from harness.common.config_checks import check_magnitudes
+from harness.common.errors import UserError
 from harness.models.encoding import Encoding
 from harness.perturbations.affine import AffineMap
 from harness.perturbations.invariance import AffinePerturbation
@@ -21,6 +21,9 @@ def checkerboard(height: int, width: int, cell: int) -> torch.Tensor:
     return 1.0 - 2.0 * ((rows + cols) % 2).float()
 
 
+#: The family's name (the ``perturbation`` column).
+FAMILY = "pattern_shift"
+
 class PatternShift(AffinePerturbation):
     """Add ``δ × checkerboard`` (same pattern in every channel, pixel units, no clipping).
 
@@ -33,7 +36,7 @@ class PatternShift(AffinePerturbation):
         **kwargs: Regimes, exactness and tolerance (see :class:`~harness.perturbations.invariance.AffinePerturbation`).
     """
 
-    name = "pattern_shift"
+    name = FAMILY
 
     def __init__(self, magnitudes: Sequence[float], cell: int = 8, **kwargs) -> None:
         super().__init__(**kwargs)

@@ -15,11 +15,15 @@ from __future__ import annotations
 
 import torch
 
-from harness.errors import UserError
+from harness.common.errors import UserError
 from harness.models.encoding import Encoding
 from harness.perturbations.base import Batch, Condition, Perturbation
-from harness.schema import condition_columns
-from harness.seeding import generators_for, seed_for
+from harness.common.schema import condition_columns
+from harness.common.seeding import generators_for, seed_for
+
+
+#: The family's name (the ``perturbation`` column) and its one regime.
+FAMILY, REGIME = "random_logit", "random logit"
 
 
 def other_class(target: torch.Tensor, n_classes: int, seeds: list[int]) -> torch.Tensor:
@@ -43,7 +47,7 @@ class RandomClass(Condition):
     axis = "random class explained"
 
     def __init__(self, n_samples: int = 1, seed: int = 0) -> None:
-        super().__init__(condition_columns("random_logit", 1.0, "random logit", "another class explained"))
+        super().__init__(condition_columns(FAMILY, 1.0, REGIME, "another class explained"))
         self.n_samples, self.seed = int(n_samples), int(seed)
 
     def explained_target(self, batch: Batch, logits_p: torch.Tensor, sample: int) -> torch.Tensor:
@@ -59,7 +63,7 @@ class RandomLogit(Perturbation):
         seed: Seed of the draws.
     """
 
-    name = "random_logit"
+    name = FAMILY
 
     def __init__(self, n_samples: int = 1, seed: int = 0) -> None:
         if int(n_samples) < 1:

@@ -28,15 +28,19 @@ from typing import Any
 import torch
 import torch.nn as nn
 
-from harness.config_checks import check_choices
-from harness.errors import UserError
+from harness.common.config_checks import check_choices
+from harness.common.errors import UserError
 from harness.models.encoding import Encoding
 from harness.perturbations.base import Condition, Context, OwnPrediction, Perturbation
-from harness.schema import condition_columns
-from harness.seeding import seed_for
+from harness.common.schema import condition_columns
+from harness.common.seeding import seed_for
 
 log = logging.getLogger(__name__)
 
+#: The families' names (the ``perturbation`` column) and their regimes: the model test randomises the layers
+#: cumulatively from the top (cascading) or one at a time (independent).
+MODEL_FAMILY, DATA_FAMILY = "model_randomisation", "data_randomisation"
+CASCADING, INDEPENDENT, DATA_REGIME = "cascading", "independent", "data randomisation"
 _CONTAINERS = (nn.Sequential, nn.ModuleList, nn.ModuleDict)
 
 
@@ -92,7 +96,7 @@ class RandomisedNetwork(Condition):
 
     def __init__(self, mode: str, depth: int, names: list[str], seed: int, reset_batchnorm_stats: bool,
                  label: str = "") -> None:
-        super().__init__(condition_columns("model_randomisation", float(depth), mode, label or names[-1]))
+        super().__init__(condition_columns(MODEL_FAMILY, float(depth), mode, label or names[-1]))
         self.names, self.seed, self.reset_stats = list(names), int(seed), bool(reset_batchnorm_stats)
 
     axis = "layers randomised from the top"
@@ -111,11 +115,11 @@ class ModelRandomisation(Perturbation):
         max_depth: Randomise only the top ``max_depth`` units (None: all).
     """
 
-    name = "model_randomisation"
+    name = MODEL_FAMILY
 
-    def __init__(self, modes: Any = ("cascading", "independent"), seed: int = 0, reset_batchnorm_stats: bool = False,
+    def __init__(self, modes: Any = (CASCADING, INDEPENDENT), seed: int = 0, reset_batchnorm_stats: bool = False,
                  max_depth: int | None = None) -> None:
-        self.modes = check_choices(modes, "perturbation.modes", ("cascading", "independent"))
+        self.modes = check_choices(modes, "perturbation.modes", (CASCADING, INDEPENDENT))
         self.seed, self.reset_stats, self.max_depth = int(seed), bool(reset_batchnorm_stats), max_depth
         self.network: nn.Module | None = None
 
@@ -132,7 +136,7 @@ class ModelRandomisation(Perturbation):
         out = []
         for mode in self.modes:
             for k in range(1, len(names) + 1):
-                chosen = names[:k] if mode == "cascading" else [names[k - 1]]
+                chosen = names[:k] if mode == CASCADING else [names[k - 1]]
                 label = f"{names[k - 1]} {kinds[names[k - 1]]}"
                 out.append(RandomisedNetwork(mode, k, chosen, self.seed, self.reset_stats, label))
         return out
@@ -144,7 +148,7 @@ class RetrainedNetwork(OwnPrediction):
     axis = "labels permuted"
 
     def __init__(self, network: nn.Module, train_accuracy: float, n_train: int) -> None:
-        super().__init__(condition_columns("data_randomisation", 1.0, "data randomisation",
+        super().__init__(condition_columns(DATA_FAMILY, 1.0, DATA_REGIME,
                                            f"labels permuted ({n_train} training images)"))
         self.network, self.train_accuracy = network, train_accuracy
 
@@ -165,7 +169,7 @@ class DataRandomisation(Perturbation):
         seed: Seed of the permutation, the initialisation and the shuffling.
     """
 
-    name = "data_randomisation"
+    name = DATA_FAMILY
 
     def __init__(self, n_train: int = 256, target_accuracy: float = 0.95, max_epochs: int = 60, seed: int = 0) -> None:
         if n_train < 2 or not 0 < target_accuracy <= 1 or max_epochs < 1:

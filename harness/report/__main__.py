@@ -11,7 +11,7 @@ import logging
 import sys
 from pathlib import Path
 
-from harness.errors import exit_code_of
+from harness.common.errors import exit_code_of
 from harness.report.build import build_report, report_settings
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pandas as pd
 
-from harness.errors import UserError
+from harness.common.errors import UserError
 from harness.metrics.aggregate import aggregate
 from harness.metrics.registry import MEASURES, measure, names
 from harness.metrics.split import split_measures
@@ -24,7 +24,7 @@ from harness.report.tables import (group_columns, normalise, summarise, table_me
                                    treatment_text)
 from harness.results.read import find_runs, folder_kind, load_scores
 from harness.results.write import atomic_write
-from harness.schema import (BASELINE_TREATMENT, CFG_PREFIX, CONTROL, IMAGE_COLUMNS, METHOD, METHOD_COLUMNS, METRIC,
+from harness.common.schema import (BASELINE_TREATMENT, CFG_PREFIX, CONTROL, IMAGE_COLUMNS, METHOD, METHOD_COLUMNS, METRIC,
                             PERTURBATION, PRED_AGREES, REGIME, VARIANT, present)
 
 log = logging.getLogger(__name__)

@@ -9,7 +9,7 @@ import pandas as pd
 from harness.report import grid, plots
 from harness.report.header import run_info
 from harness.report.tables import normalise
-from harness.schema import CLEAN, PRED_AGREES, VIEW_IMAGE, read_conditions, view_key
+from harness.common.schema import CLEAN, PRED_AGREES, VIEW_IMAGE, read_conditions, view_key
 
 
 def draw(root: Path, out: Path, scores: pd.DataFrame, aggregates: pd.DataFrame | None, summary: pd.DataFrame,

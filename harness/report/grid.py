@@ -5,7 +5,7 @@
   naive compensation errs: on the border).
 
 Conditions are described by their recorded columns (never by parsing their keys); arrays are found by the keys of
-:mod:`harness.schema`.
+:mod:`harness.common.schema`.
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ import numpy as np
 
 from harness.metrics.precision import is_constant_array
 from harness.report import style
-from harness.schema import (CLEAN, VIEW_IMAGE, VIEW_PRED, VIEW_PROB, ConditionRecord, absdiff_key, inputs_key,
+from harness.common.schema import (CLEAN, VIEW_IMAGE, VIEW_PRED, VIEW_PROB, ConditionRecord, absdiff_key, inputs_key,
                             map_columns, map_key, view_key)
 
 _INFERNO = matplotlib.colormaps["inferno"]
@@ -113,7 +113,7 @@ def grid(examples: Mapping[str, np.ndarray], conditions: list[ConditionRecord], 
     """Rows = images (clean, then each condition), columns = the input and every method's map.
 
     Args:
-        examples: Arrays saved by the run (:mod:`harness.schema`): the clean and each condition's images
+        examples: Arrays saved by the run (:mod:`harness.common.schema`): the clean and each condition's images
             ``(N, C, H, W)``, predictions and probabilities ``(N,)`` and maps ``(N, H, W)``.
         conditions: The conditions to show (as recorded in ``run_info.json``).
         path: Output PNG (a PDF is written beside it).

@@ -8,7 +8,7 @@ import pandas as pd
 
 from harness.report.tables import label
 from harness.results.read import find_runs
-from harness.schema import (IMAGE_COLUMNS, MAP_CONSTANT, MAP_CONSTANT_CLEAN, METHOD, NAN_REASON, RUN,
+from harness.common.schema import (IMAGE_COLUMNS, MAP_CONSTANT, MAP_CONSTANT_CLEAN, METHOD, NAN_REASON, RUN,
                             read_conditions, present)
 
 

@@ -36,12 +36,12 @@ from harness.metrics.aggregate import aggregate
 from harness.metrics.registry import MEASURES, names
 from harness.report.stats import bootstrap_ci
 from harness.report.tables import normalise
-from harness.schema import (CLEAN_SUFFIX, CONTROL, COPY, IMAGE_COLUMNS, META_TEST, META_TYPE, PERTURBATION,
+from harness.common.schema import (CLEAN_SUFFIX, CONTROL, COPY, IMAGE_COLUMNS, META_TEST, META_TYPE, PERTURBATION,
                             PRED_AGREES, SAMPLE, VARIANT, present)
-from harness.seeding import seed_for
+from harness.common.seeding import seed_for
+# the family of the copies' own rows, and the ``meta_type`` of a family run alone
+from harness.perturbations.meta import FAMILY, UNPERTURBED
 
-#: The family of the copies' own rows, and the ``meta_type`` of a family run alone (:mod:`harness.perturbations.meta`).
-FAMILY, UNPERTURBED = "meta_evaluation", "unperturbed"
 #: The synthetic measures (the framework's own checks) and what they are.
 SYNTHETIC = {"constant": "synthetic: the same score for every map", "random": "synthetic: independent random scores"}
 #: Resilience and reactivity: the mean of the two criteria of each kind (the axes of the figure).

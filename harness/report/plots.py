@@ -14,7 +14,7 @@ import pandas as pd
 from harness.metrics.registry import MEASURES
 from harness.report import style
 from harness.report.tables import display_columns, label
-from harness.schema import (CFG_PREFIX, COMPLETENESS_ERROR, COMPLETENESS_ERROR_CLEAN, CONTROL, IMAGE_COLUMNS, MAGNITUDE,
+from harness.common.schema import (CFG_PREFIX, COMPLETENESS_ERROR, COMPLETENESS_ERROR_CLEAN, CONTROL, IMAGE_COLUMNS, MAGNITUDE,
                             METHOD, METRIC, N_STEPS, PRED_AGREES, REGIME, VARIANT, present)
 
 
@@ -57,12 +57,16 @@ def stability_vs_magnitude(summary: pd.DataFrame, path: str | Path, metrics: tup
     per_regime = [frozenset(_in_regime(summary, g)[MAGNITUDE].dropna().unique()) for g in regimes]
     shared = len(set(per_regime)) <= 1  # regimes on different scales (pixels, degrees) get their own x axis
     dodges = [_dodge(m if not shared else frozenset().union(*per_regime), n_series) for m in per_regime]
-    fig, axes = style.figure(len(metrics), len(regimes), squeeze=False, sharex=shared, sharey="row",
-                             figsize=(style.COLUMN_WIDTH * len(regimes), 1.9 * len(metrics) + 0.9 + 0.13 * n_series))
+    block, cols = style.panel_grid(len(regimes))  # a measure's regimes wrap into a block of rows
+    fig, axes = style.figure(len(metrics) * block, cols, squeeze=False, sharex=shared, sharey="row",
+                             figsize=(style.COLUMN_WIDTH * cols, 1.9 * len(metrics) * block + 0.9 + 0.13 * n_series))
+    for r in range(len(metrics)):  # the empty cells at the end of each measure's block
+        for k in range(len(regimes), block * cols):
+            axes[r * block + k // cols, k % cols].set_visible(False)
     for r, metric in enumerate(metrics):
         identity = MEASURES[metric].identity
         for c, regime in enumerate(regimes):
-            ax, dodge = axes[r, c], dodges[c]
+            ax, dodge = axes[r * block + c // cols, c % cols], dodges[c]
             sel = _in_regime(summary[summary[METRIC] == metric], regime)
             for k, (name, df) in enumerate(sel.groupby("series", sort=False)):
                 df = df.sort_values(MAGNITUDE)
@@ -74,17 +78,17 @@ def stability_vs_magnitude(summary: pd.DataFrame, path: str | Path, metrics: tup
                 x = x + (k - (n_series - 1) / 2) * dodge  # methods that coincide stay visible
                 ax.plot(x, y, label=name, **style.line_style(name, _is_control(df)))
                 ax.fill_between(x, lo, hi, color=style.color(name), alpha=0.15, lw=0)
-            ax.set_title(str(regime) if r == 0 and regime is not None else "")
-            if c == 0:
+            ax.set_title(str(regime) if (r == 0 or block > 1) and regime is not None else "")
+            if c % cols == 0:
                 ax.set_ylabel(label(metric))
             if identity is not None:
                 ax.axhline(identity, color="0.6", lw=0.6, zorder=0)
-            if r == len(metrics) - 1:
+            if r == len(metrics) - 1 and c + cols >= len(regimes):
                 ax.set_xlabel(xlabel)
     handles, labels = axes[0, 0].get_legend_handles_labels()
     fig.suptitle("Clean vs perturbed maps against perturbation size\n(mean over images, bootstrap 95% CI; "
                  "magnitude 0: unchanged map" + ("; series offset sideways to stay visible)" if any(dodges) else ")"))
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.4 / fig.get_figheight()))  # room for the two-line title
     fig.legend(handles, labels, loc="upper center", ncol=2, frameon=False, bbox_to_anchor=(0.5, 0.0))
     return style.save(fig, path)
 

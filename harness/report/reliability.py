@@ -13,22 +13,22 @@ import numpy as np
 import pandas as pd
 
 from harness.metrics.registry import MEASURES
-from harness.report.meta_evaluation import FAMILY as META_FAMILY
+from harness.perturbations.meta import FAMILY as META_FAMILY
 from harness.report.meta_evaluation import meta_evaluation, reliability, tested
-from harness.report.scorecard import (CI_HIGH, CI_LOW, MC, Criterion, column, criterion_rows, measured,
-                                      unchanged_constant)
-from harness.schema import CLEAN_SUFFIX, PERTURBATION
+from harness.report.criteria import Criterion, criterion_rows, unchanged_constant
+from harness.report.scorecard import CI_HIGH, CI_LOW, MC, column, measured
+from harness.common.schema import CLEAN_SUFFIX, PERTURBATION
 
 
 def measures_of(criterion: Criterion) -> list[tuple[str, str]]:
     """The (measure, family) pairs a criterion reads, as a meta-evaluation names them: a per-map measure of the
     clean map by its name with the family ``""``, a pairwise measure or aggregate with the family of its rows."""
-    family = dict(criterion.where).get(PERTURBATION, ("",))
+    families = dict(criterion.where).get(PERTURBATION, ("",))
     out = []
     for m in (criterion.measure, criterion.minus):
         if m:
             name = m[:-len(CLEAN_SUFFIX)] if m.endswith(CLEAN_SUFFIX) else m
-            out.append((name, "" if MEASURES[name].shape == "per_map" else family[0]))
+            out += [(name, "")] if MEASURES[name].shape == "per_map" else [(name, f) for f in families]
     return out
 
 

@@ -16,7 +16,7 @@ import pandas as pd
 from harness.report import style
 from harness.report.scorecard import (CI_HIGH, CI_LOW, PARETO, RANK, ROBUSTNESS, Criterion, column, front,
                                       measured, reference)
-from harness.schema import CONTROL, VARIANT
+from harness.common.schema import CONTROL, VARIANT
 
 #: How the controls are drawn (they carry no information about the model): grey, a marker each.
 CONTROL_COLOR, CONTROL_MARKERS = "#999999", ("D", "X", "P", "v", "*")
@@ -70,11 +70,11 @@ def pareto(card: pd.DataFrame, path: str | Path) -> Path | None:
     x, robust = reference(card), measured(card, ROBUSTNESS)
     if x is None or not robust:
         return None
-    fig, axes = style.figure(1, len(robust), squeeze=False, figsize=(style.COLUMN_WIDTH * len(robust), 2.8))
-    for ax, y in zip(axes[0], robust):
+    fig, axes = style.panels(len(robust))
+    for ax, y in zip(axes, robust):
         _panel(ax, card, x, y)
     handles, labels = {}, []
-    for ax in axes[0]:
+    for ax in axes:
         for h, lab in zip(*ax.get_legend_handles_labels()):
             handles.setdefault(lab, h)
     labels = list(handles)

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from harness.schema import METRIC
+from harness.common.schema import METRIC
 
 
 #: The columns :func:`describe` adds to a summary row.

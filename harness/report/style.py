@@ -27,6 +27,28 @@ def figure(*args, **kwargs):
     return plt.subplots(*args, **kwargs)
 
 
+#: Panels per row of a figure: more panels wrap into further rows, so a figure stays readable at page width.
+MAX_COLUMNS = 4
+
+
+def panel_grid(n: int, columns: int = MAX_COLUMNS) -> tuple[int, int]:
+    """``(rows, columns)`` of a grid holding ``n`` panels, at most ``columns`` in a row."""
+    cols = max(1, min(n, columns))
+    return -(-n // cols), cols
+
+
+def panels(n: int, width: float = COLUMN_WIDTH, height: float = 2.8, extra: float = 0.0, **kwargs):
+    """``n`` panels of ``width`` × ``height`` inches wrapped into a grid (:func:`panel_grid`): the figure and its
+    ``n`` axes in reading order (the grid's unused cells are hidden); ``extra`` inches of height for titles and
+    legends."""
+    rows, cols = panel_grid(n)
+    fig, axes = figure(rows, cols, squeeze=False, figsize=(width * cols, height * rows + extra), **kwargs)
+    flat = list(axes.flat)
+    for ax in flat[n:]:
+        ax.set_visible(False)
+    return fig, flat[:n]
+
+
 def color(method: str) -> str:
     """The colour of a method (by its base name, without the baseline treatment)."""
     base = method.split(" ")[0]

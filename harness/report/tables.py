@@ -11,7 +11,7 @@ import pandas as pd
 from harness.metrics.registry import MEASURES, is_grouping, measure
 from harness.metrics.split import add_split, ineligible_reason
 from harness.report.stats import STATS, describe
-from harness.schema import (BASELINE_TREATMENT, CFG_PREFIX, CONDITION, CONTROL, IMAGE_COLUMNS, IMAGE_ID, MAGNITUDE,
+from harness.common.schema import (BASELINE_TREATMENT, CFG_PREFIX, CONDITION, CONTROL, IMAGE_COLUMNS, IMAGE_ID, MAGNITUDE,
                             METHOD, METRIC, NAN_REASON, PRED_AGREES, REGIME, RUN, SAMPLE, STANDARD_COLUMNS, VARIANT,
                             present)
 

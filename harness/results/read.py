@@ -20,10 +20,10 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from harness.errors import UserError
+from harness.common.errors import UserError
 from harness.metrics.registry import is_grouping
 from harness.results.table import read_scores
-from harness.schema import CFG_PREFIX, IMAGE_ID, RUN, SAMPLE, present
+from harness.common.schema import CFG_PREFIX, IMAGE_ID, RUN, SAMPLE, present
 
 #: overrides that name where or how a run is written, not what it computes (a shard's images are named by their
 #: ``image_id``: the shards of a sweep pool into the rows of the unsharded run)

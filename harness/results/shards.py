@@ -1,6 +1,6 @@
-"""A sweep's shards (:mod:`harness.sharding`) merged into the files of the unsharded run.
+"""A sweep's shards (:mod:`harness.entry.sharding`) merged into the files of the unsharded run.
 
-The sweep collector (:mod:`harness.collect_sweep`) merges the jobs' ``scores.csv``; for the jobs that are shards of
+The sweep collector (:mod:`harness.entry.sweep`) merges the jobs' ``scores.csv``; for the jobs that are shards of
 one run it also writes, into the sweep folder, what the report reads besides the scores: ``run_info.json`` (the
 first shard's, with the number of images explained by all shards, the largest logit difference of each condition,
 and which shards were merged or are missing; with several sharded runs in one sweep, ``shards.groups`` describes

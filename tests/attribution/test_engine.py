@@ -7,7 +7,7 @@ from harness.attribution.batching import CPU_BATCH, Batcher
 from harness.attribution.engine import View, attribute_views
 from harness.attribution.gradcam import GradCAM
 from harness.attribution.methods import InputXGradient, IntegratedGradients, Saliency
-from harness.errors import UserError
+from harness.common.errors import UserError
 from harness.perturbations.affine import AffineMap
 
 

@@ -7,7 +7,7 @@ import torch
 from harness.attribution.gradcam import GradCAM
 from harness.attribution.layers import layer_info, resolve_layer
 from harness.attribution.methods import Captum
-from harness.errors import UserError
+from harness.common.errors import UserError
 from harness.metrics.precision import is_constant
 from harness.models.torchvision_models import build
 

@@ -9,7 +9,7 @@ from harness.attribution.gradcam import GradCAM
 from harness.attribution.layers import resolve_layer
 from harness.attribution.methods import InputXGradient, IntegratedGradients, Saliency
 from harness.attribution.reduce import reduce_channels
-from harness.errors import UserError
+from harness.common.errors import UserError
 from harness.perturbations.affine import AffineMap
 
 

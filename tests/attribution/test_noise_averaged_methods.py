@@ -10,7 +10,7 @@ from harness.attribution.gradcam import GradCAM
 from harness.attribution.methods import IntegratedGradients, Method, Saliency
 from harness.attribution.smoothing import NoiseAveraged
 from harness.data.base import ImageSet
-from harness.evaluation import Evaluator
+from harness.loop.evaluation import Evaluator
 from harness.metrics.scorer import Scorer
 from harness.models.classifier import EncodedClassifier
 from harness.models.encoding import Encoding

@@ -9,7 +9,7 @@ from harness.attribution.controls import ConstantMap, RandomMap
 from harness.attribution.engine import View, attribute_views, completeness_error
 from harness.attribution.methods import Saliency
 from harness.attribution.smoothing import NoiseAveraged
-from harness.run import build_methods
+from harness.entry.run import build_methods
 from harness.perturbations.affine import AffineMap
 from harness.perturbations.compensate import compensate
 

@@ -5,7 +5,7 @@ import torch
 from PIL import Image
 
 from harness.data.image_folder import make_splits
-from harness.errors import UserError
+from harness.common.errors import UserError
 
 CLASSES = ("rock", "paper", "scissors")
 

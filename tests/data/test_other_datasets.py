@@ -6,7 +6,7 @@ import pytest
 
 from harness.data.digits import make_splits as digits
 from harness.data.torchvision_datasets import make_splits as tv
-from harness.errors import UserError
+from harness.common.errors import UserError
 
 
 def test_digits_real_offline_data():

@@ -6,7 +6,7 @@ import torch
 
 from harness.metrics.sensitivity import continuity_ratio
 
-REFERENCE = Path(__file__).parents[1] / "data" / "continuity_reference.npz"
+REFERENCE = Path(__file__).parents[1] / "fixtures" / "continuity_reference.npz"
 
 
 def test_the_ratio_is_l1_over_l2():
@@ -17,7 +17,7 @@ def test_the_ratio_is_l1_over_l2():
 
 
 def test_the_ratio_equals_quantus_lipschitz_constant():
-    """Quantus 0.6 ``lipschitz_constant`` with its default norms, stored by tests/data/make_continuity_reference.py
+    """Quantus 0.6 ``lipschitz_constant`` with its default norms, stored by tests/fixtures/make_continuity_reference.py
     (it adds 1e-10 to the denominator)."""
     ref = np.load(REFERENCE)
     ours = continuity_ratio(*(torch.from_numpy(ref[k]) for k in ("a", "b", "x", "x_p")))

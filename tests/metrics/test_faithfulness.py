@@ -11,7 +11,7 @@ from harness.metrics.faithfulness import (ROAD_FRACTIONS, area, blurred, deletio
                                           infidelity, removal_order, road_curve)
 from harness.metrics.imputation import noisy_linear_impute
 
-DATA = Path(__file__).parents[1] / "data"
+DATA = Path(__file__).parents[1] / "fixtures"
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -25,7 +25,7 @@ def _one_thread():
 
 
 def test_imputation_matches_the_road_reference():
-    """``NoisyLinearImputer(noise=0)`` of grad-cam 1.5.7, stored by ``tests/data/make_road_reference.py``."""
+    """``NoisyLinearImputer(noise=0)`` of grad-cam 1.5.7, stored by ``tests/fixtures/make_road_reference.py``."""
     ref = np.load(DATA / "road_reference.npz")
     x = torch.from_numpy(ref["images"].astype(np.float32) / 255)
     removed = torch.from_numpy(ref["removed"])

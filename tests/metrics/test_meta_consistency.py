@@ -7,7 +7,7 @@ import pytest
 
 from harness.metrics import meta
 
-REFERENCE = Path(__file__).parents[1] / "data" / "meta_reference.npz"
+REFERENCE = Path(__file__).parents[1] / "fixtures" / "meta_reference.npz"
 K, L, N = 4, 5, 40
 
 
@@ -73,7 +73,7 @@ def test_only_eligible_images_and_finite_scores_count():
 
 @pytest.mark.parametrize("direction", ["higher", "lower"])
 def test_parity_with_metaquantus_stored(direction):
-    """IAC / IEC per copy and MC equal MetaQuantus's on the stored arrays (tests/data/make_meta_reference.py)."""
+    """IAC / IEC per copy and MC equal MetaQuantus's on the stored arrays (tests/fixtures/make_meta_reference.py)."""
     r = np.load(REFERENCE)
     for t in range(2):
         c = meta.consistency(r["q"][t], r["q_hat_nr"][t], r["kept"][t], r["q_hat_ar"][t], r["changed"][t],

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-DATA = Path(__file__).parents[1] / "data"
+DATA = Path(__file__).parents[1] / "fixtures"
 
 
 @pytest.mark.slow

@@ -1,5 +1,5 @@
 """Parity with Quantus 0.6 (random logit, smooth MPRT, efficient MPRT, discrete entropy) on stored reference outputs
-(``tests/data/make_randomisation_reference.py`` made them; the live comparison is in ``test_quantus_live.py``)."""
+(``tests/fixtures/make_randomisation_reference.py`` made them; the live comparison is in ``test_quantus_live.py``)."""
 import importlib.util
 from pathlib import Path
 
@@ -12,7 +12,7 @@ from harness.attribution.methods import Saliency
 from harness.attribution.reduce import reduce_channels
 from harness.attribution.smoothing import NoiseAveraged
 from harness.data.base import ImageSet
-from harness.evaluation import Evaluator
+from harness.loop.evaluation import Evaluator
 from harness.metrics.complexity import entropy_rise, histogram_entropy
 from harness.metrics.scorer import Scorer
 from harness.models.classifier import EncodedClassifier
@@ -21,7 +21,7 @@ from harness.perturbations.base import Context
 from harness.perturbations.random_logit import RandomClass
 from harness.perturbations.randomisation import ModelRandomisation
 
-DATA = Path(__file__).parents[1] / "data"
+DATA = Path(__file__).parents[1] / "fixtures"
 
 
 def _maker():

@@ -7,7 +7,7 @@ from captum.metrics import sensitivity_max
 
 from harness.attribution.methods import Saliency
 from harness.attribution.reduce import reduce_channels
-from harness.evaluation import Evaluator
+from harness.loop.evaluation import Evaluator
 from harness.metrics import localisation, sensitivity
 from harness.metrics.aggregate import aggregate
 from harness.metrics.scorer import Scorer

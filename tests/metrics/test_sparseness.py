@@ -19,8 +19,8 @@ def test_known_answers():
 
 
 def test_parity_with_quantus_stored():
-    """Quantus 0.6's ``gini_coeffiient`` on stored maps (tests/data/make_sparseness_reference.py)."""
-    ref = np.load(Path(__file__).parents[1] / "data" / "sparseness_reference.npz")
+    """Quantus 0.6's ``gini_coeffiient`` on stored maps (tests/fixtures/make_sparseness_reference.py)."""
+    ref = np.load(Path(__file__).parents[1] / "fixtures" / "sparseness_reference.npz")
     np.testing.assert_allclose(gini(torch.from_numpy(ref["maps"])).numpy(), ref["gini"], atol=1e-6)  # Quantus adds 1e-7
 
 

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from harness.errors import UserError
+from harness.common.errors import UserError
 from harness.metrics.split import NOT_COUNTED, add_split, split_measures
 from harness.report.build import build_report
 from harness.report.tables import summarise

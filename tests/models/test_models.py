@@ -2,7 +2,7 @@ import pytest
 import torch
 import torch.nn as nn
 
-from harness.errors import UserError
+from harness.common.errors import UserError
 from harness.models import checkpoint
 from harness.models.encoding import Encoding
 from harness.models.rps_cnn import build_rps_cnn

@@ -2,7 +2,7 @@ import torch
 
 from harness.attribution.gradcam import GradCAM
 from harness.attribution.layers import resolve_layer
-from harness.errors import UserError
+from harness.common.errors import UserError
 from harness.models import checkpoint
 from harness.models.torchvision_models import build
 from harness.perturbations.affine import AffineMap

@@ -3,7 +3,7 @@ import pytest
 import torch
 import torch.nn as nn
 
-from harness.errors import UserError
+from harness.common.errors import UserError
 from harness.models.classifier import use_channels_last
 from harness.models.encoding import Encoding
 from harness.perturbations.affine import AffineMap

@@ -7,7 +7,7 @@ import torch.nn as nn
 
 from harness.attribution.methods import InputXGradient, Saliency
 from harness.data.base import ImageSet
-from harness.evaluation import Evaluator
+from harness.loop.evaluation import Evaluator
 from harness.metrics.scorer import Scorer
 from harness.models.classifier import EncodedClassifier
 from harness.models.encoding import Encoding
@@ -15,8 +15,8 @@ from harness.perturbations.base import Condition
 from harness.perturbations.compose import Under
 from harness.perturbations.meta import InputNoise, MetaEvaluation, WeightNoise
 from harness.perturbations.noise import Noise
-from harness.schema import COPY, META_TEST, META_TYPE, PERTURBATION, condition_columns
-from harness.store import PartialStore
+from harness.common.schema import COPY, META_TEST, META_TYPE, PERTURBATION, condition_columns
+from harness.loop.store import PartialStore
 
 
 class _Same(Condition):
@@ -146,7 +146,7 @@ def test_a_compensated_shift_under_a_copy_compensates_the_copy_s_network():
 def test_a_family_that_replaces_the_network_is_refused_under_a_model_copy():
     """A network retrained on other labels does not derive from the network it is given: under a copy of the model it
     would ignore the copy, so it is one clear error (under an input copy it is fine)."""
-    from harness.errors import UserError
+    from harness.common.errors import UserError
 
     model, data, _ = _setup(2)
     retrained = nn.Sequential(nn.Flatten(), nn.Linear(3 * 8 * 8, 3))
@@ -161,3 +161,21 @@ def test_a_family_that_replaces_the_network_is_refused_under_a_model_copy():
     with pytest.raises(UserError, match="replaces the network"):
         Under(WeightNoise("adversary", 1.0, 0, seed=1), Replaced()).transform_network(model.network)
     assert Under(InputNoise("adversary", 0.3, 0), Replaced()).transform_network(model.network) is retrained
+
+
+def test_tagged_passes_on_every_attribute_of_the_interface(monkeypatch):
+    """The wrapper cannot drop what it wraps: every attribute of the Condition interface is the inner one's, also
+    one added to the interface later."""
+    from harness.perturbations.base import Condition
+    from harness.perturbations.compose import Tagged
+
+    inner = Condition({"perturbation": "x", "magnitude": 1.0, "regime": "r", "condition": ""})
+    inner.n_samples, inner.tolerance, inner.strict, inner.score_maps = 3, 1e-3, False, False
+    monkeypatch.setattr(Condition, "new_setting", "base", raising=False)
+    inner.new_setting = "inner's"
+    tagged = Tagged(inner, {"meta_type": "unperturbed"})
+    for name in [n for n in vars(Condition) if not n.startswith("_") and n not in Tagged.OWN]:
+        got, want = getattr(tagged, name), getattr(inner, name)
+        assert getattr(got, "__func__", got) is getattr(want, "__func__", want) or got == want, name
+    assert tagged.new_setting == "inner's" and tagged.n_samples == 3 and not tagged.score_maps
+    assert tagged.columns == {**inner.columns, "meta_type": "unperturbed"} and tagged.key != inner.key

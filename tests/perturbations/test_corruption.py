@@ -1,5 +1,5 @@
 """Natural corruptions: parity with the reference implementation (stored outputs of ``imagecorruptions``, made by
-``tests/data/make_corruption_reference.py``), the elastic transform's pieces against SciPy / OpenCV, sizes,
+``tests/fixtures/make_corruption_reference.py``), the elastic transform's pieces against SciPy / OpenCV, sizes,
 seeding, and the family's conditions."""
 from pathlib import Path
 
@@ -8,14 +8,14 @@ import pytest
 import torch
 from kornia.filters import filter2d
 
-from harness.errors import UserError
+from harness.common.errors import UserError
 from harness.models.encoding import Encoding
 from harness.perturbations.base import Batch
 from harness.perturbations.corruption import CORRUPTIONS, Corruptions, corrupt
 from harness.perturbations.corruption_spatial import motion_kernel, plasma_fractal, reflect_smoothing
-from harness.seeding import generators_for
+from harness.common.seeding import generators_for
 
-REF = np.load(Path(__file__).parents[1] / "data" / "corruption_reference.npz")
+REF = np.load(Path(__file__).parents[1] / "fixtures" / "corruption_reference.npz")
 IMAGES = torch.from_numpy(REF["images"]).permute(0, 3, 1, 2).double() / 255
 DETERMINISTIC = ("contrast", "brightness", "saturate", "defocus_blur", "gaussian_blur", "pixelate",
                  "jpeg_compression")

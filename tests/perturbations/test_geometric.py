@@ -7,8 +7,8 @@ import torch.nn as nn
 from harness.attribution.methods import InputXGradient, Saliency
 from harness.attribution.smoothing import NoiseAveraged
 from harness.data.base import ImageSet
-from harness.errors import UserError
-from harness.evaluation import Evaluator
+from harness.common.errors import UserError
+from harness.loop.evaluation import Evaluator
 from harness.metrics.aggregate import aggregate
 from harness.metrics.scorer import Scorer
 from harness.models.classifier import EncodedClassifier

@@ -3,11 +3,11 @@ import pytest
 import torch
 import torch.nn as nn
 
-from harness.errors import UserError
+from harness.common.errors import UserError
 from harness.models.encoding import Encoding
 from harness.perturbations.base import Batch
 from harness.perturbations.meta import InputNoise, MetaEvaluation, WeightNoise, weight_noise
-from harness.schema import COPY, META_TEST, META_TYPE
+from harness.common.schema import COPY, META_TEST, META_TYPE
 
 
 def _net():

@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from harness.errors import UserError
+from harness.common.errors import UserError
 from harness.models.encoding import Encoding
 from harness.perturbations.base import Batch
 from harness.perturbations.noise import Noise, NoiseCondition

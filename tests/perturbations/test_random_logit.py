@@ -5,7 +5,7 @@ import torch.nn as nn
 
 from harness.attribution.methods import Method, Saliency
 from harness.data.base import ImageSet
-from harness.evaluation import Evaluator
+from harness.loop.evaluation import Evaluator
 from harness.metrics.scorer import Scorer
 from harness.models.classifier import EncodedClassifier
 from harness.models.encoding import Encoding

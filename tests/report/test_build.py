@@ -72,7 +72,7 @@ def test_unrelated_runs_are_pooled_only_on_request_and_never_twice(tmp_path):
     and rows that nothing tells apart are refused (the same images counted twice)."""
     import json
 
-    from harness.errors import UserError
+    from harness.common.errors import UserError
 
     for name, steps in (("a", 8), ("b", 16)):
         _write_run(tmp_path / "res" / name, [0.5])
@@ -124,3 +124,18 @@ def test_kept_predictions_table(tmp_path):
     assert kept[kept.metric == "ssim"].n.max() == 5  # image 0 left out
     assert (tmp_path / "run" / "summary_kept.md").read_text().startswith("Only images whose prediction")
     assert not (tmp_path / "run" / "figures").exists()
+
+
+def test_figures_wrap_many_panels_into_a_grid(tmp_path):
+    """Thirteen regimes (the corruptions) make a grid of at most four panels a row, not one long row."""
+    from PIL import Image
+
+    from harness.report import style
+    from harness.report.plots import stability_vs_magnitude
+
+    rows = [dict(metric="ssim", regime=f"corruption {i}", method=m, variant=m, magnitude=mag, mean=0.5, ci95_low=0.4,
+                 ci95_high=0.6, n=5) for i in range(13) for m in ("saliency", "gradcam") for mag in (1, 2)]
+    path = stability_vs_magnitude(pd.DataFrame(rows), tmp_path / "wrapped.png")
+    width, height = Image.open(path).size
+    assert style.panel_grid(13) == (4, 4) and style.panel_grid(3) == (1, 3)
+    assert height > width / 2  # four rows of four, not 13 panels in one row (about 12 × 1)

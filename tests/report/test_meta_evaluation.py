@@ -6,7 +6,7 @@ import pytest
 
 from harness.report.build import build_meta_evaluation as build
 from harness.report.meta_evaluation import meta_evaluation
-from harness.schema import COPY, META_TEST, META_TYPE
+from harness.common.schema import COPY, META_TEST, META_TYPE
 
 
 def _scores(n_images=24, copies=3, seed=0) -> pd.DataFrame:

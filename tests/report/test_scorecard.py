@@ -11,7 +11,7 @@ from harness.report.__main__ import main as report_main
 from harness.report.build import build_report, build_scorecard, render_scorecard, report_settings
 from harness.report.scorecard import (CI_HIGH, CI_LOW, CRITERIA, FAITHFULNESS, N, PARETO, RANK, column,
                                       pareto_front, scorecard, scorecard_markdown)
-from harness.schema import (BASELINE_TREATMENT, CLEAN_SUFFIX, CONDITION, CONTROL, IMAGE_ID, LABEL, MAGNITUDE,
+from harness.common.schema import (BASELINE_TREATMENT, CLEAN_SUFFIX, CONDITION, CONTROL, IMAGE_ID, LABEL, MAGNITUDE,
                             MAP_CONSTANT, MAP_CONSTANT_CLEAN, METHOD, OBJECTIVE, PERTURBATION, PRED, PRED_AGREES,
                             REGIME, RUN, SAMPLE, VARIANT)
 
@@ -196,7 +196,7 @@ def test_the_meta_evaluation_s_rows_are_its_own_and_mark_the_criteria_by_mc(tmp_
     from harness.report.meta_evaluation import meta_evaluation, reliability
     from harness.report.reliability import mark_reliability
     from harness.report.scorecard import MC
-    from harness.schema import ALIGNED, COPY, META_TEST, META_TYPE, TRANSFORM
+    from harness.common.schema import ALIGNED, COPY, META_TEST, META_TYPE, TRANSFORM
 
     rng = np.random.default_rng(0)
     meta = []
@@ -252,3 +252,29 @@ def test_the_meta_evaluation_s_rows_are_its_own_and_mark_the_criteria_by_mc(tmp_
     build_report(runs, tmp_path / "pool", n_resamples=50, figures=False, scorecard=True)
     assert "(MC " in (tmp_path / "pool" / "scorecard.md").read_text()
     assert (tmp_path / "pool" / "meta_evaluation.csv").is_file()
+
+
+def test_a_criterion_whose_family_ran_without_its_labels_is_an_error():
+    """A renamed regime (here the compensated shift's) would silently drop the criterion: it stops the report
+    with one line naming the criterion and the labels found."""
+    from harness.common.errors import UserError
+
+    scores = pooled(("bias",))
+    scores[REGIME] = scores[REGIME].replace({"compensated": "compensated (renamed)"})
+    with pytest.raises(UserError, match=r"criterion 'input_invariance' reads regime \['compensated'\] of .* hold only "
+                                        r"\['compensated \(renamed\)'"):
+        scorecard(scores)
+
+
+def test_criteria_name_families_by_their_modules_constants():
+    """Every family and regime a criterion reads is written by a family module (no copy of the text)."""
+    from harness.perturbations import (attack, brightness_shift, corruption, geometric, invariance, noise,
+                                       random_logit, randomisation)
+
+    written = {m.FAMILY for m in (attack, brightness_shift, corruption, geometric, noise, random_logit)}
+    written |= {randomisation.MODEL_FAMILY, randomisation.DATA_FAMILY}
+    regimes = {invariance.EXACT_FOLD, randomisation.CASCADING}
+    for c in CRITERIA:
+        where = dict(c.where)
+        assert set(where.get(PERTURBATION, ())) <= written, c.name
+        assert set(where.get(REGIME, ())) <= regimes, c.name

@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from harness.report.scorecard import scorecard
-from harness.schema import (ALIGNED, BASELINE_TREATMENT, CONDITION, CONTROL, IMAGE_ID, LABEL, MAGNITUDE, MAP_CONSTANT,
+from harness.common.schema import (ALIGNED, BASELINE_TREATMENT, CONDITION, CONTROL, IMAGE_ID, LABEL, MAGNITUDE, MAP_CONSTANT,
                             MAP_CONSTANT_CLEAN, METHOD, PERTURBATION, PRED, PRED_AGREES, REGIME, RUN, SAMPLE,
                             TRANSFORM, VARIANT)
 

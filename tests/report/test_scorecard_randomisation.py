@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from harness.report.scorecard import scorecard
-from harness.schema import (BASELINE_TREATMENT, CONDITION, CONTROL, IMAGE_ID, LABEL, MAGNITUDE, MAP_CONSTANT,
+from harness.common.schema import (BASELINE_TREATMENT, CONDITION, CONTROL, IMAGE_ID, LABEL, MAGNITUDE, MAP_CONSTANT,
                             MAP_CONSTANT_CLEAN, METHOD, PERTURBATION, PRED, PRED_AGREES, REGIME, RUN, SAMPLE, VARIANT)
 
 #: per method: Spearman of |map| for another class, and the entropy rise at depths 1 and 2 (the full cascade)
