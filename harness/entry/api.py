@@ -62,7 +62,7 @@ def evaluate(
     """
     from harness.attribution.runtime import use_exact_float32
     from harness.perturbations.base import Context
-    from harness.entry.run import build_experiment, execute, finish, run_info
+    from harness.entry.run import build_experiment, execute, finish, run_record
 
     cfg = compose([f"perturbation={perturbation}", f"attribution.include=[{','.join(methods)}]", f"seed={seed}",
                     *overrides])
@@ -79,11 +79,11 @@ def evaluate(
         context = Context(network=model, encoding=wrapped.encoding, train_images=train_images,
                           train_labels=train_labels, device=device)
         try:
-            result = execute(cfg, parts, wrapped, data, device, out, context, reference=data)
+            result = execute(cfg, parts, wrapped, data, device, out, context, accuracy_on=data)
         finally:
             torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = flags
     if out is not None:
-        info = run_info(cfg, device, torch.get_num_threads(), len(data), ())
+        info = run_record(cfg, device, torch.get_num_threads(), len(data), ())
         finish(cfg, out, result, {**info, "experiment": "python api", "data": {"has_masks": masks is not None}})
     return scores_table(result.rows)  # the same DataFrame with or without out= (harness.results.table)
 

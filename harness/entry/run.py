@@ -153,13 +153,13 @@ def build_experiment(cfg: DictConfig) -> Experiment:
 
 def execute(cfg: DictConfig, parts: Experiment, model: EncodedClassifier, explained: ImageSet,
             device: torch.device,
-            run_dir: str | Path | None, context: Context, reference: ImageSet | None = None,
+            run_dir: str | Path | None, context: Context, accuracy_on: ImageSet | None = None,
             first: int = 0) -> Evaluation:
     """Explain and score ``explained`` under every condition (results stored in ``run_dir``, if given).
 
     Args:
         context: What the perturbation family may need (the network, the training data, ...).
-        reference: Where each condition's accuracy is measured (the whole test split).
+        accuracy_on: Where each condition's accuracy is measured (the whole test split).
         first: The position of ``explained``'s first image in the test split (a shard's, :mod:`harness.entry.sharding`).
     """
     check_methods(parts.methods, model.network, tuple(explained.images.shape[1:]))
@@ -185,7 +185,7 @@ def execute(cfg: DictConfig, parts: Experiment, model: EncodedClassifier, explai
     evaluator = Evaluator(parts.methods, parts.scorer, parts.treatments, cfg.attribution.reduction,
                           cfg.attribution.batch_size, device, seed=cfg.seed, n_examples=cfg.report.n_examples,
                           store=store, batcher=Batcher(engine.max_batch, engine.memory_fraction))
-    result = evaluator(model, explained, conditions, reference, first=first)
+    result = evaluator(model, explained, conditions, accuracy_on, first=first)
     result.conditions = [ConditionRecord.of(c, result.accuracy.get(c.key)).to_json() for c in conditions]
     result.methods = {name: m.info() for name, m in parts.methods.items() if m.info()}
     return result
@@ -216,8 +216,8 @@ def run(cfg: DictConfig, run_dir: str | Path) -> Any:
     context = Context(network=model.network, encoding=model.encoding, train_images=splits.train.images,
                       train_labels=splits.train.labels, train_cfg=OmegaConf.to_container(cfg.train, resolve=True),
                       device=device, cache_dir=cfg.cache_dir, model_key=model_info.sha256 or model_info.checkpoint)
-    result = execute(cfg, parts, model, explained, device, run_dir, context, reference=splits.test, first=first)
-    info = run_info(cfg, device, threads, len(explained), splits.classes)
+    result = execute(cfg, parts, model, explained, device, run_dir, context, accuracy_on=splits.test, first=first)
+    info = run_record(cfg, device, threads, len(explained), splits.classes)
     info["images"] = [first, stop]
     info.update(model=asdict(model_info), data={"skipped_files": list(splits.skipped), "n_skipped": len(splits.skipped),
                                                 "has_masks": explained.masks is not None})
@@ -251,7 +251,7 @@ def _complete(run_dir: str | Path, cfg: DictConfig) -> bool:
         OmegaConf.to_container(cfg, resolve=True), sort_keys=True, default=str)
 
 
-def run_info(cfg: DictConfig, device: torch.device, threads: int, n_images: int,
+def run_record(cfg: DictConfig, device: torch.device, threads: int, n_images: int,
              classes: tuple[str, ...]) -> dict[str, Any]:
     """Seed, device, versions and the resolved config: what a run's numbers depend on."""
     import datetime

@@ -18,7 +18,7 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
 from harness.common.errors import UserError, exit_code_of
-from harness.report.build import build_report, report_settings
+from harness.report.build import build_report, report_settings, saved_settings
 from harness.results.read import load_scores
 from harness.results.shards import merge_shards
 from harness.results.write import atomic_write
@@ -60,10 +60,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _settings(root: str, seed: int) -> dict[str, Any]:
     """The report settings the sweep's jobs ran with (figures drawn)."""
-    from harness.report.header import run_info
-
-    saved = run_info(Path(root)).get("config", {}).get("report", {}) if Path(root).is_dir() else {}
-    return {**report_settings(saved, seed), "figures": True}
+    return {**saved_settings(root, seed), "figures": True}
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ from harness.common.errors import UserError
 from harness.metrics.scorer import Scorer
 from harness.models.classifier import EncodedClassifier, predict
 from harness.perturbations.base import Batch, Condition
-from harness.loop.scoring import CleanView, ConditionScores, clean_examples, reference_view, score_clean_maps
+from harness.loop.scoring import ComparisonView, ConditionScores, clean_examples, compared_view, score_clean_maps
 from harness.common.progress import Progress
 from harness.loop.planning import BaselineRules, SamplePlan, ViewPlanner, check_treatments
 from harness.common.schema import CLEAN
@@ -110,10 +110,10 @@ class Evaluator:
         check_treatments(self.treatments)
 
     def __call__(self, model: EncodedClassifier, data: ImageSet, conditions: Sequence[Condition],
-                 reference: ImageSet | None = None, first: int = 0) -> Evaluation:
+                 accuracy_on: ImageSet | None = None, first: int = 0) -> Evaluation:
         """Score every (image, method, condition, sample); see the class docstring.
 
-        ``reference`` (e.g. the whole test split, ``data`` being some of its images): the accuracy of every
+        ``accuracy_on`` (e.g. the whole test split, ``data`` being some of its images): the accuracy of every
         condition's network on the condition's inputs (sample 0) is measured on it and recorded in
         ``result.accuracy``. ``first``: the position of ``data``'s first image in the test split (a shard's first
         image, :mod:`harness.entry.sharding`), which names the images and seeds their draws.
@@ -126,8 +126,8 @@ class Evaluator:
         for net in {id(n): n for n in [model.network, *networks.values()]}.values():
             net.eval().requires_grad_(False)
         result = Evaluation(logit_check=check_logits(model, conditions, networks, self._batches(model, data, first)))
-        if reference is not None and (reference.labels >= 0).any():
-            result.accuracy = accuracies(model, conditions, networks, self._batches(model, reference))
+        if accuracy_on is not None and (accuracy_on.labels >= 0).any():
+            result.accuracy = accuracies(model, conditions, networks, self._batches(model, accuracy_on))
         planner = ViewPlanner(self.methods, BaselineRules(self.methods, self.treatments, model.encoding),
                               self.reduction, self.seed)
         views = -(-len(data) // self.batch_size) * (1 + sum(self._n_views(c) for c in conditions))
@@ -163,10 +163,10 @@ class Evaluator:
         bar.update(sum(self._n_views(c) for c in conditions if c not in todo))
         batch, logits = make_batch(model, chunk, start, self.device, self.seed)
         base = planner.rules.clean(batch.x)
-        # the views of every network that explains a condition still to do, or a reference of one, are always
+        # the views of every network that explains a condition still to do, or the view one is compared with, are always
         # computed together (also when resuming), so that every pass holds the same inputs as in an uninterrupted run
         # and resumed results are byte-identical
-        refs = {c.reference.key: c.reference for c in todo if c.reference is not None}
+        refs = {c.compared_with.key: c.compared_with for c in todo if c.compared_with is not None}
         shared = {id(networks[k]) for k in [*(c.key for c in todo), *refs]} | {id(model.network)}
         needed = [c for c in conditions if id(networks[c.key]) in shared]
         keep = max(0, min(self.n_examples - start, len(chunk)))
@@ -175,15 +175,15 @@ class Evaluator:
             plan = planner.plan(s, batch, logits, base, needed, networks, model.network)
             maps = self.compute(plan, todo, bar)
             if s == 0:
-                clean = CleanView(batch, logits, maps[CLEAN], chunk.masks, chunk.labels, start)
+                clean = ComparisonView(batch, logits, maps[CLEAN], chunk.masks, chunk.labels, start)
                 score_clean_maps(clean, self.scorer, model.network)
                 views = {CLEAN: clean}
                 for key, ref in refs.items():
                     view = plan.owners[f"{key}#0"][1]
                     # from every condition compared with it (not only those still to do): resumed runs write the same
-                    per_map = any(c.score_maps for c in conditions if c.reference is ref)
-                    views[key] = reference_view(clean, view, maps[view.key], self.scorer, networks[key], per_map)
-                pieces = {c.key: ConditionScores(c, views[c.reference.key if c.reference is not None else CLEAN],
+                    per_map = any(c.score_maps for c in conditions if c.compared_with is ref)
+                    views[key] = compared_view(clean, view, maps[view.key], self.scorer, networks[key], per_map)
+                pieces = {c.key: ConditionScores(c, views[c.compared_with.key if c.compared_with is not None else CLEAN],
                                                  self.methods, model.encoding.name, keep, networks[c.key])
                           for c in todo}
             self.score(plan, maps, pieces, s)
@@ -223,7 +223,7 @@ def _check_references(conditions: Sequence[Condition]) -> None:
     """A condition compared with another's view needs that one in the run, with one sample and one view."""
     keys = {c.key for c in conditions}
     for c in conditions:
-        ref = c.reference
-        if ref is not None and (ref.key not in keys or ref.n_samples != 1 or ref.per_method or ref.reference):
+        ref = c.compared_with
+        if ref is not None and (ref.key not in keys or ref.n_samples != 1 or ref.per_method or ref.compared_with):
             raise ValueError(f"{c!r} is compared with {ref!r}, which must be a condition of the run with one sample, "
-                             "one view and no reference of its own")
+                             "one view and is compared with no other itself")

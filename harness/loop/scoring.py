@@ -25,8 +25,9 @@ from harness.common.seeding import seed_for
 
 
 @dataclass
-class CleanView:
-    """The clean view of a batch: its images, logits, maps, and the per-map scores of its maps."""
+class ComparisonView:
+    """The view a condition's maps are compared with: the clean view of a batch, or another condition's view
+    (:func:`compared_view`); its images, logits, maps, and the per-map scores of its maps."""
 
     batch: Batch
     logits: torch.Tensor
@@ -40,7 +41,7 @@ class CleanView:
     #: per map, which images' clean maps are constant up to precision (computed once per batch)
     constant: dict[Any, torch.Tensor] = field(default_factory=dict)
     #: ``(B,)`` the predictions the conditions compared with this view keep or change (None: ``batch.target``, the
-    #: clean prediction; a reference view's own prediction, :func:`reference_view`)
+    #: clean prediction; a compared view's own prediction, :func:`compared_view`)
     pred: torch.Tensor | None = None
 
     @property
@@ -62,7 +63,7 @@ class ConditionScores:
     """
 
     condition: Condition
-    clean: CleanView
+    clean: ComparisonView
     methods: Mapping[str, Any]
     encoding: str
     keep: int
@@ -167,7 +168,7 @@ class ConditionScores:
         return out
 
 
-def clean_examples(clean: CleanView, keep: int) -> dict[str, np.ndarray]:
+def clean_examples(clean: ComparisonView, keep: int) -> dict[str, np.ndarray]:
     """The first ``keep`` clean images (pixel space), predictions, confidences and maps, as CPU arrays."""
     if keep <= 0:
         return {}
@@ -179,7 +180,7 @@ def clean_examples(clean: CleanView, keep: int) -> dict[str, np.ndarray]:
     return {name: t.detach().cpu().numpy() for name, t in parts.items()}
 
 
-def score_clean_maps(clean: CleanView, scorer: Scorer, network: Any = None, per_map: bool = True) -> None:
+def score_clean_maps(clean: ComparisonView, scorer: Scorer, network: Any = None, per_map: bool = True) -> None:
     """Per-map scores of the clean maps (``<name>_clean`` columns), once per batch; ``network`` is the one the clean
     maps explain (for the faithfulness measures). ``per_map=False`` leaves them out (empty columns)."""
     b = clean.batch
@@ -192,10 +193,10 @@ def score_clean_maps(clean: CleanView, scorer: Scorer, network: Any = None, per_
         clean.constant[key] = is_constant(m)
 
 
-def reference_view(clean: CleanView, view: Any, maps: ViewMaps, scorer: Scorer, network: Any,
-                   per_map: bool = True) -> CleanView:
-    """A condition's view (its sample 0) as the reference of the conditions compared with it
-    (:attr:`~harness.perturbations.base.Condition.reference`): its inputs, logits, explained classes and maps in
+def compared_view(clean: ComparisonView, view: Any, maps: ViewMaps, scorer: Scorer, network: Any,
+                   per_map: bool = True) -> ComparisonView:
+    """A condition's view (its sample 0) as the view the conditions compared with it are scored against
+    (:attr:`~harness.perturbations.base.Condition.compared_with`): its inputs, logits, explained classes and maps in
     place of the clean ones, the same images, masks and labels; its maps' per-map scores are the ``<name>_clean``
     columns of the conditions compared with it (computed if ``per_map``). Its prediction (a tie up to precision
     keeps the clean class) is the ``pred`` of their rows, which their ``pred_agrees`` compares with: whether the
@@ -203,7 +204,7 @@ def reference_view(clean: CleanView, view: Any, maps: ViewMaps, scorer: Scorer, 
     b = replace(clean.batch, z=view.z, x=clean.batch.encoding.decode(view.z), target=view.target)
     kept = prediction_kept(view.logits, clean.batch.target)
     pred = torch.where(kept, clean.batch.target, view.logits.argmax(1))
-    ref = CleanView(b, view.logits, maps, clean.masks, clean.labels, clean.start, pred=pred)
+    ref = ComparisonView(b, view.logits, maps, clean.masks, clean.labels, clean.start, pred=pred)
     score_clean_maps(ref, scorer, network, per_map)
     return ref
 

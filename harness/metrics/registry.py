@@ -43,7 +43,7 @@ class Measure:
         compute: The batched function: pairwise ``f(a, b, pair, settings) -> (B,)``
             (:mod:`harness.metrics.pairwise`), per map ``f(maps, scene, settings) -> (B,)``
             (:mod:`harness.metrics.per_map`).
-        reference: For a pairwise measure with a reference implementation (scikit-image / SciPy):
+        reference_impl: For a pairwise measure with a reference implementation (scikit-image / SciPy):
             ``f(x, y, valid, settings) -> float`` on one NumPy map pair. A measure with only a reference (HOG) is
             always computed by it.
         pattern: Whether it measures the map's pattern (ranks, normalisation, a maximum, top-k), so that it is
@@ -64,14 +64,14 @@ class Measure:
     samples: str = "all"
     paper: str = ""
     compute: Callable | None = None
-    reference: Callable | None = None
+    reference_impl: Callable | None = None
     pattern: bool = False
     needs_masks: bool = False
     needs_model: bool = False
 
 
 def _similarity(name: str, label: str, compute: Callable | None, reference: Callable, paper: str = "") -> Measure:
-    return Measure(name, label, "pairwise", "higher", 1.0, paper=paper, compute=compute, reference=reference,
+    return Measure(name, label, "pairwise", "higher", 1.0, paper=paper, compute=compute, reference_impl=reference,
                    pattern=True)
 
 
@@ -169,4 +169,4 @@ def is_grouping(column: str) -> bool:
 
 def names(shape: str) -> list[str]:
     """Names of the measures of one shape, in display order."""
-    return [m.name for m in _MEASURES if m.shape == shape]
+    return [m.name for m in MEASURES.values() if m.shape == shape]

@@ -79,12 +79,12 @@ class Scorer:
         return [{**{k: float(cols[k][i]) for k in self.pairwise}, NAN_REASON: reasons[i]} for i in range(len(a))]
 
     def _pairwise(self, m: Measure, a: torch.Tensor, b: torch.Tensor, pair: Pair, reasons: list[str]) -> list[float]:
-        use_reference = m.reference is not None and (
+        use_reference = m.reference_impl is not None and (
             m.compute is None or self.backend == "reference" or (self.backend == "auto" and not a.is_cuda))
         if use_reference:
             na, nb = a.detach().cpu().double().numpy(), b.detach().cpu().double().numpy()
             valid = [None] * len(a) if pair.valid is None else pair.valid.detach().cpu().bool().numpy()
-            values = [float("nan") if r and m.pattern else m.reference(x, y, v, self.settings)
+            values = [float("nan") if r and m.pattern else m.reference_impl(x, y, v, self.settings)
                       for x, y, v, r in zip(na, nb, valid, reasons)]
         else:
             values = m.compute(a, b, pair, self.settings).cpu().tolist()

@@ -80,17 +80,17 @@ class Condition:
         per_method: The perturbed inputs are made for each method separately (an attack on its explanation): the
             loop calls :meth:`transform_inputs` once per method, with an :class:`Explainer`.
         axis: What the ``magnitude`` column measures, for the figures' x axis.
-        reference: The condition whose view (its sample 0) this condition's maps are compared with; None (the
+        compared_with: The condition whose view (its sample 0) this condition's maps are compared with; None (the
             default) compares them with the clean view. A condition applied under another
             (:class:`~harness.perturbations.compose.Under`) is compared with the other's view: its pairwise measures
-            are then those of a run on that condition's network and inputs. The reference must be one of the run's
+            are then those of a run on that condition's network and inputs. That condition must be one of the run's
             conditions, with one sample.
         score_maps: Whether the per-map measures are computed for this condition's maps (False: their columns stay
             empty, e.g. where only the pairwise measures are wanted).
     """
 
     n_samples: int = 1
-    reference: Condition | None = None
+    compared_with: Condition | None = None
     score_maps: bool = True
     tolerance: float | None = None
     strict: bool = True

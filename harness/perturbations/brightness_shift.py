@@ -31,5 +31,5 @@ class BrightnessShift(AffinePerturbation):
         super().__init__(**kwargs)
         self.magnitudes = check_magnitudes(magnitudes)
 
-    def maps(self, encoding: Encoding, image_shape=(3, 1, 1)) -> list[tuple[float, str, AffineMap]]:
+    def affine_maps(self, encoding: Encoding, image_shape=(3, 1, 1)) -> list[tuple[float, str, AffineMap]]:
         return [(d, "", AffineMap.translation(encoding.scale * d)) for d in self.magnitudes]

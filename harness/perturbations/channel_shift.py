@@ -30,7 +30,7 @@ class ChannelShift(AffinePerturbation):
         super().__init__(**kwargs)
         self.shifts = [[float(v) for v in s] for s in as_list(shifts, "perturbation.shifts")]
 
-    def maps(self, encoding: Encoding, image_shape=(3, 1, 1)) -> list[tuple[float, str, AffineMap]]:
+    def affine_maps(self, encoding: Encoding, image_shape=(3, 1, 1)) -> list[tuple[float, str, AffineMap]]:
         out = []
         for s in self.shifts:
             if len(s) != len(encoding.scale):

@@ -3,7 +3,7 @@
 ``Under(outer, inner)`` is the setting "run ``inner`` on the network and the inputs of ``outer``": its network is
 ``inner``'s transform of ``outer``'s network, its inputs are ``inner``'s transform of ``outer``'s inputs (sample 0 of
 ``outer``, a deterministic or seeded condition), its IG baselines are carried through both, and its maps are
-compared with ``outer``'s maps (:attr:`~harness.perturbations.base.Condition.reference`), not with the clean ones.
+compared with ``outer``'s maps (:attr:`~harness.perturbations.base.Condition.compared_with`), not with the clean ones.
 Its pairwise measures are therefore the inner family's measures as a run on the perturbed model and inputs would
 compute them. The meta-evaluation (:mod:`harness.perturbations.meta`) uses it to perturb the model or the input
 under every robustness measure (Hedström et al. 2023, https://arxiv.org/abs/2302.07265).
@@ -29,7 +29,7 @@ class Under(Condition):
     """``inner`` applied under ``outer`` (see the module docstring).
 
     Args:
-        outer: A condition with one sample whose view is the reference (it must also be one of the run's
+        outer: A condition with one sample whose view the maps are compared with (it must also be one of the run's
             conditions; the loop computes its view first).
         inner: The condition applied to ``outer``'s network and inputs (any number of samples; not per method).
         score_maps: Whether the per-map measures are computed for its maps too (the meta-evaluation scores them on
@@ -47,7 +47,7 @@ class Under(Condition):
         if clash:
             raise ValueError(f"{inner!r} and {outer!r} both have the columns {clash}")
         super().__init__({**inner.columns, **own})
-        self.outer, self.inner, self.reference = outer, inner, outer
+        self.outer, self.inner, self.compared_with = outer, inner, outer
         self.n_samples, self.axis, self.score_maps = inner.n_samples, inner.axis, bool(score_maps)
         # the inner network transform need not preserve the outer network's logits on the clean ones: no check
         self.tolerance, self.strict = None, False
@@ -78,7 +78,7 @@ class Under(Condition):
 
     def to_clean_frame(self, maps: torch.Tensor, batch: Batch, sample: int) -> tuple[torch.Tensor, torch.Tensor | None]:
         # into the outer view's frame, the frame of the maps it is compared with; ``batch`` is that view's batch
-        # (its inputs are already the outer condition's: the loop scores against the reference view)
+        # (its inputs are already the outer condition's: the loop scores against the outer view)
         return self.inner.to_clean_frame(maps, batch, sample)
 
     def move_draws(self, batch: Batch, sample: int) -> Callable[[torch.Tensor], torch.Tensor] | None:

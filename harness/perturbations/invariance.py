@@ -77,13 +77,13 @@ class AffinePerturbation(Perturbation):
         self.exact = [bool(v) for v in check_choices(exact, "perturbation.exact", (False, True))]
         self.tolerance = float(tolerance)
 
-    def maps(self, encoding: Encoding, image_shape: tuple[int, int, int]) -> list[tuple[float, str, AffineMap]]:
+    def affine_maps(self, encoding: Encoding, image_shape: tuple[int, int, int]) -> list[tuple[float, str, AffineMap]]:
         """``(magnitude, label, map in model input space)`` for every setting of this family."""
         raise NotImplementedError
 
     def conditions(self, encoding: Encoding, image_shape: tuple[int, int, int]) -> list[Condition]:
         out = []
-        for magnitude, label, amap in self.maps(encoding, image_shape):
+        for magnitude, label, amap in self.affine_maps(encoding, image_shape):
             for comp in self.regimes:
                 for exact in (self.exact if comp else [True]):
                     out.append(AffineCondition(self.name, magnitude, label, amap, image_shape, comp, exact,

@@ -42,7 +42,7 @@ class NormalisationChange(AffinePerturbation):
         super().__init__(**kwargs)
         self.targets = list(as_list(targets, "perturbation.targets")) if targets is not None else list(ENCODINGS)
 
-    def maps(self, encoding: Encoding, image_shape=(3, 1, 1)) -> list[tuple[float, str, AffineMap]]:
+    def affine_maps(self, encoding: Encoding, image_shape=(3, 1, 1)) -> list[tuple[float, str, AffineMap]]:
         out = []
         for name in self.targets:
             if name == encoding.name:

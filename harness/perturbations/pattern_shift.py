@@ -43,7 +43,7 @@ class PatternShift(AffinePerturbation):
         self.magnitudes = check_magnitudes(magnitudes)
         self.cell = int(cell)
 
-    def maps(self, encoding: Encoding, image_shape=(3, 1, 1)) -> list[tuple[float, str, AffineMap]]:
+    def affine_maps(self, encoding: Encoding, image_shape=(3, 1, 1)) -> list[tuple[float, str, AffineMap]]:
         c, h, w = image_shape
         board = checkerboard(h, w, self.cell)
         return [(d, "", AffineMap.translation(encoding.scale.view(-1, 1, 1) * d * board.expand(c, h, w)))

@@ -9,25 +9,17 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from pathlib import Path
 
 from harness.common.errors import exit_code_of
-from harness.report.build import build_report, report_settings
+from harness.report.build import build_report, saved_settings
 
 
 def _settings(args: argparse.Namespace) -> dict:
-    from harness.report.header import run_info
-
-    folder = Path(args.results)
-    info = run_info(folder) if folder.is_dir() else {}
     given = {"table_metrics": args.metrics, "figure_metrics": args.figure_metrics, "prefer": args.prefer,
              "bootstrap_resamples": args.resamples, "kept_only_table": args.kept_only or None,
              "scorecard": args.scorecard or None, "meta_evaluation": args.meta_evaluation or None,
              "split": args.split}
-    saved = info.get("config", {}).get("report", {})
-    merged = {**saved, **{k: v for k, v in given.items() if v is not None}}
-    seed = args.seed if args.seed is not None else info.get("seed", 0)
-    return {**report_settings(merged, seed), "out": args.out, "figures": not args.no_figures}
+    return {**saved_settings(args.results, args.seed, **given), "out": args.out, "figures": not args.no_figures}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -61,6 +61,18 @@ def report_settings(report: Mapping[str, Any], seed: int = 0) -> dict[str, Any]:
             "meta_evaluation": bool(report.get("meta_evaluation", False)), "split": listed(report.get("split")) or ()}
 
 
+def saved_settings(folder: str | Path, seed: int | None = None, **given: Any) -> dict[str, Any]:
+    """The report settings a run or sweep folder was made with (``report.*`` and the seed in its ``run_info.json``),
+    with the options ``given`` (not None) in their place: one reading for ``python -m harness.report`` and
+    ``python -m harness.collect_sweep``."""
+    from harness.report.header import run_info
+
+    info = run_info(Path(folder)) if Path(folder).is_dir() else {}
+    saved = info.get("config", {}).get("report", {})
+    merged = {**saved, **{k: v for k, v in given.items() if v is not None}}
+    return report_settings(merged, seed if seed is not None else info.get("seed", 0))
+
+
 def read_scorecard(path: str | Path) -> pd.DataFrame:
     """``scorecard.csv`` as written (text columns as text, ``control`` as a flag)."""
     card = pd.read_csv(path)

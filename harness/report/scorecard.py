@@ -54,7 +54,7 @@ def measured(card: pd.DataFrame, kind: str | None = None) -> list[Criterion]:
     return [c for c in CRITERIA if c.name in card.columns and (kind is None or c.kind == kind)]
 
 
-def reference(card: pd.DataFrame) -> Criterion | None:
+def faithfulness_axis(card: pd.DataFrame) -> Criterion | None:
     """The faithfulness criterion the robustness criteria are drawn against: the first one measured."""
     return next(iter(measured(card, FAITHFULNESS)), None)
 
@@ -108,7 +108,7 @@ def scorecard(scores: pd.DataFrame, seed: int = 0, n_resamples: int = 2000) -> p
     ``<name>_ci95_low`` / ``_ci95_high`` (seeded bootstrap over images), ``<name>_n`` (images with a finite value)
     and ``<name>_rank`` (1 = best, :func:`harness.report.stats.tier_ranks` at :func:`printed_decimals`); for each
     robustness criterion, when a faithfulness criterion is measured, ``<name>_pareto``: whether the variant is on
-    the Pareto front of that criterion and the first faithfulness criterion (:func:`reference`, :func:`front`).
+    the Pareto front of that criterion and the first faithfulness criterion (:func:`faithfulness_axis`, :func:`front`).
     """
     scores = normalise(scores[~tested(scores)])  # the meta-evaluation's rows are its own
     _check_images(scores)
@@ -128,7 +128,7 @@ def scorecard(scores: pd.DataFrame, seed: int = 0, n_resamples: int = 2000) -> p
                 stats[key].append(x)
         card = card.merge(pd.DataFrame(stats), on=VARIANT, how="left")
         card[column(criterion, RANK)] = tier_ranks(card[criterion.name], True, printed_decimals(card[criterion.name]))
-    faithful = reference(card)
+    faithful = faithfulness_axis(card)
     for criterion in measured(card, ROBUSTNESS) if faithful else []:
         card[column(criterion, PARETO)] = front(card, criterion, faithful)
     return card

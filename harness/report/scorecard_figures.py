@@ -15,7 +15,7 @@ import pandas as pd
 
 from harness.report import style
 from harness.report.scorecard import (CI_HIGH, CI_LOW, PARETO, RANK, ROBUSTNESS, Criterion, column, front,
-                                      measured, reference)
+                                      measured, faithfulness_axis)
 from harness.common.schema import CONTROL, VARIANT
 
 #: How the controls are drawn (they carry no information about the model): grey, a marker each.
@@ -67,7 +67,7 @@ def _panel(ax, card: pd.DataFrame, x: Criterion, y: Criterion) -> None:
 def pareto(card: pd.DataFrame, path: str | Path) -> Path | None:
     """``scorecard_pareto``: one panel per robustness criterion against the faithfulness criterion; None if either
     is not measured."""
-    x, robust = reference(card), measured(card, ROBUSTNESS)
+    x, robust = faithfulness_axis(card), measured(card, ROBUSTNESS)
     if x is None or not robust:
         return None
     fig, axes = style.panels(len(robust))

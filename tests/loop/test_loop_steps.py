@@ -13,7 +13,7 @@ from harness.metrics.scorer import Scorer
 from harness.models.classifier import EncodedClassifier
 from harness.models.encoding import Encoding
 from harness.perturbations.base import Condition
-from harness.loop.scoring import CleanView, ConditionScores, score_clean_maps
+from harness.loop.scoring import ComparisonView, ConditionScores, score_clean_maps
 from harness.loop.planning import BaselineRules, ViewPlanner, view_seeds
 from harness.common.schema import CLEAN
 from harness.loop.store import PartialStore
@@ -88,7 +88,7 @@ def test_compute_score_and_emit_one_batch():
     maps = ev.compute(plan)
     assert set(maps) == {CLEAN, f"{cond.key}#0"}
     assert {k[0] for k in maps[CLEAN].maps} == set(METHODS) and maps[CLEAN].maps[("saliency", None)].shape == (3, 8, 8)
-    clean = CleanView(batch, logits, maps[CLEAN], None, data.labels, 0)
+    clean = ComparisonView(batch, logits, maps[CLEAN], None, data.labels, 0)
     score_clean_maps(clean, ev.scorer)
     pieces = {cond.key: ConditionScores(cond, clean, METHODS, "unit", keep=1)}
     ev.score(plan, maps, pieces, 0)

@@ -81,7 +81,7 @@ def test_the_meta_evaluation_runs_its_families_alone_and_under_every_copy():
     under = [c for c in conds if isinstance(c, Under)]
     alone = [c for c in conds if c.columns[PERTURBATION] == "noise" and not isinstance(c, Under)]
     assert len(copies) == 8 and len(alone) == 2 and len(under) == 16
-    assert all(u.reference in copies for u in under) and len({c.key for c in conds}) == len(conds)
+    assert all(u.compared_with in copies for u in under) and len({c.key for c in conds}) == len(conds)
     assert all(isinstance(c, (WeightNoise, InputNoise)) for c in copies)
     assert all(c.columns[META_TYPE] == "unperturbed" and c.n_samples == 2 for c in alone)
 
