@@ -163,12 +163,7 @@ class Evaluator:
         bar.update(sum(self._n_views(c) for c in conditions if c not in todo))
         batch, logits = make_batch(model, chunk, start, self.device, self.seed)
         base = planner.rules.clean(batch.x)
-        # the views of every network that explains a condition still to do, or the view one is compared with, are always
-        # computed together (also when resuming), so that every pass holds the same inputs as in an uninterrupted run
-        # and resumed results are byte-identical
-        refs = {c.compared_with.key: c.compared_with for c in todo if c.compared_with is not None}
-        shared = {id(networks[k]) for k in [*(c.key for c in todo), *refs]} | {id(model.network)}
-        needed = [c for c in conditions if id(networks[c.key]) in shared]
+        needed = self.needed(todo, conditions, networks, model.network)
         keep = max(0, min(self.n_examples - start, len(chunk)))
         clean, pieces = None, {}
         for s in range(max((c.n_samples for c in needed), default=1)):
@@ -177,12 +172,7 @@ class Evaluator:
             if s == 0:
                 clean = ComparisonView(batch, logits, maps[CLEAN], chunk.masks, chunk.labels, start)
                 score_clean_maps(clean, self.scorer, model.network)
-                views = {CLEAN: clean}
-                for key, ref in refs.items():
-                    view = plan.owners[f"{key}#0"][1]
-                    # from every condition compared with it (not only those still to do): resumed runs write the same
-                    per_map = any(c.score_maps for c in conditions if c.compared_with is ref)
-                    views[key] = compared_view(clean, view, maps[view.key], self.scorer, networks[key], per_map)
+                views = self.compared_views(clean, plan, maps, todo, conditions, networks)
                 pieces = {c.key: ConditionScores(c, views[c.compared_with.key if c.compared_with is not None else CLEAN],
                                                  self.methods, model.encoding.name, keep, networks[c.key])
                           for c in todo}
@@ -190,6 +180,29 @@ class Evaluator:
         self.emit(result, start, CLEAN, [], clean_examples(clean, keep))
         for key, piece in pieces.items():
             self.emit(result, start, key, piece.rows, piece.examples())
+
+    @staticmethod
+    def needed(todo: Sequence[Condition], conditions: Sequence[Condition], networks: Mapping[str, nn.Module],
+               network: nn.Module) -> list[Condition]:
+        """The conditions whose views are computed for a batch: every condition explained by a network that explains
+        one still to do (or the view one is compared with), also when resuming, so that every pass holds the same
+        inputs as in an uninterrupted run and resumed results are byte-identical."""
+        compared = [c.compared_with.key for c in todo if c.compared_with is not None]
+        shared = {id(networks[k]) for k in [*(c.key for c in todo), *compared]} | {id(network)}
+        return [c for c in conditions if id(networks[c.key]) in shared]
+
+    def compared_views(self, clean: ComparisonView, plan: SamplePlan, maps: Mapping[str, ViewMaps],
+                       todo: Sequence[Condition], conditions: Sequence[Condition],
+                       networks: Mapping[str, nn.Module]) -> dict[str, ComparisonView]:
+        """The views the conditions still to do are compared with, by key: the clean view and the sample-0 views of
+        the conditions that others are compared with (:attr:`~harness.perturbations.base.Condition.compared_with`)."""
+        views = {CLEAN: clean}
+        for ref in {c.compared_with.key: c.compared_with for c in todo if c.compared_with is not None}.values():
+            view = plan.owners[f"{ref.key}#0"][1]
+            # from every condition compared with it (not only those still to do): resumed runs write the same
+            per_map = any(c.score_maps for c in conditions if c.compared_with is ref)
+            views[ref.key] = compared_view(clean, view, maps[view.key], self.scorer, networks[ref.key], per_map)
+        return views
 
     def compute(self, plan: SamplePlan, todo: Sequence[Condition] = (), bar=None) -> dict[str, ViewMaps]:
         """The maps of every view of ``plan``, one stacked call per network (progress counted for the clean view and
