@@ -90,37 +90,78 @@ def present(columns: Iterable[str], names: Iterable[str]) -> list[str]:
     return [n for n in names if n in have]
 
 
-def score_row(*, image_id: int, sample: int, label: int, pred: int, pred_perturbed: int, pred_agrees: bool,
-              method: str, baseline_treatment: str | None, control: bool, condition: Mapping[str, Any],
-              scores: Mapping[str, float], nan_reason: str, clean_map_scores: Mapping[str, float],
-              map_scores: Mapping[str, float], target_logit_change: float, max_logit_diff: float, explained: int,
-              n_steps: int | None, completeness_error: float | None, completeness_error_clean: float | None,
-              encoding: str, map_constant: bool, map_constant_clean: bool) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Prediction:
+    """The image of a row and what the networks predicted: the clean prediction ``pred``, the perturbed one
+    (``pred_perturbed``, ``pred_agrees`` with ``pred`` up to precision) and the class the perturbed map explains."""
+
+    image_id: int
+    sample: int
+    label: int
+    pred: int
+    pred_perturbed: int
+    pred_agrees: bool
+    explained: int
+
+
+@dataclass(frozen=True)
+class Variant:
+    """The method variant of a row: its name, baseline treatment (None or ``""`` without a baseline), whether it is a
+    control, its integration steps (None where it has none) and the model's input encoding."""
+
+    method: str
+    baseline_treatment: str | None
+    control: bool
+    n_steps: int | None
+    encoding: str
+
+
+@dataclass(frozen=True)
+class MapFacts:
+    """Facts about a row's maps and logits: the logit changes, the completeness errors (None where the method has
+    none) and whether the perturbed and the clean map are constant up to precision."""
+
+    target_logit_change: float
+    max_logit_diff: float
+    completeness_error: float | None
+    completeness_error_clean: float | None
+    map_constant: bool
+    map_constant_clean: bool
+
+
+@dataclass(frozen=True)
+class Scores:
+    """A row's measures: pairwise (and why a pattern measure is NaN), per map of the clean map (``<name>_clean``) and
+    of the perturbed map."""
+
+    pairwise: Mapping[str, float]
+    nan_reason: str
+    clean_map: Mapping[str, float]
+    perturbed_map: Mapping[str, float]
+
+
+def score_row(prediction: Prediction, variant: Variant, condition: Mapping[str, Any], scores: Scores,
+              facts: MapFacts) -> dict[str, Any]:
     """One row of ``scores.csv``: one (image, sample, method, baseline treatment, condition).
 
     In this order: the image and the predictions, the method, the condition's columns (:data:`STANDARD_COLUMNS` and
-    its own), the pairwise measures, :data:`NAN_REASON`, the per-map measures of the clean map (``<name>_clean``) and
-    of the perturbed map, the logit changes, the method's facts, the encoding and whether the maps are constant.
-    Identifiers and flags are cast to ``int`` / ``bool``; measure values are written as given.
-
-    Args:
-        condition: The condition's columns (:attr:`harness.perturbations.base.Condition.columns`).
-        scores: Pairwise measure → value.
-        clean_map_scores: ``<per-map measure>_clean`` → value of the clean map.
-        map_scores: Per-map measure → value of the perturbed map.
-        baseline_treatment: None or ``""`` for a method without a baseline (written ``""``).
-        n_steps, completeness_error, completeness_error_clean: None where the method has none (an empty cell).
+    its own; :attr:`harness.perturbations.base.Condition.columns`), the pairwise measures, :data:`NAN_REASON`, the
+    per-map measures of the clean map and of the perturbed map, the logit changes, the method's facts, the encoding
+    and whether the maps are constant. Identifiers and flags are cast to ``int`` / ``bool``; measure values are
+    written as given; a missing baseline treatment is written ``""``, a missing step count or completeness error as an
+    empty cell.
     """
+    p, e, f = prediction, variant, facts
     return {
-        IMAGE_ID: int(image_id), SAMPLE: int(sample), LABEL: int(label), PRED: int(pred),
-        PRED_PERTURBED: int(pred_perturbed), PRED_AGREES: bool(pred_agrees),
-        METHOD: str(method), BASELINE_TREATMENT: baseline_treatment or "", CONTROL: bool(control),
-        **condition, **scores, NAN_REASON: nan_reason, **clean_map_scores, **map_scores,
-        TARGET_LOGIT_CHANGE: float(target_logit_change), MAX_LOGIT_DIFF: float(max_logit_diff),
-        EXPLAINED: int(explained), N_STEPS: n_steps,
-        COMPLETENESS_ERROR: None if completeness_error is None else float(completeness_error),
-        COMPLETENESS_ERROR_CLEAN: None if completeness_error_clean is None else float(completeness_error_clean),
-        ENCODING: str(encoding), MAP_CONSTANT: bool(map_constant), MAP_CONSTANT_CLEAN: bool(map_constant_clean),
+        IMAGE_ID: int(p.image_id), SAMPLE: int(p.sample), LABEL: int(p.label), PRED: int(p.pred),
+        PRED_PERTURBED: int(p.pred_perturbed), PRED_AGREES: bool(p.pred_agrees),
+        METHOD: str(e.method), BASELINE_TREATMENT: e.baseline_treatment or "", CONTROL: bool(e.control),
+        **condition, **scores.pairwise, NAN_REASON: scores.nan_reason, **scores.clean_map, **scores.perturbed_map,
+        TARGET_LOGIT_CHANGE: float(f.target_logit_change), MAX_LOGIT_DIFF: float(f.max_logit_diff),
+        EXPLAINED: int(p.explained), N_STEPS: e.n_steps,
+        COMPLETENESS_ERROR: None if f.completeness_error is None else float(f.completeness_error),
+        COMPLETENESS_ERROR_CLEAN: None if f.completeness_error_clean is None else float(f.completeness_error_clean),
+        ENCODING: str(e.encoding), MAP_CONSTANT: bool(f.map_constant), MAP_CONSTANT_CLEAN: bool(f.map_constant_clean),
     }
 
 

@@ -108,28 +108,22 @@ class ConditionScores:
                 if broken[i]:
                     s.update({k: float("nan") for k in scorer.columns}, nan_reason="non-finite input or logits")
                 reason = "; ".join(r for r in (s.pop("nan_reason"), reasons[i], c.map_reasons[key][i]) if r)
-                self.rows.append(self._row(i, sample, key, s, reason, per_map, (pred_p[i], kept[i]), target_p[i],
-                                           change[i], max_diff[i], errors, broken[i], (constant[0][i], constant[1][i])))
+                facts = schema.MapFacts(change[i], max_diff[i], None if errors[0] is None else errors[0][i],
+                                        None if errors[1] is None else errors[1][i], constant[0][i], constant[1][i])
+                prediction = schema.Prediction(c.start + i, sample, c.labels[i], c.predicted[i], pred_p[i], kept[i],
+                                               target_p[i])
+                measured = schema.Scores(s, reason, {k: v[i] for k, v in c.map_scores[key].items()},
+                                         {k: float("nan") if broken[i] else v[i] for k, v in per_map.items()})
+                self.rows.append(schema.score_row(prediction, self._variant(key), self.condition.columns, measured,
+                                                  facts))
         if self.keep:
             change = torch.stack(rel).mean(0) if rel else torch.zeros(len(z_p), device=z_p.device)
             self._keep_examples(change, x_p, logits_p, out)
 
-    def _row(self, i, sample, key, scores, reason, per_map, pred_p, target_p, change, max_diff, errors,
-             broken, constant) -> dict:
-        c = self.clean
+    def _variant(self, key: tuple[str, str | None]) -> schema.Variant:
+        """The method variant ``(method, treatment)`` of a row."""
         method = self.methods[key[0]]
-        err, err_clean = errors
-        return schema.score_row(
-            image_id=c.start + i, sample=sample, label=c.labels[i], pred=c.predicted[i], pred_perturbed=pred_p[0],
-            pred_agrees=pred_p[1], method=key[0], baseline_treatment=key[1], control=method.control,
-            condition=self.condition.columns, scores=scores, nan_reason=reason,
-            clean_map_scores={k: v[i] for k, v in c.map_scores[key].items()},
-            map_scores={k: float("nan") if broken else v[i] for k, v in per_map.items()},
-            target_logit_change=change, max_logit_diff=max_diff, explained=target_p,
-            n_steps=method.n_steps,
-            completeness_error=err[i] if err is not None else None,
-            completeness_error_clean=err_clean[i] if err_clean is not None else None,
-            encoding=self.encoding, map_constant=constant[0], map_constant_clean=constant[1])
+        return schema.Variant(key[0], key[1], method.control, method.n_steps, self.encoding)
 
     def _keep_examples(self, rel: torch.Tensor, x_p, logits_p, out: ViewMaps) -> None:
         """For each of the first images, keep the sample whose maps changed most (mean over methods). A view that

@@ -23,7 +23,11 @@ def _row(**changes):
                 map_scores={"dark_share": 0.2}, target_logit_change=-0.5, max_logit_diff=1.5, explained=0,
                 n_steps=16, completeness_error=0.01, completeness_error_clean=0.02, encoding="unit",
                 map_constant=False, map_constant_clean=True)
-    return schema.score_row(**{**args, **changes})
+    a = {**args, **changes}
+    built = [cls(**{k: a[k] for k in cls.__dataclass_fields__}) for cls in (schema.Prediction, schema.Variant,
+                                                                            schema.MapFacts)]
+    scores = schema.Scores(a["scores"], a["nan_reason"], a["clean_map_scores"], a["map_scores"])
+    return schema.score_row(built[0], built[1], a["condition"], scores, built[2])
 
 
 def test_a_row_has_the_columns_of_scores_csv_in_their_order():
