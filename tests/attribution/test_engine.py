@@ -1,7 +1,6 @@
 """The batched engine: stacking views and baselines, pass sizing, out-of-memory halving."""
 import pytest
 import torch
-import torch.nn as nn
 
 from harness.attribution.batching import CPU_BATCH, Batcher
 from harness.attribution.engine import View, attribute_views
@@ -9,12 +8,11 @@ from harness.attribution.gradcam import GradCAM
 from harness.attribution.methods import InputXGradient, IntegratedGradients, Saliency
 from harness.common.errors import UserError
 from harness.perturbations.affine import AffineMap
+from toys import tiny_cnn
 
 
 def _cnn():
-    torch.manual_seed(0)
-    return nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.Conv2d(4, 4, 3, padding=1), nn.ReLU(),
-                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 3)).eval().requires_grad_(False)
+    return tiny_cnn(width=4, classes=3).requires_grad_(False)
 
 
 def _setup():

@@ -11,6 +11,7 @@ from harness.attribution.methods import InputXGradient, IntegratedGradients, Sal
 from harness.attribution.reduce import reduce_channels
 from harness.common.errors import UserError
 from harness.perturbations.affine import AffineMap
+from toys import tiny_cnn
 
 
 class Toy(nn.Module):
@@ -65,9 +66,7 @@ def test_uniform_baseline_is_one_seeded_image():
 
 
 def _cnn():
-    torch.manual_seed(0)
-    return nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.Conv2d(4, 4, 3, padding=1), nn.ReLU(),
-                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 2)).eval()
+    return tiny_cnn(width=4, classes=2)
 
 
 def test_gradcam_shape_and_relu():

@@ -3,7 +3,6 @@ import functools
 
 import pandas as pd
 import torch
-import torch.nn as nn
 
 from harness.attribution.baselines import constant
 from harness.attribution.gradcam import GradCAM
@@ -16,12 +15,11 @@ from harness.models.classifier import EncodedClassifier
 from harness.models.encoding import Encoding
 from harness.perturbations.base import Context
 from harness.perturbations.randomisation import ModelRandomisation
+from toys import tiny_cnn
 
 
 def _cnn():
-    torch.manual_seed(0)
-    return nn.Sequential(nn.Conv2d(3, 6, 3, padding=1), nn.ReLU(), nn.Conv2d(6, 6, 3, padding=1), nn.ReLU(),
-                         nn.MaxPool2d(2), nn.Flatten(), nn.Linear(6 * 4 * 4, 3)).eval()
+    return tiny_cnn(width=6, classes=3, head="max")
 
 
 Z = torch.rand(3, 3, 8, 8, generator=torch.Generator().manual_seed(1)) * 0.5

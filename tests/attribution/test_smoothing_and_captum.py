@@ -12,12 +12,11 @@ from harness.attribution.smoothing import NoiseAveraged
 from harness.entry.run import build_methods
 from harness.perturbations.affine import AffineMap
 from harness.perturbations.compensate import compensate
+from toys import tiny_cnn
 
 
 def _cnn():
-    torch.manual_seed(0)
-    return nn.Sequential(nn.Conv2d(3, 6, 3, padding=1), nn.ReLU(), nn.Conv2d(6, 6, 3, padding=1), nn.ReLU(),
-                         nn.MaxPool2d(2), nn.Flatten(), nn.Linear(6 * 4 * 4, 3)).eval().requires_grad_(False)
+    return tiny_cnn(width=6, classes=3, head="max").requires_grad_(False)
 
 
 Z = torch.rand(3, 3, 8, 8, generator=torch.Generator().manual_seed(1))
