@@ -64,6 +64,7 @@ class Scorer:
         except TypeError as exc:
             valid = ", ".join(f for f in Settings.__dataclass_fields__ if f not in ("topk_fraction", "eps_min"))
             raise UserError(f"metrics.faithfulness / metrics.measure_settings: {exc}; valid keys: {valid}") from exc
+        _check_measure_settings(self.settings)
         self.representation_layer = representation_layer or None
         #: per-map measures of the perturbed maps (the faithfulness measures only where a run asks for them)
         self.per_map_perturbed = [n for n in self.per_map if faithfulness_perturbed or not MEASURES[n].needs_model]
@@ -134,6 +135,20 @@ class Scorer:
                 values = m.compute(measured, scene, self.settings).cpu().tolist()
             out[name + (CLEAN_SUFFIX if clean else "")] = values
         return out, reasons
+
+
+def _check_measure_settings(s: Settings) -> None:
+    """One clear line for a setting of the complexity, axiomatic or consistency measures out of its range."""
+    positive = {"effective_complexity_eps": s.effective_complexity_eps, "non_sensitivity_eps": s.non_sensitivity_eps,
+                "non_sensitivity_patch": s.non_sensitivity_patch, "consistency_grid": s.consistency_grid,
+                "consistency_top": s.consistency_top}
+    bad = [f"{k}={v}" for k, v in positive.items() if not v > 0]
+    if s.consistency_top > s.consistency_grid ** 2:
+        bad.append(f"consistency_top={s.consistency_top} > consistency_grid² = {s.consistency_grid ** 2}")
+    if not (s.axiom_baseline == "black" or isinstance(s.axiom_baseline, (int, float))):
+        bad.append(f"axiom_baseline={s.axiom_baseline!r} (black or a number)")
+    if bad:
+        raise UserError(f"metrics.measure_settings out of range: {', '.join(bad)} (ε, patch, grid and top are positive)")
 
 
 def _check(requested: list[str], shape: str) -> list[str]:

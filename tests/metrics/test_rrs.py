@@ -46,3 +46,13 @@ def test_the_scorer_reads_a_representation_only_for_a_measure_that_needs_one():
     maps = torch.rand(2, 6, 6)
     rows = scorer.score(maps, maps, Pair(z, z, net(z), net(z), rep=net[:5](z), rep_p=net[:5](z)))
     assert [r["rrs_ratio"] for r in rows] == [0.0, 0.0]
+
+
+def test_bad_measure_settings_are_one_clear_line():
+    with pytest.raises(UserError, match="non_sensitivity_patch=0"):
+        Scorer(measure_settings={"non_sensitivity_patch": 0})
+    with pytest.raises(UserError, match="axiom_baseline='white'"):
+        Scorer(measure_settings={"axiom_baseline": "white"})
+    with pytest.raises(UserError, match="valid keys: .*consistency_grid"):
+        Scorer(measure_settings={"consistency_grids": 3})
+    assert Scorer(measure_settings={"axiom_baseline": 0.5}).settings.axiom_baseline == 0.5
