@@ -146,8 +146,8 @@ def measure_rows(net, x, target, base: dict, repeats: int, timer) -> list[dict]:
     work = {"complexity": (lambda: per_map.fractional_entropy(maps, scene), 0),
             "effective_complexity": (lambda: per_map.effective_complexity(maps, scene, settings), 0),
             "completeness": (lambda: per_map.completeness(maps, scene, settings), 2),
-            f"non_sensitivity ({patches} features of {patch}²)": (lambda: per_map.non_sensitivity(maps, scene, settings),
-                                                      patches + 1),
+            f"non_sensitivity ({patches} features of {patch}²)":
+                (lambda: per_map.non_sensitivity(maps, scene, settings), patches + 1),
             "prediction_consistency": (lambda: per_map.prediction_consistency(maps, scene, settings), 1),
             "rrs representation (per view)": (lambda: representation(net, x), 1)}
     rows = []

@@ -148,7 +148,8 @@ def _check_measure_settings(s: Settings) -> None:
     if not (s.axiom_baseline == "black" or isinstance(s.axiom_baseline, (int, float))):
         bad.append(f"axiom_baseline={s.axiom_baseline!r} (black or a number)")
     if bad:
-        raise UserError(f"metrics.measure_settings out of range: {', '.join(bad)} (ε, patch, grid and top are positive)")
+        raise UserError(f"metrics.measure_settings out of range: {', '.join(bad)} "
+                        "(ε, patch, grid and top are positive)")
 
 
 def _check(requested: list[str], shape: str) -> list[str]:

@@ -75,7 +75,7 @@ def test_live_quantus_complexity_effective_complexity_and_rrs():
         one = dict(kw, x_batch=x[i:i + 1], y_batch=y[i:i + 1], a_batch=maps.numpy()[i:i + 1, None].copy())
         ec_q = quantus.EffectiveComplexity(eps=0.3, disable_warnings=True)(**one)[0]
         assert complexity.effective_complexity(maps[i:i + 1], 0.3).item() == ec_q
-    rep, rep_p = torch.randn(3, 5, generator=g, dtype=torch.float64), torch.randn(3, 5, generator=g, dtype=torch.float64)
+    rep, rep_p = (torch.randn(3, 5, generator=g, dtype=torch.float64) for _ in range(2))
     maps_p = maps + 0.1
     theirs = quantus.RelativeRepresentationStability(disable_warnings=True).relative_representation_stability_objective(
         rep.numpy(), rep_p.numpy(), maps.numpy().copy(), maps_p.numpy())
