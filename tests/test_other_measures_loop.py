@@ -61,3 +61,14 @@ def test_the_meta_evaluation_reads_them_through_the_registry():
     both = table[table["test"] == "all"].set_index("measure")
     assert {"complexity", "prediction_consistency"} <= set(both.index)
     assert both.loc["complexity", "mc"] > 0.9 > both.loc["prediction_consistency", "mc"]
+
+
+def test_a_scorecard_criterion_can_be_made_of_a_new_measure(rows):
+    """A criterion names a registry measure (an aggregate or a per-map column); the scorecard knows no measure."""
+    from harness.report.scorecard import ROBUSTNESS, Criterion, per_image
+    from harness.report.tables import normalise
+
+    rrs = per_image(normalise(rows), Criterion("rrs", "RRS", "minus RRS", ROBUSTNESS, "rrs", sign=-1.0))
+    simple = per_image(normalise(rows), Criterion("simple", "simplicity", "minus complexity", ROBUSTNESS,
+                                                  "complexity_clean", sign=-1.0))
+    assert len(rrs) == len(simple) == 3 * 8 and (rrs <= 0).all() and (simple < 0).all()
