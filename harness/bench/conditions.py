@@ -116,3 +116,44 @@ def faithfulness_rows(net, x, target, base: dict, repeats: int, timer) -> list[d
              "vs_limit": len(x) * len(ROAD_FRACTIONS) / road / forward_limit, "forward_limit_img_s": forward_limit},
             {**base, "method": f"deletion ({steps} steps), per map", "maps_s": len(x) / deletion,
              "vs_limit": len(x) * (steps + 1) / deletion / forward_limit, "forward_limit_img_s": forward_limit}]
+
+
+# --- complexity, axiomatic, consistency and RRS measures ------------------------------------------------------------
+
+def measure_rows(net, x, target, base: dict, repeats: int, timer) -> list[dict]:
+    """Maps/s of complexity, effective complexity, completeness, non-sensitivity, consistency and RRS's
+    representation on gradient maps. ``vs_limit``: the map-only measures against the forward + backward limit
+    (how they compare with making the map), the model-calling ones as images through the network per second against
+    the forward-only limit (a forward pass without gradients at the same pass size)."""
+    from harness.metrics import per_map
+    from harness.metrics.pairwise import Settings
+    from harness.metrics.per_map import Scene
+    from harness.metrics.representation import representation
+
+    maps = Saliency().attribute(net, x, target).abs().sum(1)
+    h, w = x.shape[-2:]
+    patch = next(p for p in range(4, min(h, w) + 1) if h % p == 0 and w % p == 0)  # 4 where it divides the size
+    settings, batch = Settings(max_batch=base["batch"], non_sensitivity_patch=patch), base["batch"]
+    scene = Scene(x, model=lambda images: net(images), inputs=x, target=target)
+    patches = (h // patch) * (w // patch)
+
+    def forward():
+        with torch.no_grad():
+            for i in range(0, len(x), batch):
+                net(x[i:i + batch])
+
+    forward_limit = len(x) / timer(forward, repeats)
+    work = {"complexity": (lambda: per_map.fractional_entropy(maps, scene), 0),
+            "effective_complexity": (lambda: per_map.effective_complexity(maps, scene, settings), 0),
+            "completeness": (lambda: per_map.completeness(maps, scene, settings), 2),
+            f"non_sensitivity ({patches} features of {patch}²)":
+                (lambda: per_map.non_sensitivity(maps, scene, settings), patches + 1),
+            "prediction_consistency": (lambda: per_map.prediction_consistency(maps, scene, settings), 1),
+            "rrs representation (per view)": (lambda: representation(net, x), 1)}
+    rows = []
+    for name, (fn, passes) in work.items():
+        t = timer(fn, repeats)
+        vs = len(x) * passes / t / forward_limit if passes else len(x) / t / base["limit_img_s"]
+        rows.append({**base, "method": f"{name}, per map", "maps_s": len(x) / t, "vs_limit": vs,
+                     "forward_limit_img_s": forward_limit})
+    return rows

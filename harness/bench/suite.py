@@ -9,7 +9,9 @@ For each model setting (``harness/configs/bench/default.yaml``) it measures, on 
 - the noise-sensitivity views (saliency and SmoothGrad, six conditions stacked) through the engine and through the
   whole loop (scoring included), the meta-evaluation loop (model and input copies, the noise family alone and under
   every copy) and the explanation attack's steps per second;
-- ROAD and deletion maps/s against the **forward-only limit** (the faithfulness measures make forward passes only);
+- ROAD and deletion maps/s against the **forward-only limit** (the faithfulness measures make forward passes only),
+  and the complexity, axiomatic and consistency measures and RRS's representation (map-only ones against the
+  forward + backward limit);
 - the **naive loop**: Captum's IG called once per image and per baseline, as a user would write it;
 - metric throughput (maps/s) of the batched torch metrics vs scikit-image / SciPy;
 - **variants**: speed and map fidelity of bf16 autocast, TF32 (GPU) and ``torch.compile`` against float32;
@@ -42,7 +44,8 @@ from harness.attribution.engine import View, attribute_views
 from harness.attribution.gradcam import GradCAM
 from harness.attribution.methods import InputXGradient, IntegratedGradients, Saliency
 from harness.attribution.runtime import use_exact_float32
-from harness.bench.conditions import attack_rows, faithfulness_rows, meta_evaluation_rows, sensitivity_rows
+from harness.bench.conditions import (attack_rows, faithfulness_rows, measure_rows, meta_evaluation_rows,
+                                     sensitivity_rows)
 from harness.bench.whole_run import whole_run_rows
 from harness.configs import CONFIG_DIR
 from harness.common.errors import UserError, exit_code_of
@@ -129,6 +132,7 @@ def _setting(s: DictConfig, cfg: DictConfig, device: torch.device) -> tuple[list
     rows += meta_evaluation_rows(net, x, target, batcher, limit, base)
     rows += attack_rows(net, x, target, limit, base, cfg.attack_steps)
     rows += faithfulness_rows(net, x, target, base, cfg.repeats, lambda fn, r: timer(fn, r))
+    rows += measure_rows(net, x, target, base, cfg.repeats, lambda fn, r: timer(fn, r))
     return rows, _variants(net, x, batch, limit, base, cfg, device)
 
 

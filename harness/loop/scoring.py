@@ -43,6 +43,9 @@ class ComparisonView:
     #: ``(B,)`` the predictions the conditions compared with this view keep or change (None: ``batch.target``, the
     #: clean prediction; a compared view's own prediction, :func:`compared_view`)
     pred: torch.Tensor | None = None
+    #: ``(B, D)`` the network's internal representation of this view, where a measure reads one
+    #: (:meth:`~harness.metrics.scorer.Scorer.representation`)
+    rep: torch.Tensor | None = None
 
     @property
     def predicted(self) -> torch.Tensor:
@@ -90,12 +93,12 @@ class ConditionScores:
         kept = prediction_kept(logits_p, pred)  # a tie up to precision keeps the clean class
         pred_p = torch.where(kept, pred, logits_p.argmax(1)).tolist()
         kept = kept.tolist()
-        rel = []
+        rel, rep_p = [], scorer.representation(self.network, z_p)
         scene = replace(c.scene, model=pixel_model(self.network, b.encoding), inputs=x_p, target=target_p) \
             if self.network is not None else c.scene  # the perturbed maps' faithfulness: to their own network
         for key, m in out.maps.items():
             a = c.maps.maps[key]
-            scores = scorer.score(a, m, Pair(b.x, x_p, c.logits, logits_p, framed[key][1]))
+            scores = scorer.score(a, m, Pair(b.x, x_p, c.logits, logits_p, framed[key][1], c.rep, rep_p))
             per_map, reasons = scorer.score_maps(m, scene, own_frame=unframed[key]) if self.condition.score_maps \
                 else ({}, [""] * len(m))
             if not self.methods[key[0]].control:
@@ -181,6 +184,7 @@ def score_clean_maps(clean: ComparisonView, scorer: Scorer, network: Any = None,
     seeds = torch.tensor([seed_for(b.seed, "faithfulness", int(i)) for i in b.image_ids], dtype=torch.int64)
     clean.scene = Scene(b.x, None if clean.masks is None else clean.masks.to(b.x.device),
                         None if network is None else pixel_model(network, b.encoding), b.x, b.target, seeds)
+    clean.rep = scorer.representation(network, b.z)
     for key, m in clean.maps.maps.items():
         clean.map_scores[key], clean.map_reasons[key] = scorer.score_maps(m, clean.scene, clean=True) if per_map \
             else ({}, [""] * len(m))

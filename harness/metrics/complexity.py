@@ -1,4 +1,22 @@
-"""The complexity of a map: the entropy of its discrete histogram, and its rise when the network is randomised.
+"""The complexity of a map: the entropy of its discrete histogram and its rise when the network is randomised, the
+entropy of its fractional contributions (Bhatt et al. 2020), and its effective complexity (Nguyen & Martínez 2020).
+
+Three measures, easily confused:
+
+- :func:`histogram_entropy` (``map_entropy``): the entropy of the histogram of the map's *values* (below). It is
+  neither of the two measures that follow: it does not look at where the mass is, only at how the values spread.
+- :func:`fractional_entropy` (``complexity``): Bhatt et al., "Evaluating and Aggregating Feature-based Model
+  Explanations", IJCAI 2020 (https://arxiv.org/abs/2005.00631): the Shannon entropy of the *fractional
+  contribution distribution* ``P_g(i) = |g_i| / Σ_j |g_j|`` over the ``N`` pixels, ``−Σ_i P_g(i) ln P_g(i)``:
+  ``ln N`` for a uniform map, 0 for a map with all its mass on one pixel (lower: simpler). Quantus's
+  ``Complexity``.
+- :func:`effective_complexity` (``effective_complexity``): Nguyen & Martínez, "On quantitative aspects of model
+  interpretability", 2020 (https://arxiv.org/abs/2007.07584): the number of features whose attribution is
+  above a threshold ``ε``, ``|{i : |g_i| > ε}|``, here (as Quantus's ``EffectiveComplexity`` with its default
+  normalisation) for the map divided by its largest ``|value|``, so that ``ε`` is a share of the map's peak and
+  methods in different units are compared on one scale (lower: fewer features matter).
+
+The histogram entropy:
 
 Efficient MPRT (Hedström et al., "Sanity Checks Revisited: An Exploration to Repair the Model Parameter
 Randomisation Test", XAI in Action workshop, NeurIPS 2023, https://arxiv.org/abs/2401.06465): instead of comparing
@@ -62,3 +80,25 @@ def entropy_rise(clean: torch.Tensor, perturbed: torch.Tensor, n_bins: int = 100
     h0, h1 = histogram_entropy(clean, n_bins), histogram_entropy(perturbed, n_bins)
     undefined = torch.where(h1 > 0, torch.full_like(h0, float("nan")), torch.zeros_like(h0))
     return torch.where(h0 > 0, (h1 - h0) / torch.where(h0 > 0, h0, torch.ones_like(h0)), undefined)
+
+
+def fractional_entropy(maps: torch.Tensor) -> torch.Tensor:
+    """Complexity (Bhatt et al. 2020): ``−Σ_i p_i ln p_i`` with ``p = |map| / Σ |map|``, per map ``(B, ...)`` →
+    ``(B,)`` float64 nats (``0 ln 0 = 0``); NaN for an all-zero map (no distribution). Quantus 0.6 computes
+    ``−Σ p ln(p + 1e-12)``, within ``N · 1e-12`` of this."""
+    a = maps.detach().abs().flatten(1).double()
+    total = a.sum(1, keepdim=True)
+    p = a / torch.where(total > 0, total, torch.ones_like(total))
+    h = -torch.where(p > 0, p * p.log(), torch.zeros_like(p)).sum(1)
+    return torch.where(total[:, 0] > 0, h, torch.full_like(h, float("nan")))
+
+
+def effective_complexity(maps: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
+    """Effective complexity (Nguyen & Martínez 2020): how many pixels have ``|map| / max |map| > eps``, per map
+    ``(B, ...)`` → ``(B,)`` float64 (0 for an all-zero map: no pixel matters). Quantus 0.6's
+    ``EffectiveComplexity`` with ``normalise=True, abs=True`` (maps normalised one at a time; Quantus divides a
+    batch by the largest value over the whole batch)."""
+    a = maps.detach().abs().flatten(1).double()
+    top = a.amax(1, keepdim=True)
+    scaled = a / torch.where(top > 0, top, torch.ones_like(top))
+    return (scaled > eps).sum(1).double()

@@ -38,6 +38,12 @@ class Settings:
         infidelity_std: Their std (pixel units).
         max_batch: Most images per model call of the faithfulness measures (None: one call per batch).
         entropy_bins: Bins of a map's histogram for its entropy (Quantus's ``discrete_entropy``: 100).
+        effective_complexity_eps: ε of effective complexity, a share of the map's largest ``|value|``.
+        axiom_baseline: Baseline of completeness and non-sensitivity: ``black`` (each image's minimum) or a number.
+        non_sensitivity_eps: ε of non-sensitivity (attribution share and probability change).
+        non_sensitivity_patch: Side (pixels) of non-sensitivity's features.
+        consistency_grid: Grid (cells a side) on which consistency discretises a map.
+        consistency_top: Cells of that grid that make a map's discrete explanation.
     """
 
     topk_fraction: float = 0.1
@@ -49,18 +55,29 @@ class Settings:
     infidelity_std: float = 0.2
     max_batch: int | None = 256
     entropy_bins: int = 100
+    # complexity, axiomatic and consistency measures (metrics.measure_settings)
+    effective_complexity_eps: float = 1e-5
+    axiom_baseline: str | float = "black"
+    non_sensitivity_eps: float = 1e-5
+    non_sensitivity_patch: int = 4
+    consistency_grid: int = 4
+    consistency_top: int = 1
 
 
 @dataclass(frozen=True)
 class Pair:
     """What a pairwise measure may use besides the two maps: pixel-space inputs ``(B, C, H, W)`` and logits ``(B, K)``
-    of the clean and the perturbed view, and the pixels valid in both frames ``(B, H, W)`` (None: all)."""
+    of the clean and the perturbed view, the pixels valid in both frames ``(B, H, W)`` (None: all), and, where a
+    measure needs them, an internal representation of each view."""
 
     x: torch.Tensor | None = None
     x_p: torch.Tensor | None = None
     logits: torch.Tensor | None = None
     logits_p: torch.Tensor | None = None
     valid: torch.Tensor | None = None
+    #: an internal representation ``(B, D)`` of each view (:mod:`harness.metrics.representation`; None: not read)
+    rep: torch.Tensor | None = None
+    rep_p: torch.Tensor | None = None
 
 
 def masked(valid: torch.Tensor | None) -> bool:
@@ -163,6 +180,12 @@ def ris_ratio(a: torch.Tensor, b: torch.Tensor, pair: Pair, settings: Settings) 
 def ros_ratio(a: torch.Tensor, b: torch.Tensor, pair: Pair, settings: Settings) -> torch.Tensor:
     a, b = _zero_invalid(a, b, pair)
     return sensitivity.ros_ratio(a, b, _need(pair.logits, "logits"), pair.logits_p, settings.eps_min)
+
+
+def rrs_ratio(a: torch.Tensor, b: torch.Tensor, pair: Pair, settings: Settings) -> torch.Tensor:
+    """Relative representation stability of one sample (:func:`harness.metrics.sensitivity.rrs_ratio`)."""
+    a, b = _zero_invalid(a, b, pair)
+    return sensitivity.rrs_ratio(a, b, _need(pair.rep, "internal representation"), pair.rep_p, settings.eps_min)
 
 
 def _zero_invalid(a, b, pair: Pair):

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 
 import torch
 
-from harness.metrics import complexity, faithfulness, localisation, regions, sparseness as _sparseness
+from harness.metrics import axiomatic, complexity, explanation_consistency, faithfulness, localisation, regions
+from harness.metrics import sparseness as _sparseness
 
 
 @dataclass
@@ -99,3 +100,34 @@ def infidelity(maps: torch.Tensor, scene: Scene, settings) -> torch.Tensor:
 
 road_morf, road_lerf = _road(True), _road(False)
 deletion, insertion = _curve("deletion"), _curve("insertion")
+
+
+# --- complexity (Bhatt et al. 2020; Nguyen & Martínez 2020), axiomatic, consistency (Dasgupta et al. 2022) ---------
+
+def fractional_entropy(maps: torch.Tensor, scene: Scene, settings=None) -> torch.Tensor:
+    """Complexity (Bhatt et al. 2020): the entropy of ``|map| / Σ |map|`` (:mod:`harness.metrics.complexity`)."""
+    return complexity.fractional_entropy(maps)
+
+
+def effective_complexity(maps: torch.Tensor, scene: Scene, settings) -> torch.Tensor:
+    """Effective complexity (Nguyen & Martínez 2020): pixels with ``|map| / max |map| > ε``."""
+    return complexity.effective_complexity(maps, settings.effective_complexity_eps)
+
+
+def completeness(maps: torch.Tensor, scene: Scene, settings) -> torch.Tensor:
+    """``|Σ map − (f_t(x) − f_t(x̄))|`` (Sundararajan et al. 2017; :mod:`harness.metrics.axiomatic`)."""
+    return axiomatic.completeness_gap(scene.model, scene.inputs, scene.target, maps, settings.axiom_baseline)
+
+
+def non_sensitivity(maps: torch.Tensor, scene: Scene, settings) -> torch.Tensor:
+    """Non-sensitivity (Nguyen & Martínez 2020; :mod:`harness.metrics.axiomatic`)."""
+    return axiomatic.non_sensitivity(scene.model, scene.inputs, scene.target, maps, settings.non_sensitivity_patch,
+                                     settings.non_sensitivity_eps, settings.axiom_baseline, settings.max_batch)
+
+
+def prediction_consistency(maps: torch.Tensor, scene: Scene, settings) -> torch.Tensor:
+    """Consistency (Dasgupta et al. 2022) within the batch (:mod:`harness.metrics.explanation_consistency`)."""
+    with torch.no_grad():
+        pred = scene.model(scene.inputs).argmax(1)
+    codes = explanation_consistency.discretise(maps, settings.consistency_grid, settings.consistency_top)
+    return explanation_consistency.prediction_consistency(codes.to(pred.device), pred)

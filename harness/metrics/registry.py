@@ -52,6 +52,9 @@ class Measure:
         needs_masks: A per-map measure against the data's foreground masks (NaN with a reason without them).
         needs_model: A per-map measure against the model (faithfulness): computed for the clean maps, and for the
             perturbed maps only where a run asks for it (``metrics.faithfulness_perturbed``).
+        needs_representation: A pairwise measure that reads an internal representation of both views
+            (``Pair.rep``, ``Pair.rep_p``; :mod:`harness.metrics.representation`): one more forward pass per view,
+            made only when such a measure is asked for.
     """
 
     name: str
@@ -68,6 +71,7 @@ class Measure:
     pattern: bool = False
     needs_masks: bool = False
     needs_model: bool = False
+    needs_representation: bool = False
 
 
 def _similarity(name: str, label: str, compute: Callable | None, reference: Callable, paper: str = "") -> Measure:
@@ -92,6 +96,23 @@ _SIMILARITIES = [
     _similarity("kendall", "Kendall τ-b", pw.kendall, pw.reference_kendall),
     _similarity("topk_intersection", "top-k overlap", pw.topk_intersection, pw.reference_topk, "Ghorbani et al. 2019"),
     _similarity("hog_similarity", "HOG similarity", None, pw.reference_hog, "Adebayo et al. 2018"),
+]
+#: Robustness, complexity and axiomatic measures of Quantus / LATEC (opt-in: none is in the default metrics).
+_ROBUSTNESS_COMPLEXITY_AXIOMATIC = [
+    Measure("rrs_ratio", "relative representation stability ratio", "pairwise", "lower", paper="Agarwal et al. 2022",
+            compute=pw.rrs_ratio, needs_representation=True),
+    Measure("rrs", "relative representation stability (RRS)", "aggregate", "lower", None, "rrs_ratio", "max", "kept",
+            paper="Agarwal et al. 2022"),
+    Measure("complexity", "complexity (entropy of |map| / Σ|map|, nats)", "per_map", "lower",
+            paper="Bhatt et al. 2020", compute=pm.fractional_entropy),
+    Measure("effective_complexity", "effective complexity (pixels above ε of the peak)", "per_map", "lower",
+            paper="Nguyen & Martínez 2020", compute=pm.effective_complexity),
+    _faithfulness("completeness", "completeness gap |Σ map − Δ logit|", "lower", pm.completeness,
+                  "Sundararajan et al. 2017"),
+    _faithfulness("non_sensitivity", "non-sensitivity (share of features)", "lower", pm.non_sensitivity,
+                  "Nguyen & Martínez 2020"),
+    _faithfulness("prediction_consistency", "consistency (same explanation, same prediction)", "higher",
+                  pm.prediction_consistency, "Dasgupta et al. 2022"),
 ]
 _MEASURES = [
     *_SIMILARITIES,
@@ -137,6 +158,7 @@ _MEASURES = [
     *[Measure(f"responsiveness_{m.name}", f"responsiveness: 1 − {m.label}, prediction flipped", "split", "higher",
               None, m.name, samples="flipped", paper="Hendrycks & Dietterich 2019 (corruptions)")
       for m in _SIMILARITIES],
+    *_ROBUSTNESS_COMPLEXITY_AXIOMATIC,
     Measure(PRED_AGREES, "prediction unchanged", "diagnostic", "higher", 1.0),
     Measure(MAX_LOGIT_DIFF, "max |logit change|", "diagnostic", "lower", 0.0),
     Measure(TARGET_LOGIT_CHANGE, "target logit change", "diagnostic"),

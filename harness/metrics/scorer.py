@@ -35,13 +35,18 @@ class Scorer:
             on a GPU, the reference on a CPU, where it is as fast).
         eps_min: ε_min of the relative stability ratios (Agarwal et al. 2022).
         entropy_bins: Histogram bins of ``map_entropy`` and ``entropy_rise`` (Hedström et al. 2023; Quantus: 100).
+        measure_settings: Settings of the complexity, axiomatic and consistency measures (the fields of
+            :class:`~harness.metrics.pairwise.Settings` from ``effective_complexity_eps`` on).
+        representation_layer: The module whose output is the internal representation of ``rrs_ratio`` (None: the
+            input of the last ``nn.Linear``; :mod:`harness.metrics.representation`).
     """
 
     def __init__(self, pairwise: Sequence[str] = ("ssim", "spearman", "spearman_abs", "kendall", "topk_intersection"),
                  per_map: Sequence[str] = ("dark_share",),
                  topk_fraction: float = 0.1, backend: str = "auto", eps_min: float = 1e-6,
                  faithfulness_perturbed: bool = False, faithfulness: Mapping[str, Any] | None = None,
-                 entropy_bins: int = 100) -> None:
+                 entropy_bins: int = 100, measure_settings: Mapping[str, Any] | None = None,
+                 representation_layer: str | None = None) -> None:
         self.pairwise = _check(as_list(pairwise, "metrics.pairwise"), "pairwise")
         self.per_map = _check(list(per_map) if per_map else [], "per_map")
         if not 0 < topk_fraction <= 1:
@@ -51,16 +56,32 @@ class Scorer:
         self.backend = backend
         if int(entropy_bins) < 1:
             raise UserError(f"metrics.entropy_bins must be >= 1, got {entropy_bins}")
-        extra = dict(faithfulness or {}, entropy_bins=int(entropy_bins))
+        extra = dict(faithfulness or {}, **dict(measure_settings or {}), entropy_bins=int(entropy_bins))
         if "road_fractions" in extra:
             extra["road_fractions"] = tuple(float(f) for f in extra["road_fractions"])
         try:
             self.settings = Settings(float(topk_fraction), float(eps_min), **extra)
         except TypeError as exc:
-            raise UserError(f"metrics.faithfulness: {exc}; valid keys: road_fractions, road_noise, deletion_steps, "
-                            "infidelity_samples, infidelity_std, max_batch") from exc
+            valid = ", ".join(f for f in Settings.__dataclass_fields__ if f not in ("topk_fraction", "eps_min"))
+            raise UserError(f"metrics.faithfulness / metrics.measure_settings: {exc}; valid keys: {valid}") from exc
+        _check_measure_settings(self.settings)
+        self.representation_layer = representation_layer or None
         #: per-map measures of the perturbed maps (the faithfulness measures only where a run asks for them)
         self.per_map_perturbed = [n for n in self.per_map if faithfulness_perturbed or not MEASURES[n].needs_model]
+
+    @property
+    def needs_representation(self) -> bool:
+        """Whether a pairwise measure asked for reads an internal representation of the views."""
+        return any(MEASURES[n].needs_representation for n in self.pairwise)
+
+    def representation(self, network: Any, z: torch.Tensor) -> torch.Tensor | None:
+        """The internal representation ``(B, D)`` of model inputs ``z`` that the measures asked for read
+        (:mod:`harness.metrics.representation`), or None when none reads one (no forward pass)."""
+        if not self.needs_representation or network is None:
+            return None
+        from harness.metrics.representation import representation
+
+        return representation(network, z, self.representation_layer)
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -106,6 +127,21 @@ class Scorer:
                 values = m.compute(measured, scene, self.settings).cpu().tolist()
             out[name + (CLEAN_SUFFIX if clean else "")] = values
         return out, reasons
+
+
+def _check_measure_settings(s: Settings) -> None:
+    """One clear line for a setting of the complexity, axiomatic or consistency measures out of its range."""
+    positive = {"effective_complexity_eps": s.effective_complexity_eps, "non_sensitivity_eps": s.non_sensitivity_eps,
+                "non_sensitivity_patch": s.non_sensitivity_patch, "consistency_grid": s.consistency_grid,
+                "consistency_top": s.consistency_top}
+    bad = [f"{k}={v}" for k, v in positive.items() if not v > 0]
+    if s.consistency_top > s.consistency_grid ** 2:
+        bad.append(f"consistency_top={s.consistency_top} > consistency_grid² = {s.consistency_grid ** 2}")
+    if not (s.axiom_baseline == "black" or isinstance(s.axiom_baseline, (int, float))):
+        bad.append(f"axiom_baseline={s.axiom_baseline!r} (black or a number)")
+    if bad:
+        raise UserError(f"metrics.measure_settings out of range: {', '.join(bad)} "
+                        "(ε, patch, grid and top are positive)")
 
 
 def _check(requested: list[str], shape: str) -> list[str]:

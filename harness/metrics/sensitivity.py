@@ -63,6 +63,14 @@ def ros_ratio(a: torch.Tensor, b: torch.Tensor, logits: torch.Tensor, logits_p: 
     return relative(a, b, eps_min) / (_flat(logits) - _flat(logits_p)).norm(dim=1).clamp_min(eps_min)
 
 
+def rrs_ratio(a: torch.Tensor, b: torch.Tensor, rep: torch.Tensor, rep_p: torch.Tensor,
+              eps_min: float = 1e-6) -> torch.Tensor:
+    """Relative representation stability of one sample (Agarwal et al. 2022):
+    ``‖(Φ(x) − Φ(x')) / Φ(x)‖₂ / max(‖(L_x − L_x') / L_x‖₂, ε_min)`` with ``L`` an internal representation
+    ``(B, D)`` (:mod:`harness.metrics.representation`); RRS is its max over label-preserving samples."""
+    return relative(a, b, eps_min) / relative(rep, rep_p, eps_min).clamp_min(eps_min)
+
+
 def centre_of_mass(m: torch.Tensor) -> torch.Tensor:
     """``(B, 2)`` centre of mass (row, column) of ``|m|`` ``(B, H, W)``, in pixels (NaN for an all-zero map)."""
     w = m.detach().abs().double()
