@@ -25,6 +25,8 @@ from harness.metrics.imputation import seed_list
 from harness.seeding import generators_for, seed_for
 
 Fill = float | str
+#: The named fills of :func:`fill_images` (besides a number).
+FILLS = ("mean", "uniform")
 
 
 def fill_images(x: torch.Tensor, fill: Fill, seeds: Seeds, stream: str = "removal fill") -> torch.Tensor:
@@ -37,7 +39,7 @@ def fill_images(x: torch.Tensor, fill: Fill, seeds: Seeds, stream: str = "remova
         gens = generators_for([seed_for(stream, s) for s in seed_list(seeds)])
         return torch.stack([torch.rand(*x.shape[1:], generator=g, dtype=x.dtype) for g in gens]).to(x.device)
     if isinstance(fill, str):
-        raise ValueError(f"fill must be a number, 'mean' or 'uniform', not {fill!r}")
+        raise ValueError(f"fill must be a number or one of {FILLS}, not {fill!r}")
     return torch.full_like(x, float(fill))
 
 
@@ -103,7 +105,8 @@ def patch_order(maps: torch.Tensor, seeds: Seeds, patch: int) -> torch.Tensor:
 
 
 def patches_removed(order: torch.Tensor, counts: Sequence[int], patch: int, shape: tuple[int, int]) -> torch.Tensor:
-    """``(len(counts), B, H, W)`` bool: the pixels of the first ``counts[s]`` patches of ``order`` (:func:`patch_order`)."""
+    """``(len(counts), B, H, W)`` bool: the pixels of the first ``counts[s]`` patches of ``order``
+    (:func:`patch_order`)."""
     h, w = shape
     nh, nw = -(-h // patch), -(-w // patch)
     grid = first_k(order, counts).view(len(counts), order.shape[0], nh, nw)

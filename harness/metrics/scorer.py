@@ -7,6 +7,7 @@ registry entries and knows no measure by name.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import fields
 from typing import Any
 
 import torch
@@ -15,6 +16,7 @@ from harness.config_checks import as_list
 from harness.errors import UserError
 from harness.metrics.pairwise import Pair, Settings, undefined_reasons
 from harness.metrics.per_map import Scene
+from harness.metrics.removal_curves import FILLS
 from harness.metrics.registry import MEASURES, Measure, names
 from harness.schema import CLEAN_SUFFIX
 from harness.schema import NAN_REASON
@@ -57,8 +59,13 @@ class Scorer:
         try:
             self.settings = Settings(float(topk_fraction), float(eps_min), **extra)
         except TypeError as exc:
-            raise UserError(f"metrics.faithfulness: {exc}; valid keys: road_fractions, road_noise, deletion_steps, "
-                            "infidelity_samples, infidelity_std, max_batch") from exc
+            keys = [f.name for f in fields(Settings) if f.name not in ("topk_fraction", "eps_min", "entropy_bins")]
+            raise UserError(f"metrics.faithfulness: {exc}; valid keys: {', '.join(keys)}") from exc
+        for key in ("removal_fill", "region_fill"):
+            fill = getattr(self.settings, key)
+            if isinstance(fill, str) and fill not in FILLS:
+                raise UserError(f"metrics.faithfulness.{key} must be a number or one of {', '.join(FILLS)}, "
+                                f"not {fill!r}")
         #: per-map measures of the perturbed maps (the faithfulness measures only where a run asks for them)
         self.per_map_perturbed = [n for n in self.per_map if faithfulness_perturbed or not MEASURES[n].needs_model]
 

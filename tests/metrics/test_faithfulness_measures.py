@@ -42,7 +42,7 @@ def _linear(scale: float = 1.0, seed: int = 0):
 
 
 def test_the_exact_attribution_of_a_linear_model_correlates_perfectly():
-    """f(x) − f(x_S ← 0) = Σ_S Φ for every subset S: Pearson r = 1 (−1 for −Φ), undefined (NaN) for a constant map."""
+    """f(x) − f(x_S ← 0) = Σ_S Φ for every subset S: Pearson r = 1 (−1 for −Φ), NaN for a constant map."""
     model, x, target, phi, seeds = _linear()
     subsets = fc.random_subsets(seeds, 20, 26, (H, W))
     for sign in (1, -1):
