@@ -11,6 +11,8 @@ from hydra import compose, initialize_config_dir
 from harness.bench import BENCH_CONFIG_DIR, bench
 from harness.errors import UserError
 
+FAITHFULNESS = ("pixel_flipping", "region_perturbation", "selectivity", "irof", "faithfulness_correlation",
+                "faithfulness_estimate", "monotonicity_correlation")
 TINY = ["settings=[{image_size: 32, width: 0.25, n_images: 4}]", "n_steps=4", "attack_steps=2", "repeats=1",
         "naive_images=1",
         "metric_maps=4", "variants=[bf16]", "device=cpu"]
@@ -27,7 +29,11 @@ def test_bench_writes_every_table(tmp_path):
     assert {"saliency", "ixg", "gradcam", "ig×3 baselines (4 steps)"} <= set(table.method)
     assert table.method.str.startswith("noise views").sum() == 1 and table.method.str.contains("attack step").sum() == 1
     assert table.method.str.startswith("meta-evaluation loop").sum() == 1
-    assert table.method.str.startswith("ROAD").sum() == 1 and table.forward_limit_img_s.notna().sum() == 2
+    assert table.method.str.startswith("ROAD").sum() == 1 and table.forward_limit_img_s.notna().sum() == 2 + len(
+        FAITHFULNESS)
+    for name in FAITHFULNESS:  # the measures of Quantus / LATEC, each against the forward-only limit
+        row = table[table.method.str.startswith(f"{name} (")].iloc[0]
+        assert row.maps_s > 0 and 0 < row.vs_limit
     assert (table.maps_s > 0).all() and (table.limit_img_s > 0).all()
     assert table.speedup_vs_naive.notna().sum() == 1
     metrics = pd.read_csv(tmp_path / "bench_metrics.csv")
