@@ -12,7 +12,7 @@ from harness.bench import BENCH_CONFIG_DIR, bench
 from harness.errors import UserError
 
 FAITHFULNESS = ("pixel_flipping", "region_perturbation", "selectivity", "irof", "faithfulness_correlation",
-                "faithfulness_estimate", "monotonicity_correlation")
+                "faithfulness_estimate", "monotonicity_correlation", "sensitivity_n")
 TINY = ["settings=[{image_size: 32, width: 0.25, n_images: 4}]", "n_steps=4", "attack_steps=2", "repeats=1",
         "naive_images=1",
         "metric_maps=4", "variants=[bf16]", "device=cpu"]

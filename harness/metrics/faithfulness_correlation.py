@@ -12,6 +12,7 @@ correlation is NaN (:func:`harness.metrics.precision.is_constant`).
 - Faithfulness Estimate (Alvarez-Melis & Jaakkola, NeurIPS 2018, https://arxiv.org/abs/1806.07538):
   :func:`faithfulness_estimate`.
 - Monotonicity Correlation (Nguyen & Martínez 2020, https://arxiv.org/abs/2007.07584): :func:`monotonicity_correlation`.
+- Sensitivity-n (Ancona et al., ICLR 2018, https://arxiv.org/abs/1711.06104): :func:`sensitivity_n`.
 """
 from __future__ import annotations
 
@@ -40,12 +41,13 @@ def spearman(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return pearson(rankdata(a.double()), rankdata(b.double()))
 
 
-def random_subsets(seeds: Seeds, runs: int, size: int, shape: tuple[int, int], device=None) -> torch.Tensor:
+def random_subsets(seeds: Seeds, runs: int, size: int, shape: tuple[int, int], device=None,
+                   stream: str = "faithfulness correlation") -> torch.Tensor:
     """``(runs, B, H, W)`` bool: ``runs`` subsets of ``size`` pixels per image, uniformly without replacement, drawn
-    on the CPU from ``seed_for("faithfulness correlation", seed)`` of each image (the same for every method)."""
+    on the CPU from ``seed_for(stream, seed)`` of each image (the same for every method)."""
     n = shape[0] * shape[1]
     out = []
-    for g in generators_for([seed_for("faithfulness correlation", s) for s in seed_list(seeds)]):
+    for g in generators_for([seed_for(stream, s) for s in seed_list(seeds)]):
         picked = torch.rand(runs, n, generator=g).argsort(1)[:, :size]
         out.append(torch.zeros(runs, n, dtype=torch.bool).scatter_(1, picked, True))
     return torch.stack(out, 1).view(runs, -1, *shape).to(device)
@@ -143,3 +145,29 @@ def monotonicity_correlation(model: Model, x: torch.Tensor, target: torch.Tensor
         variance = variance + (p - out[:, 1:]) ** 2 / len(fills)
     inv = torch.where(p.abs() >= eps, 1 / p ** 2, torch.ones_like(p))
     return _undefined_for_constant(spearman(_sums(maps.abs(), removed), variance * inv), maps)
+
+
+def sensitivity_n(model: Model, x: torch.Tensor, target: torch.Tensor, maps: torch.Tensor, *, seeds: Seeds,
+                  fractions: tuple[float, ...] = (0.01, 0.05, 0.2, 0.5, 0.8), runs: int = 64, fill: Fill = 0.0,
+                  max_batch: int | None = None) -> torch.Tensor:
+    """Sensitivity-n (Ancona et al. 2018): for each subset size ``n``, Pearson's r over ``runs`` random subsets ``S``
+    of ``n`` pixels between ``Σ_{i∈S} Φ_i`` and ``f(x) − f(x_{S ← fill})`` (:func:`faithfulness_correlation` with
+    subsets of that size, drawn from the stream ``"sensitivity-n <n>"`` of each image's seed).
+
+    The paper plots the correlation against ``n``; the harness's measure is its mean over the ``n``. Quantus's
+    ``SensitivityN`` removes the most relevant features cumulatively and correlates across images instead.
+
+    Args:
+        fractions: the subset sizes, as fractions of the pixels (each at least one pixel).
+
+    Returns:
+        ``(B, len(fractions))`` float64 in ``[−1, 1]``.
+    """
+    h, w = maps.shape[-2:]
+    out = []
+    for f in fractions:
+        size = max(1, int(f * h * w + 0.5))
+        subsets = random_subsets(seeds, runs, size, (h, w), maps.device, stream=f"sensitivity-n {size}")
+        out.append(faithfulness_correlation(model, x, target, maps, subsets=subsets, seeds=seeds, fill=fill,
+                                            max_batch=max_batch))
+    return torch.stack(out, 1)

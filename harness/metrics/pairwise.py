@@ -50,6 +50,8 @@ class Settings:
         monotonicity_groups: Groups of pixels of Monotonicity Correlation (Nguyen & Martínez 2020).
         monotonicity_samples: Uniform fills per group of Monotonicity Correlation.
         irof_segments: ``n_segments`` of the SLIC superpixels of IROF (Rieger & Hansen 2020).
+        sensitivity_n_fractions: Subset sizes of Sensitivity-n as fractions of the pixels (Ancona et al. 2018; each
+            with ``correlation_runs`` subsets).
     """
 
     topk_fraction: float = 0.1
@@ -73,6 +75,7 @@ class Settings:
     monotonicity_groups: int = 32
     monotonicity_samples: int = 8
     irof_segments: int = 100
+    sensitivity_n_fractions: tuple[float, ...] = (0.01, 0.05, 0.2, 0.5, 0.8)
 
 
 @dataclass(frozen=True)

@@ -65,3 +65,10 @@ def monotonicity_correlation(maps: torch.Tensor, scene: Scene, settings) -> torc
     """Monotonicity Correlation (Nguyen & Martínez 2020) over ``monotonicity_groups`` groups of pixels."""
     return fc.monotonicity_correlation(*_args(maps, scene), seeds=scene.seeds, n_groups=settings.monotonicity_groups,
                                        samples=settings.monotonicity_samples, max_batch=settings.max_batch)
+
+
+def sensitivity_n(maps: torch.Tensor, scene: Scene, settings) -> torch.Tensor:
+    """Sensitivity-n (Ancona et al. 2018): its correlation averaged over the subset sizes ``sensitivity_n_fractions``."""
+    return fc.sensitivity_n(*_args(maps, scene), seeds=scene.seeds, fractions=settings.sensitivity_n_fractions,
+                            runs=settings.correlation_runs, fill=settings.removal_fill,
+                            max_batch=settings.max_batch).mean(1)

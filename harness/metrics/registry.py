@@ -131,6 +131,7 @@ _MEASURES = [
                   "Alvarez-Melis & Jaakkola 2018"),
     _faithfulness("monotonicity_correlation", "monotonicity correlation", "higher", pmf.monotonicity_correlation,
                   "Nguyen & Martínez 2020"),
+    _faithfulness("sensitivity_n", "sensitivity-n (mean over n)", "higher", pmf.sensitivity_n, "Ancona et al. 2018"),
     # --- end of the faithfulness measures of Quantus / LATEC ---
     Measure("max_sensitivity", "max-sensitivity", "aggregate", "lower", 0.0, "rel_change", "max",
             paper="Yeh et al. 2019"),

@@ -54,8 +54,9 @@ class Scorer:
         if int(entropy_bins) < 1:
             raise UserError(f"metrics.entropy_bins must be >= 1, got {entropy_bins}")
         extra = dict(faithfulness or {}, entropy_bins=int(entropy_bins))
-        if "road_fractions" in extra:
-            extra["road_fractions"] = tuple(float(f) for f in extra["road_fractions"])
+        for key in ("road_fractions", "sensitivity_n_fractions"):
+            if key in extra:
+                extra[key] = tuple(float(f) for f in extra[key])
         try:
             self.settings = Settings(float(topk_fraction), float(eps_min), **extra)
         except TypeError as exc:

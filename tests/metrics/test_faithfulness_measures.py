@@ -16,7 +16,7 @@ from harness.metrics.registry import MEASURES
 
 B, C, H, W = 6, 3, 16, 16
 NEW = ("pixel_flipping", "region_perturbation", "selectivity", "irof", "faithfulness_correlation",
-       "faithfulness_estimate", "monotonicity_correlation")
+       "faithfulness_estimate", "monotonicity_correlation", "sensitivity_n")
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -50,9 +50,13 @@ def test_the_exact_attribution_of_a_linear_model_correlates_perfectly():
         est = fc.faithfulness_estimate(model, x, target, sign * phi, seeds=seeds, n_groups=16)
         assert torch.allclose(corr, torch.full((B,), float(sign), dtype=torch.float64), atol=1e-12)
         assert torch.allclose(est, torch.full((B,), float(sign), dtype=torch.float64), atol=1e-12)
+        sens = fc.sensitivity_n(model, x, target, sign * phi, seeds=seeds, fractions=(0.001, 0.1, 0.8), runs=12)
+        assert sens.shape == (B, 3)  # n = 1 pixel, 26, 205
+        assert torch.allclose(sens, torch.full((B, 3), float(sign), dtype=torch.float64), atol=1e-12)
     const = torch.ones(B, H, W)
     assert fc.faithfulness_correlation(model, x, target, const, subsets=subsets, seeds=seeds).isnan().all()
     assert fc.faithfulness_estimate(model, x, target, const, seeds=seeds).isnan().all()
+    assert fc.sensitivity_n(model, x, target, const, seeds=seeds, runs=4).isnan().all()
     noise = torch.rand(B, H, W, generator=torch.Generator().manual_seed(3))
     assert fc.faithfulness_correlation(model, x, target, noise, subsets=subsets, seeds=seeds).abs().mean() < 0.5
 

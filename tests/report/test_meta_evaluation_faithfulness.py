@@ -11,7 +11,7 @@ from harness.report.build import build_meta_evaluation as build
 from harness.schema import COPY, META_TEST, META_TYPE
 
 NEW = ("pixel_flipping", "region_perturbation", "selectivity", "irof", "faithfulness_correlation",
-       "faithfulness_estimate", "monotonicity_correlation")
+       "faithfulness_estimate", "monotonicity_correlation", "sensitivity_n")
 
 
 def _clean_scores(n_images: int = 8) -> dict[str, dict[str, list[float]]]:
