@@ -131,7 +131,7 @@ def _setting(s: DictConfig, cfg: DictConfig, device: torch.device) -> tuple[list
     rows += meta_evaluation_rows(net, x, target, batcher, limit, base)
     rows += attack_rows(net, x, target, limit, base, cfg.attack_steps)
     rows += faithfulness_rows(net, x, target, base, cfg.repeats, lambda fn, r: timer(fn, r),
-                              list(cfg.get("faithfulness_measures") or []))
+                              list(cfg.get("faithfulness_measures") or []), dict(cfg.get("faithfulness") or {}))
     return rows, _variants(net, x, batch, limit, base, cfg, device)
 
 

@@ -8,7 +8,8 @@ pass through the surrogate) per image.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import torch
 
@@ -93,7 +94,8 @@ def attack_rows(net, x, target, limit: float, base: dict, steps: int) -> list[di
              "vs_limit": rate / limit}]
 
 
-def faithfulness_rows(net, x, target, base: dict, repeats: int, timer, measures: Sequence[str] = ()) -> list[dict]:
+def faithfulness_rows(net, x, target, base: dict, repeats: int, timer, measures: Sequence[str] = (),
+                      settings: Mapping[str, Any] | None = None) -> list[dict]:
     """Maps/s of ROAD (MoRF, its 6 fractions) and of deletion (16 steps) on gradient maps, against the forward-only
     limit (images/s of a forward pass without gradients at the same pass size): both are forward passes of imputed or
     filled images, plus ROAD's conjugate-gradient solve; then the per-map faithfulness ``measures``
@@ -119,14 +121,15 @@ def faithfulness_rows(net, x, target, base: dict, repeats: int, timer, measures:
              "vs_limit": len(x) * len(ROAD_FRACTIONS) / road / forward_limit, "forward_limit_img_s": forward_limit},
             {**base, "method": f"deletion ({steps} steps), per map", "maps_s": len(x) / deletion,
              "vs_limit": len(x) * (steps + 1) / deletion / forward_limit, "forward_limit_img_s": forward_limit},
-            *measure_rows(net, x, target, maps, base, repeats, timer, measures, forward_limit)]
+            *measure_rows(net, x, target, maps, base, repeats, timer, measures, forward_limit, settings)]
 
 
 def measure_rows(net, x, target, maps, base: dict, repeats: int, timer, measures: Sequence[str],
-                 forward_limit: float) -> list[dict]:
-    """Maps/s of per-map faithfulness measures through their registry records (default settings), against the
-    forward-only limit: ``vs_limit`` is the images they send to the model per second over that limit (the rest of
-    their time is building the perturbed images, ranking, superpixels)."""
+                 forward_limit: float, settings: Mapping[str, Any] | None = None) -> list[dict]:
+    """Maps/s of per-map faithfulness measures through their registry records (default settings, or ``settings``
+    of :class:`harness.metrics.pairwise.Settings`), against the forward-only limit: ``vs_limit`` is the images they
+    send to the model per second over that limit (the rest of their time is building the perturbed images, ranking,
+    superpixels)."""
     from harness.metrics.pairwise import Settings
     from harness.metrics.per_map import Scene
     from harness.metrics.registry import MEASURES
@@ -141,13 +144,12 @@ def measure_rows(net, x, target, maps, base: dict, repeats: int, timer, measures
         return net(images)
 
     scene = Scene(x, model=model, inputs=x, target=target, seeds=torch.arange(len(x)))
-    settings, rows = Settings(max_batch=base["batch"]), []
+    settings, rows = Settings(**{"max_batch": base["batch"], **(settings or {})}), []
     for name in measures:
-        compute = MEASURES[name].compute
+        compute, calls = MEASURES[name].compute, []
         sent.clear()
-        compute(maps, scene, settings)
-        images = sum(sent)
-        t = timer(lambda: compute(maps, scene, settings), repeats)
+        t = timer(lambda: calls.append(compute(maps, scene, settings)), repeats)
+        images = sum(sent) / len(calls)  # per call (the timer's warm-up and repeats)
         rows.append({**base, "method": f"{name} ({images / len(x):.0f} forward passes per map), per map",
                      "maps_s": len(x) / t, "vs_limit": images / t / forward_limit, "forward_limit_img_s": forward_limit})
     return rows

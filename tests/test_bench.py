@@ -15,7 +15,9 @@ FAITHFULNESS = ("pixel_flipping", "region_perturbation", "selectivity", "irof", 
                 "faithfulness_estimate", "monotonicity_correlation", "sensitivity_n")
 TINY = ["settings=[{image_size: 32, width: 0.25, n_images: 4}]", "n_steps=4", "attack_steps=2", "repeats=1",
         "naive_images=1",
-        "metric_maps=4", "variants=[bf16]", "device=cpu"]
+        "metric_maps=4", "faithfulness={correlation_runs: 4, monotonicity_samples: 1, monotonicity_groups: 8, "
+        "estimate_groups: 8, pixel_flipping_steps: 8, region_steps: 4, region_patch: 16, sensitivity_n_fractions: [0.1]}",
+        "variants=[bf16]", "device=cpu"]
 
 
 def _cfg(overrides):
