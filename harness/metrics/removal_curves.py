@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import torch
 
-from harness.metrics.faithfulness import Model, Seeds, _outputs, removal_order
+from harness.metrics.faithfulness import Model, Seeds, removal_order
 from harness.metrics.imputation import seed_list
 from harness.seeding import generators_for, seed_for
 
@@ -52,7 +52,8 @@ def target_outputs(model: Model, x: torch.Tensor, target: torch.Tensor, removed:
     step = max_batch or max(1, len(removed))
     for lo in range(0, len(removed), step):
         idx, mask = image[lo:lo + step], removed[lo:lo + step, None]
-        logits = _outputs(model, torch.where(mask, fill[idx], x[idx]), None).double()
+        with torch.no_grad():
+            logits = model(torch.where(mask, fill[idx], x[idx])).double()
         scores = logits.softmax(1) if probability else logits
         out.append(scores.gather(1, target[idx].view(-1, 1).to(scores.device)).squeeze(1))
     return torch.cat(out) if out else torch.zeros(0, dtype=torch.float64)
@@ -189,7 +190,8 @@ def _segment_removals(maps: torch.Tensor, seeds: Seeds, segments: list[np.ndarra
 def irof_curves(model: Model, x: torch.Tensor, target: torch.Tensor, maps: torch.Tensor, *, seeds: Seeds,
                 n_segments: int = 100, fill: Fill = "mean", max_batch: int | None = None) -> list[torch.Tensor]:
     """IROF (Rieger & Hansen 2020): ``p(x_k) / p(x)`` as the ``k = 0..S`` most relevant SLIC superpixels
-    (:func:`superpixels`, ranked by mean ``|map|``) are removed into ``fill`` (the image's mean colour, as Quantus).
+    (:func:`superpixels`, ranked by mean ``|map|``) are removed into ``fill`` (default: the intact image's mean over
+    its channels and pixels; Quantus's "mean" is that of the whole batch as perturbed so far).
 
     The measure is the area over the curve, ``1 −`` its :func:`~harness.metrics.faithfulness.area` on ``[0, 1]``
     (higher = more faithful). Quantus's ``IROF`` returns ``S − trapz(c_1..c_S)`` instead (unit spacing, without
