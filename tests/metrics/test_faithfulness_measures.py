@@ -162,3 +162,17 @@ def test_scalars_follow_the_papers_definitions():
     curve = rc.patch_curve(model, x, target, phi, seeds=seeds, patch=4)
     assert torch.allclose(MEASURES["selectivity"].compute(phi, scene, s), area(curve))
     assert math.isclose(float(area(torch.tensor([[1.0, 0.0, 0.0]]))[0]), 0.25)
+
+
+def test_batched_correlations_are_scipy_s():
+    from scipy.stats import pearsonr, spearmanr
+
+    g = torch.Generator().manual_seed(2)
+    a = torch.rand(5, 30, generator=g, dtype=torch.float64)
+    b = a + torch.rand(5, 30, generator=g, dtype=torch.float64)
+    a[:, :6] = 0.5  # ties
+    p, s = fc.pearson(a, b), fc.spearman(a, b)
+    for i in range(5):
+        assert math.isclose(p[i], pearsonr(a[i], b[i])[0], abs_tol=1e-12)
+        assert math.isclose(s[i], spearmanr(a[i], b[i])[0], abs_tol=1e-12)
+    assert fc.pearson(torch.ones(1, 4), torch.rand(1, 4)).isnan().all()
