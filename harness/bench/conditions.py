@@ -8,6 +8,8 @@ pass through the surrogate) per image.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import torch
 
@@ -15,6 +17,7 @@ from harness.attribution.engine import View, attribute_views
 from harness.attribution.methods import Saliency
 from harness.attribution.smoothing import NoiseAveraged
 from harness.data.base import ImageSet
+from harness.common.errors import UserError
 from harness.loop.evaluation import Evaluator
 from harness.metrics.scorer import Scorer
 from harness.models.classifier import EncodedClassifier
@@ -91,10 +94,12 @@ def attack_rows(net, x, target, limit: float, base: dict, steps: int) -> list[di
              "vs_limit": rate / limit}]
 
 
-def faithfulness_rows(net, x, target, base: dict, repeats: int, timer) -> list[dict]:
+def faithfulness_rows(net, x, target, base: dict, repeats: int, timer, measures: Sequence[str] = (),
+                      settings: Mapping[str, Any] | None = None) -> list[dict]:
     """Maps/s of ROAD (MoRF, its 6 fractions) and of deletion (16 steps) on gradient maps, against the forward-only
     limit (images/s of a forward pass without gradients at the same pass size): both are forward passes of imputed or
-    filled images, plus ROAD's conjugate-gradient solve."""
+    filled images, plus ROAD's conjugate-gradient solve; then the per-map faithfulness ``measures``
+    (:func:`faithfulness_measure_rows`)."""
     from harness.metrics.faithfulness import ROAD_FRACTIONS, deletion_insertion, road_curve
 
     maps = Saliency().attribute(net, x, target).abs().sum(1)
@@ -115,7 +120,9 @@ def faithfulness_rows(net, x, target, base: dict, repeats: int, timer) -> list[d
     return [{**base, "method": f"ROAD MoRF ({len(ROAD_FRACTIONS)} fractions), per map", "maps_s": len(x) / road,
              "vs_limit": len(x) * len(ROAD_FRACTIONS) / road / forward_limit, "forward_limit_img_s": forward_limit},
             {**base, "method": f"deletion ({steps} steps), per map", "maps_s": len(x) / deletion,
-             "vs_limit": len(x) * (steps + 1) / deletion / forward_limit, "forward_limit_img_s": forward_limit}]
+             "vs_limit": len(x) * (steps + 1) / deletion / forward_limit, "forward_limit_img_s": forward_limit},
+            *faithfulness_measure_rows(net, x, target, maps, base, repeats, timer, measures, forward_limit,
+                                      settings)]
 
 
 # --- complexity, axiomatic, consistency and RRS measures ------------------------------------------------------------
@@ -156,4 +163,36 @@ def measure_rows(net, x, target, base: dict, repeats: int, timer) -> list[dict]:
         vs = len(x) * passes / t / forward_limit if passes else len(x) / t / base["limit_img_s"]
         rows.append({**base, "method": f"{name}, per map", "maps_s": len(x) / t, "vs_limit": vs,
                      "forward_limit_img_s": forward_limit})
+
+
+# --- the faithfulness measures of Quantus / LATEC ---------------------------------------------------------------
+
+def faithfulness_measure_rows(net, x, target, maps, base: dict, repeats: int, timer, measures: Sequence[str],
+                 forward_limit: float, settings: Mapping[str, Any] | None = None) -> list[dict]:
+    """Maps/s of per-map faithfulness measures through their registry records (default settings, or ``settings``
+    of :class:`harness.metrics.pairwise.Settings`), against the forward-only limit: ``vs_limit`` is the images they
+    send to the model per second over that limit (the rest of their time is building the perturbed images, ranking,
+    superpixels)."""
+    from harness.metrics.pairwise import Settings
+    from harness.metrics.per_map import Scene
+    from harness.metrics.registry import MEASURES
+
+    unknown = [n for n in measures if n not in MEASURES or not MEASURES[n].needs_model]
+    if unknown:
+        raise UserError(f"unknown faithfulness measure(s) {unknown} in bench faithfulness_measures")
+    sent = []
+
+    def model(images):
+        sent.append(len(images))
+        return net(images)
+
+    scene = Scene(x, model=model, inputs=x, target=target, seeds=torch.arange(len(x)))
+    settings, rows = Settings(**{"max_batch": base["batch"], **(settings or {})}), []
+    for name in measures:
+        compute, calls = MEASURES[name].compute, []
+        sent.clear()
+        t = timer(lambda: calls.append(compute(maps, scene, settings)), repeats)
+        images = sum(sent) / len(calls)  # per call (the timer's warm-up and repeats)
+        rows.append({**base, "method": f"{name} ({images / len(x):.0f} forward passes per map), per map",
+                     "maps_s": len(x) / t, "vs_limit": images / t / forward_limit, "forward_limit_img_s": forward_limit})
     return rows

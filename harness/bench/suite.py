@@ -10,8 +10,8 @@ For each model setting (``harness/configs/bench/default.yaml``) it measures, on 
   whole loop (scoring included), the meta-evaluation loop (model and input copies, the noise family alone and under
   every copy) and the explanation attack's steps per second;
 - ROAD and deletion maps/s against the **forward-only limit** (the faithfulness measures make forward passes only),
-  and the complexity, axiomatic and consistency measures and RRS's representation (map-only ones against the
-  forward + backward limit);
+  those of ``faithfulness_measures`` (Quantus / LATEC's) through their registry records, and the complexity,
+  axiomatic and consistency measures and RRS's representation (map-only ones against the forward + backward limit);
 - the **naive loop**: Captum's IG called once per image and per baseline, as a user would write it;
 - metric throughput (maps/s) of the batched torch metrics vs scikit-image / SciPy;
 - **variants**: speed and map fidelity of bf16 autocast, TF32 (GPU) and ``torch.compile`` against float32;
@@ -131,7 +131,8 @@ def _setting(s: DictConfig, cfg: DictConfig, device: torch.device) -> tuple[list
     rows += sensitivity_rows(net, x, target, batcher, limit, base, cfg.repeats, lambda fn, r: timer(fn, r))
     rows += meta_evaluation_rows(net, x, target, batcher, limit, base)
     rows += attack_rows(net, x, target, limit, base, cfg.attack_steps)
-    rows += faithfulness_rows(net, x, target, base, cfg.repeats, lambda fn, r: timer(fn, r))
+    rows += faithfulness_rows(net, x, target, base, cfg.repeats, lambda fn, r: timer(fn, r),
+                              list(cfg.get("faithfulness_measures") or []), dict(cfg.get("faithfulness") or {}))
     rows += measure_rows(net, x, target, base, cfg.repeats, lambda fn, r: timer(fn, r))
     return rows, _variants(net, x, batch, limit, base, cfg, device)
 

@@ -44,6 +44,20 @@ class Settings:
         non_sensitivity_patch: Side (pixels) of non-sensitivity's features.
         consistency_grid: Grid (cells a side) on which consistency discretises a map.
         consistency_top: Cells of that grid that make a map's discrete explanation.
+        removal_fill: What Pixel Flipping, Selectivity, Faithfulness Correlation and Estimate set removed pixels to
+            (pixel units, or ``"mean"`` / ``"uniform"``: :func:`harness.metrics.removal_curves.fill_images`).
+        pixel_flipping_steps: Steps of the Pixel Flipping curve (Bach et al. 2015).
+        region_patch: Side of the square patches of Region Perturbation and Selectivity (pixels).
+        region_steps: Patches removed by Region Perturbation (Samek et al. 2017: AOPC over ``k = 0..L``).
+        region_fill: What Region Perturbation fills its patches with (Samek et al.: ``"uniform"`` noise).
+        correlation_runs: Random subsets per image of Faithfulness Correlation (Bhatt et al. 2020).
+        correlation_subset: Their size, as a fraction of the pixels.
+        estimate_groups: Groups of pixels of Faithfulness Estimate (Alvarez-Melis & Jaakkola 2018).
+        monotonicity_groups: Groups of pixels of Monotonicity Correlation (Nguyen & Martínez 2020).
+        monotonicity_samples: Uniform fills per group of Monotonicity Correlation.
+        irof_segments: ``n_segments`` of the SLIC superpixels of IROF (Rieger & Hansen 2020).
+        sensitivity_n_fractions: Subset sizes of Sensitivity-n as fractions of the pixels (Ancona et al. 2018; each
+            with ``correlation_runs`` subsets).
     """
 
     topk_fraction: float = 0.1
@@ -62,6 +76,19 @@ class Settings:
     non_sensitivity_patch: int = 4
     consistency_grid: int = 4
     consistency_top: int = 1
+    # faithfulness measures of Quantus / LATEC (harness.metrics.removal_curves, harness.metrics.faithfulness_correlation)
+    removal_fill: float | str = 0.0
+    pixel_flipping_steps: int = 64
+    region_patch: int = 8
+    region_steps: int = 100
+    region_fill: float | str = "uniform"
+    correlation_runs: int = 64
+    correlation_subset: float = 0.1
+    estimate_groups: int = 64
+    monotonicity_groups: int = 32
+    monotonicity_samples: int = 8
+    irof_segments: int = 100
+    sensitivity_n_fractions: tuple[float, ...] = (0.01, 0.05, 0.2, 0.5, 0.8)
 
 
 @dataclass(frozen=True)

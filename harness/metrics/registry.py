@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from harness.metrics import pairwise as pw
 from harness.metrics import per_map as pm
+from harness.metrics import per_map_faithfulness as pmf
 from harness.common.schema import (CLEAN_SUFFIX, COMPLETENESS_ERROR, COMPLETENESS_ERROR_CLEAN, FACT_COLUMNS, MAX_LOGIT_DIFF,
                             PRED_AGREES, TARGET_LOGIT_CHANGE, UNIT_COLUMNS)
 
@@ -139,6 +140,20 @@ _MEASURES = [
     _faithfulness("deletion", "deletion (area)", "lower", pm.deletion, "Petsiuk et al. 2018"),
     _faithfulness("insertion", "insertion (area)", "higher", pm.insertion, "Petsiuk et al. 2018"),
     _faithfulness("infidelity", "infidelity", "lower", pm.infidelity, "Yeh et al. 2019"),
+    # --- faithfulness measures of Quantus / LATEC (harness.metrics.per_map_faithfulness) ---
+    _faithfulness("pixel_flipping", "pixel flipping (area)", "lower", pmf.pixel_flipping, "Bach et al. 2015"),
+    _faithfulness("region_perturbation", "region perturbation (AOPC)", "higher", pmf.region_perturbation,
+                  "Samek et al. 2017"),
+    _faithfulness("selectivity", "selectivity (area)", "lower", pmf.selectivity, "Montavon et al. 2018"),
+    _faithfulness("irof", "IROF (area over the curve)", "higher", pmf.irof, "Rieger & Hansen 2020"),
+    _faithfulness("faithfulness_correlation", "faithfulness correlation", "higher", pmf.faithfulness_correlation,
+                  "Bhatt et al. 2020"),
+    _faithfulness("faithfulness_estimate", "faithfulness estimate", "higher", pmf.faithfulness_estimate,
+                  "Alvarez-Melis & Jaakkola 2018"),
+    _faithfulness("monotonicity_correlation", "monotonicity correlation", "higher", pmf.monotonicity_correlation,
+                  "Nguyen & Martínez 2020"),
+    _faithfulness("sensitivity_n", "sensitivity-n (mean over n)", "higher", pmf.sensitivity_n, "Ancona et al. 2018"),
+    # --- end of the faithfulness measures of Quantus / LATEC ---
     Measure("max_sensitivity", "max-sensitivity", "aggregate", "lower", 0.0, "rel_change", "max",
             paper="Yeh et al. 2019"),
     Measure("avg_sensitivity", "avg-sensitivity", "aggregate", "lower", 0.0, "rel_change", "mean",

@@ -7,6 +7,7 @@ registry entries and knows no measure by name.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import fields
 from typing import Any
 
 import torch
@@ -15,6 +16,7 @@ from harness.common.config_checks import as_list
 from harness.common.errors import UserError
 from harness.metrics.pairwise import Pair, Settings, undefined_reasons
 from harness.metrics.per_map import Scene
+from harness.metrics.removal_curves import FILLS
 from harness.metrics.registry import MEASURES, Measure, names
 from harness.common.schema import CLEAN_SUFFIX
 from harness.common.schema import NAN_REASON
@@ -57,13 +59,20 @@ class Scorer:
         if int(entropy_bins) < 1:
             raise UserError(f"metrics.entropy_bins must be >= 1, got {entropy_bins}")
         extra = dict(faithfulness or {}, **dict(measure_settings or {}), entropy_bins=int(entropy_bins))
-        if "road_fractions" in extra:
-            extra["road_fractions"] = tuple(float(f) for f in extra["road_fractions"])
+        for key in ("road_fractions", "sensitivity_n_fractions"):
+            if key in extra:
+                extra[key] = tuple(float(f) for f in extra[key])
         try:
             self.settings = Settings(float(topk_fraction), float(eps_min), **extra)
         except TypeError as exc:
-            valid = ", ".join(f for f in Settings.__dataclass_fields__ if f not in ("topk_fraction", "eps_min"))
-            raise UserError(f"metrics.faithfulness / metrics.measure_settings: {exc}; valid keys: {valid}") from exc
+            keys = [f.name for f in fields(Settings) if f.name not in ("topk_fraction", "eps_min", "entropy_bins")]
+            raise UserError(f"metrics.faithfulness / metrics.measure_settings: {exc}; valid keys: "
+                            f"{', '.join(keys)}") from exc
+        for key in ("removal_fill", "region_fill"):
+            fill = getattr(self.settings, key)
+            if isinstance(fill, str) and fill not in FILLS:
+                raise UserError(f"metrics.faithfulness.{key} must be a number or one of {', '.join(FILLS)}, "
+                                f"not {fill!r}")
         _check_measure_settings(self.settings)
         self.representation_layer = representation_layer or None
         #: per-map measures of the perturbed maps (the faithfulness measures only where a run asks for them)

@@ -11,9 +11,13 @@ from harness.bench.suite import BENCH_CONFIG_DIR, bench
 from harness.common.errors import UserError
 from harness.configs.compose import compose
 
+FAITHFULNESS = ("pixel_flipping", "region_perturbation", "selectivity", "irof", "faithfulness_correlation",
+                "faithfulness_estimate", "monotonicity_correlation", "sensitivity_n")
 TINY = ["settings=[{image_size: 32, width: 0.25, n_images: 4}]", "n_steps=4", "attack_steps=2", "repeats=1",
         "naive_images=1",
-        "metric_maps=4", "variants=[bf16]", "device=cpu"]
+        "metric_maps=4", "faithfulness={correlation_runs: 4, monotonicity_samples: 1, monotonicity_groups: 8, "
+        "estimate_groups: 8, pixel_flipping_steps: 8, region_steps: 4, region_patch: 16, sensitivity_n_fractions: [0.1]}",
+        "variants=[bf16]", "device=cpu"]
 
 
 def _cfg(overrides):
@@ -26,10 +30,14 @@ def test_bench_writes_every_table(tmp_path):
     assert {"saliency", "ixg", "gradcam", "ig×3 baselines (4 steps)"} <= set(table.method)
     assert table.method.str.startswith("noise views").sum() == 1 and table.method.str.contains("attack step").sum() == 1
     assert table.method.str.startswith("meta-evaluation loop").sum() == 1
-    assert table.method.str.startswith("ROAD").sum() == 1 and table.forward_limit_img_s.notna().sum() == 2 + 6
+    assert table.method.str.startswith("ROAD").sum() == 1 and table.forward_limit_img_s.notna().sum() == 2 + 6 + len(
+        FAITHFULNESS)
     for name in ("complexity", "effective_complexity", "completeness", "non_sensitivity (64 features of 4²)",
                  "prediction_consistency", "rrs representation"):
         assert table.method.str.startswith(name).sum() == 1, name
+    for name in FAITHFULNESS:  # the measures of Quantus / LATEC, each against the forward-only limit
+        row = table[table.method.str.startswith(f"{name} (")].iloc[0]
+        assert row.maps_s > 0 and 0 < row.vs_limit
     assert (table.maps_s > 0).all() and (table.limit_img_s > 0).all()
     assert table.speedup_vs_naive.notna().sum() == 1
     metrics = pd.read_csv(tmp_path / "bench_metrics.csv")
