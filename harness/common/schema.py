@@ -92,8 +92,7 @@ def present(columns: Iterable[str], names: Iterable[str]) -> list[str]:
 
 @dataclass(frozen=True)
 class Prediction:
-    """The image of a row and what the networks predicted: the clean prediction ``pred``, the perturbed one
-    (``pred_perturbed``, ``pred_agrees`` with ``pred`` up to precision) and the class the perturbed map explains."""
+    """A row's image, its clean and perturbed predictions (agreeing up to precision) and the class explained."""
 
     image_id: int
     sample: int
@@ -106,8 +105,7 @@ class Prediction:
 
 @dataclass(frozen=True)
 class Variant:
-    """The method variant of a row: its name, baseline treatment (None or ``""`` without a baseline), whether it is a
-    control, its integration steps (None where it has none) and the model's input encoding."""
+    """A row's method variant (treatment None or ``""`` without a baseline; steps None where it has none)."""
 
     method: str
     baseline_treatment: str | None
@@ -118,8 +116,7 @@ class Variant:
 
 @dataclass(frozen=True)
 class MapFacts:
-    """Facts about a row's maps and logits: the logit changes, the completeness errors (None where the method has
-    none) and whether the perturbed and the clean map are constant up to precision."""
+    """A row's logit changes, completeness errors (None where none) and whether its maps are constant."""
 
     target_logit_change: float
     max_logit_diff: float
@@ -131,8 +128,7 @@ class MapFacts:
 
 @dataclass(frozen=True)
 class Scores:
-    """A row's measures: pairwise (and why a pattern measure is NaN), per map of the clean map (``<name>_clean``) and
-    of the perturbed map."""
+    """A row's pairwise measures (and why one is NaN) and per-map measures of the clean and perturbed map."""
 
     pairwise: Mapping[str, float]
     nan_reason: str
