@@ -1,0 +1,281 @@
+"""Which differences between methods are real, per criterion: tests paired by image (the images are the blocks).
+
+For one criterion, every method variant is scored on the same images, so the per-image scores form a matrix
+``(n_images, n_methods)`` (:func:`paired_matrix`; a method with fewer than ``min_images`` finite values is left out,
+then only the images where every remaining method has a value are used, and their number is reported). On it:
+
+- the omnibus **Friedman** test (Friedman 1937, https://doi.org/10.1080/01621459.1937.10503522;
+  ``scipy.stats.friedmanchisquare``) of "all methods alike", with the methods' mean ranks over images (1 = best);
+- pairwise two-sided **Wilcoxon signed-rank** tests (Wilcoxon 1945, https://doi.org/10.2307/3001968;
+  ``scipy.stats.wilcoxon`` through :func:`harness.report.stats.paired_test`; zero differences dropped,
+  ``zero_method="wilcox"``; a pair whose differences are all zero gets p = 1), adjusted by **Holm**'s step-down
+  procedure (Holm 1979, https://www.jstor.org/stable/4615733; :func:`harness.report.stats.holm`) — Benavoli, Corani &
+  Mangili (JMLR 2016, https://jmlr.org/papers/v17/benavoli16a.html) explain why pairwise tests rather than the
+  mean-rank post-hoc tests (Nemenyi) whose outcome depends on the other methods compared;
+- **groups**: a method's grouped rank ``lo–hi`` runs from 1 + the number of methods significantly better than it to
+  the number of methods minus those significantly worse (the ranks the tests cannot rule out), and the compact letter
+  display gives every maximal set of methods no two of which differ one letter (two methods share a letter exactly
+  when their Holm-adjusted p exceeds α), as in Demšar's critical-difference diagrams (JMLR 2006,
+  https://jmlr.org/papers/v7/demsar06a.html);
+- **images needed** (:func:`images_needed`) for a pair not separated.
+
+With ``n`` paired images the smallest two-sided exact Wilcoxon p-value is ``2 / 2ⁿ``, and Holm over ``m`` pairs asks
+``m · p ≤ α`` of the smallest: below that no pair can be separated, and :func:`verdict` says so; under
+``min_images`` paired images a criterion is not ranked at all.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from itertools import combinations
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from harness.report.stats import holm, paired_test
+
+#: The tests, as the scorecard names them.
+OMNIBUS, PAIRWISE, CORRECTION, ZERO_METHOD = "Friedman", "Wilcoxon signed-rank (two-sided)", "Holm", "wilcox"
+#: Asymptotic relative efficiency of the Wilcoxon signed-rank test to the paired t-test on normal differences.
+WILCOXON_ARE = 3 / math.pi
+
+
+@dataclass(frozen=True)
+class VerdictSettings:
+    """The settings of the tests (``report.verdicts`` in ``harness/configs/report/default.yaml``).
+
+    Attributes:
+        alpha: The family-wise error rate per criterion (Holm over its pairs).
+        min_images: Fewer paired images than this: the criterion is not ranked.
+        power: The power :func:`images_needed` asks for.
+        bootstrap: Bootstrap resamples of the images for the stability table (:mod:`harness.report.stability`).
+        bayesian: Also run the Bayesian signed-rank test (:mod:`harness.report.bayesian`).
+        rope: Its region of practical equivalence, in the criterion's units (half-width).
+    """
+
+    alpha: float = 0.05
+    min_images: int = 5
+    power: float = 0.8
+    bootstrap: int = 200
+    bayesian: bool = False
+    rope: float = 0.01
+
+
+@dataclass
+class Verdict:
+    """The tests of one criterion (:func:`verdict`).
+
+    Attributes:
+        n_images: Paired images used (complete rows).
+        methods: The methods tested, in the order given.
+        left_out: Methods with fewer than ``min_images`` finite values (not ranked).
+        friedman_statistic, friedman_p: The omnibus test (NaN with fewer than three methods or too few images).
+        pairs: One row per pair: ``method_a, method_b, n, statistic, p, p_holm, rank_biserial, mean_diff,
+            significant, images_needed``.
+        ranks: Indexed by method: ``mean_rank, rank_low, rank_high, group`` (letters).
+        note: Why the verdict is weak or absent ("" when the tests can separate).
+    """
+
+    n_images: int
+    methods: list[str]
+    left_out: list[str]
+    friedman_statistic: float = np.nan
+    friedman_p: float = np.nan
+    pairs: pd.DataFrame = field(default_factory=pd.DataFrame)
+    ranks: pd.DataFrame = field(default_factory=pd.DataFrame)
+    note: str = ""
+
+
+def paired_matrix(values: pd.Series, min_images: int = 5) -> tuple[pd.DataFrame, list[str]]:
+    """The ``(n_images, n_methods)`` matrix of a criterion's per-image values, and the methods left out.
+
+    Args:
+        values: Per (method, image) values (a two-level index, as :func:`harness.report.scorecard.per_image`).
+        min_images: A method with fewer finite values is left out (then it would empty the matrix).
+
+    Returns:
+        The complete rows (images where every kept method has a finite value), columns in order of appearance,
+        and the methods left out.
+    """
+    wide = values.astype(float).unstack(0)
+    wide = wide[list(dict.fromkeys(values.index.get_level_values(0)))]
+    wide = wide.where(np.isfinite(wide))
+    kept = [m for m in wide.columns if wide[m].notna().sum() >= min_images]
+    return wide[kept].dropna(), [m for m in wide.columns if m not in kept]
+
+
+def mean_ranks(matrix: pd.DataFrame) -> pd.Series:
+    """Each method's mean rank over the images (1 = the highest value; ties share the average rank)."""
+    ranks = stats.rankdata(-matrix.to_numpy(float), axis=1, method="average")
+    return pd.Series(ranks.mean(axis=0), index=matrix.columns)
+
+
+def friedman(matrix: pd.DataFrame) -> tuple[float, float]:
+    """Friedman's χ² and p over the methods (``scipy.stats.friedmanchisquare``); NaN with fewer than three methods or
+    two images; p = 1 when every image ties all methods (no evidence of a difference)."""
+    if matrix.shape[1] < 3 or matrix.shape[0] < 2:
+        return np.nan, np.nan
+    if (matrix.nunique(axis=1) == 1).all():
+        return 0.0, 1.0
+    res = stats.friedmanchisquare(*(matrix[m].to_numpy(float) for m in matrix.columns))
+    return float(res.statistic), float(res.pvalue)
+
+
+def pairwise(matrix: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
+    """Two-sided Wilcoxon signed-rank test of every pair of methods, Holm-adjusted over the pairs.
+
+    Returns:
+        One row per pair ``(method_a, method_b)`` in column order: ``n`` (non-zero differences enter the test),
+        ``statistic``, ``p`` (1 when every difference is zero), ``p_holm``, ``rank_biserial`` (> 0: ``a`` higher),
+        ``mean_diff`` (``a − b``), ``significant`` (``p_holm ≤ alpha``).
+    """
+    rows = []
+    for a, b in combinations(matrix.columns, 2):
+        diff = matrix[a].to_numpy(float) - matrix[b].to_numpy(float)
+        test = paired_test(matrix[a].to_numpy(float), matrix[b].to_numpy(float))
+        p = test["p_value"] if np.isfinite(test["p_value"]) else 1.0
+        rows.append({"method_a": a, "method_b": b, "n": int(np.count_nonzero(diff)), "statistic": test["statistic"],
+                     "p": p, "rank_biserial": test["rank_biserial"], "mean_diff": float(diff.mean())})
+    table = pd.DataFrame(rows, columns=["method_a", "method_b", "n", "statistic", "p", "rank_biserial", "mean_diff"])
+    table.insert(5, "p_holm", holm(table["p"].to_numpy(float)) if len(table) else [])
+    table["significant"] = table["p_holm"] <= alpha
+    return table
+
+
+def grouped_ranks(methods: list[str], pairs: pd.DataFrame) -> pd.DataFrame:
+    """``rank_low`` = 1 + the methods significantly better, ``rank_high`` = the number of methods − those
+    significantly worse (the direction of a significant pair: the sign of its rank-biserial correlation)."""
+    better = dict.fromkeys(methods, 0)
+    worse = dict.fromkeys(methods, 0)
+    for _, r in pairs[pairs["significant"]].iterrows():
+        high, low = (r["method_a"], r["method_b"]) if r["rank_biserial"] > 0 else (r["method_b"], r["method_a"])
+        better[low] += 1
+        worse[high] += 1
+    return pd.DataFrame({"rank_low": [1 + better[m] for m in methods],
+                         "rank_high": [len(methods) - worse[m] for m in methods]}, index=methods)
+
+
+def _cliques(alike: dict[str, set[str]], r: set, p: set, x: set, out: list) -> None:
+    """Bron–Kerbosch: every maximal clique of the graph ``alike`` (method → methods not shown different)."""
+    if not p and not x:
+        out.append(r)
+        return
+    for v in list(p):
+        _cliques(alike, r | {v}, p & alike[v], x & alike[v], out)
+        p = p - {v}
+        x = x | {v}
+
+
+def letters(order: list[str], pairs: pd.DataFrame) -> dict[str, str]:
+    """The compact letter display: one letter per maximal set of methods no two of which are significantly
+    different, lettered by its best member in ``order`` (best first); two methods share a letter exactly when their
+    pair is not significant."""
+    alike = {m: set() for m in order}
+    for _, r in pairs[~pairs["significant"]].iterrows():
+        alike[r["method_a"]].add(r["method_b"])
+        alike[r["method_b"]].add(r["method_a"])
+    found: list[set] = []
+    _cliques(alike, set(), set(order), set(), found)
+    position = {m: i for i, m in enumerate(order)}
+    found.sort(key=lambda c: sorted(position[m] for m in c))
+    out = dict.fromkeys(order, "")
+    for i, clique in enumerate(found):
+        for m in clique:
+            out[m] += _letter(i)
+    return out
+
+
+def _letter(i: int) -> str:
+    return chr(ord("a") + i) if i < 26 else f"{chr(ord('a') + i // 26 - 1)}{chr(ord('a') + i % 26)}"
+
+
+def rank_text(low: float, high: float) -> str:
+    """``"3"``, ``"2–4"``, or ``"–"`` when not ranked."""
+    if not (np.isfinite(low) and np.isfinite(high)):
+        return "–"
+    return f"{int(low)}" if low == high else f"{int(low)}–{int(high)}"
+
+
+def images_needed(diff: np.ndarray, alpha: float = 0.05, power: float = 0.8, n_pairs: int = 1) -> float:
+    """Paired images a two-sided Wilcoxon signed-rank test needs to separate two methods with these differences.
+
+    The paired t-test's normal approximation ``n_t = ((z₁₋α′/₂ + z_power) / d)²`` with the standardised mean
+    difference ``d = mean / sd`` of the observed differences and ``α′ = α / n_pairs`` (Holm's strictest step, so
+    that the pair is separated whatever the other pairs' p-values), divided by the Wilcoxon test's asymptotic
+    relative efficiency ``3/π`` (Lehmann 1975, Nonparametrics, ch. 2), and at least the ``n`` whose smallest exact
+    p-value ``2 / 2ⁿ`` reaches ``α′``.
+
+    Args:
+        diff: ``(n,)`` observed paired differences.
+
+    Returns:
+        The number of images (an integer as float), or ``inf`` when the differences average to zero.
+    """
+    d = np.asarray(diff, float)
+    d = d[np.isfinite(d)]
+    level = alpha / max(n_pairs, 1)
+    floor = math.ceil(math.log2(2 / level))
+    if len(d) < 2 or d.mean() == 0:
+        return math.inf
+    sd = d.std(ddof=1)
+    if sd == 0:
+        return float(floor)
+    z = stats.norm.ppf(1 - level / 2) + stats.norm.ppf(power)
+    return float(max(math.ceil((z * sd / abs(d.mean())) ** 2 / WILCOXON_ARE), floor))
+
+
+def smallest_p(n: int) -> float:
+    """The smallest two-sided exact Wilcoxon signed-rank p-value with ``n`` non-zero differences: ``2 / 2ⁿ``."""
+    return 2.0 / 2.0 ** n if n > 0 else 1.0
+
+
+def _note(n: int, n_methods: int, left_out: list[str], settings: VerdictSettings) -> str:
+    parts = [f"left out (fewer than {settings.min_images} images with a value): {', '.join(left_out)}"] if left_out \
+        else []
+    n_pairs = n_methods * (n_methods - 1) // 2
+    if n < settings.min_images or n_methods < 2:
+        parts.insert(0, f"not ranked: {n} paired images of {n_methods} methods (fewer than {settings.min_images} "
+                        "images or two methods)")
+    elif smallest_p(n) * n_pairs > settings.alpha:
+        parts.insert(0, f"no pair can be separated with {n} images: the smallest two-sided Wilcoxon p is 2/2^{n} = "
+                        f"{smallest_p(n):.3g}, and Holm over {n_pairs} pairs asks {settings.alpha:g}/{n_pairs} = "
+                        f"{settings.alpha / n_pairs:.3g} of the smallest")
+    return "; ".join(parts)
+
+
+def verdict(values: pd.Series, settings: VerdictSettings = VerdictSettings()) -> Verdict:
+    """The tests of one criterion from its per (method, image) values (see the module docstring).
+
+    Args:
+        values: Per (method, image) values, higher = better (:func:`harness.report.scorecard.per_image`).
+
+    Returns:
+        The :class:`Verdict`; with fewer than ``min_images`` paired images or two methods, only the note and the
+        counts (no ranks).
+    """
+    matrix, left_out = paired_matrix(values, settings.min_images)
+    n, methods = len(matrix), list(matrix.columns)
+    out = Verdict(n, methods, left_out, note=_note(n, len(methods), left_out, settings))
+    if n < settings.min_images or len(methods) < 2:
+        return out
+    out.friedman_statistic, out.friedman_p = friedman(matrix)
+    out.pairs = pairwise(matrix, settings.alpha)
+    n_pairs = len(out.pairs)
+    out.pairs["images_needed"] = [
+        np.nan if r["significant"] else images_needed(matrix[r["method_a"]] - matrix[r["method_b"]], settings.alpha,
+                                                      settings.power, n_pairs) for _, r in out.pairs.iterrows()]
+    ranks = mean_ranks(matrix).rename("mean_rank").to_frame().join(grouped_ranks(methods, out.pairs))
+    order = list(ranks.sort_values("mean_rank", kind="stable").index)
+    ranks["group"] = pd.Series(letters(order, out.pairs))
+    out.ranks = ranks
+    return out
+
+
+def closest_unseparated(v: Verdict) -> pd.Series | None:
+    """The pair not separated whose separation needs the most images (the closest by standardised difference), or
+    None when every pair is separated or none was tested."""
+    if v.pairs.empty or v.pairs["significant"].all():
+        return None
+    open_pairs = v.pairs[~v.pairs["significant"]]
+    return open_pairs.loc[open_pairs["images_needed"].astype(float).idxmax()]
