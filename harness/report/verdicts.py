@@ -7,8 +7,8 @@ then only the images where every remaining method has a value are used, and thei
 - the omnibus **Friedman** test (Friedman 1937, https://doi.org/10.1080/01621459.1937.10503522;
   ``scipy.stats.friedmanchisquare``) of "all methods alike", with the methods' mean ranks over images (1 = best);
 - pairwise two-sided **Wilcoxon signed-rank** tests (Wilcoxon 1945, https://doi.org/10.2307/3001968;
-  ``scipy.stats.wilcoxon`` through :func:`harness.report.stats.paired_test`; zero differences dropped,
-  ``zero_method="wilcox"``; a pair whose differences are all zero gets p = 1), adjusted by **Holm**'s step-down
+  ``scipy.stats.wilcoxon``, :func:`signed_rank`; zero differences dropped, ``zero_method="wilcox"``; a pair whose
+  differences are all zero gets p = 1), adjusted by **Holm**'s step-down
   procedure (Holm 1979, https://www.jstor.org/stable/4615733; :func:`harness.report.stats.holm`) — Benavoli, Corani &
   Mangili (JMLR 2016, https://jmlr.org/papers/v17/benavoli16a.html) explain why pairwise tests rather than the
   mean-rank post-hoc tests (Nemenyi) whose outcome depends on the other methods compared;
@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from harness.report.stats import holm, paired_test
+from harness.report.stats import holm
 
 #: The tests, as the scorecard names them.
 OMNIBUS, PAIRWISE, CORRECTION, ZERO_METHOD = "Friedman", "Wilcoxon signed-rank (two-sided)", "Holm", "wilcox"
@@ -122,21 +122,59 @@ def friedman(matrix: pd.DataFrame) -> tuple[float, float]:
     return float(res.statistic), float(res.pvalue)
 
 
+#: Up to this many tied non-zero differences, ``scipy.stats.wilcoxon`` (``method="auto"``) takes its p-value from the
+#: exact permutation distribution of all ``2ⁿ`` sign flips; above, from the normal approximation.
+EXACT_WITH_TIES = 13
+
+
+def signed_rank(diff: np.ndarray) -> tuple[int, float, float, float]:
+    """The two-sided Wilcoxon signed-rank test of paired differences, as ``scipy.stats.wilcoxon(diff,
+    zero_method="wilcox")`` (``method="auto"``).
+
+    Zero differences are dropped. Without ties scipy's exact (n ≤ 50) or normal p is used; with ties among at most
+    :data:`EXACT_WITH_TIES` differences, scipy's p is that of the exact permutation distribution of ``R⁺`` over all
+    ``2ⁿ`` sign flips, computed here at once (``scipy.stats.permutation_test`` takes ~30 ms a pair, too slow for
+    the bootstrap of :mod:`harness.report.stability`; equal to scipy's to rounding, tested).
+
+    Args:
+        diff: ``(n,)`` paired differences ``a − b``.
+
+    Returns:
+        ``(n, statistic, p, rank_biserial)``: the non-zero differences, ``min(R⁺, R⁻)``, the p-value (1 when every
+        difference is zero) and ``(R⁺ − R⁻) / (R⁺ + R⁻)`` (> 0: ``a`` tends to be higher).
+    """
+    d = np.asarray(diff, float)
+    d = d[np.isfinite(d) & (d != 0)]
+    if not len(d):
+        return 0, np.nan, 1.0, 0.0
+    ranks = stats.rankdata(np.abs(d))
+    plus, minus = ranks[d > 0].sum(), ranks[d < 0].sum()
+    effect = float((plus - minus) / (plus + minus))
+    if len(d) > EXACT_WITH_TIES or len(np.unique(np.abs(d))) == len(d):
+        res = stats.wilcoxon(d, zero_method="wilcox")
+        return len(d), float(res.statistic), float(res.pvalue), effect
+    flips = (np.arange(2 ** len(d))[:, None] >> np.arange(len(d))) & 1
+    null = flips @ ranks
+    tol = abs(np.finfo(float).eps * 100 * plus)
+    p = 2 * min(np.mean(null <= plus + tol), np.mean(null >= plus - tol))
+    return len(d), float(min(plus, minus)), float(min(p, 1.0)), effect
+
+
 def pairwise(matrix: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
-    """Two-sided Wilcoxon signed-rank test of every pair of methods, Holm-adjusted over the pairs.
+    """Two-sided Wilcoxon signed-rank test (:func:`signed_rank`) of every pair of methods, Holm-adjusted over the
+    pairs.
 
     Returns:
         One row per pair ``(method_a, method_b)`` in column order: ``n`` (non-zero differences enter the test),
         ``statistic``, ``p`` (1 when every difference is zero), ``p_holm``, ``rank_biserial`` (> 0: ``a`` higher),
         ``mean_diff`` (``a − b``), ``significant`` (``p_holm ≤ alpha``).
     """
-    rows = []
-    for a, b in combinations(matrix.columns, 2):
-        diff = matrix[a].to_numpy(float) - matrix[b].to_numpy(float)
-        test = paired_test(matrix[a].to_numpy(float), matrix[b].to_numpy(float))
-        p = test["p_value"] if np.isfinite(test["p_value"]) else 1.0
-        rows.append({"method_a": a, "method_b": b, "n": int(np.count_nonzero(diff)), "statistic": test["statistic"],
-                     "p": p, "rank_biserial": test["rank_biserial"], "mean_diff": float(diff.mean())})
+    rows, x = [], matrix.to_numpy(float)
+    for (i, a), (j, b) in combinations(enumerate(matrix.columns), 2):
+        diff = x[:, i] - x[:, j]
+        n, statistic, p, effect = signed_rank(diff)
+        rows.append({"method_a": a, "method_b": b, "n": n, "statistic": statistic, "p": p, "rank_biserial": effect,
+                     "mean_diff": float(diff.mean())})
     table = pd.DataFrame(rows, columns=["method_a", "method_b", "n", "statistic", "p", "rank_biserial", "mean_diff"])
     table.insert(5, "p_holm", holm(table["p"].to_numpy(float)) if len(table) else [])
     table["significant"] = table["p_holm"] <= alpha
@@ -148,8 +186,9 @@ def grouped_ranks(methods: list[str], pairs: pd.DataFrame) -> pd.DataFrame:
     significantly worse (the direction of a significant pair: the sign of its rank-biserial correlation)."""
     better = dict.fromkeys(methods, 0)
     worse = dict.fromkeys(methods, 0)
-    for _, r in pairs[pairs["significant"]].iterrows():
-        high, low = (r["method_a"], r["method_b"]) if r["rank_biserial"] > 0 else (r["method_b"], r["method_a"])
+    sig = pairs[pairs["significant"]]
+    for a, b, effect in zip(sig["method_a"], sig["method_b"], sig["rank_biserial"]):
+        high, low = (a, b) if effect > 0 else (b, a)
         better[low] += 1
         worse[high] += 1
     return pd.DataFrame({"rank_low": [1 + better[m] for m in methods],
@@ -172,9 +211,10 @@ def letters(order: list[str], pairs: pd.DataFrame) -> dict[str, str]:
     different, lettered by its best member in ``order`` (best first); two methods share a letter exactly when their
     pair is not significant."""
     alike = {m: set() for m in order}
-    for _, r in pairs[~pairs["significant"]].iterrows():
-        alike[r["method_a"]].add(r["method_b"])
-        alike[r["method_b"]].add(r["method_a"])
+    alike_pairs = pairs[~pairs["significant"]]
+    for a, b in zip(alike_pairs["method_a"], alike_pairs["method_b"]):
+        alike[a].add(b)
+        alike[b].add(a)
     found: list[set] = []
     _cliques(alike, set(), set(order), set(), found)
     position = {m: i for i, m in enumerate(order)}
@@ -244,11 +284,12 @@ def _note(n: int, n_methods: int, left_out: list[str], settings: VerdictSettings
     return "; ".join(parts)
 
 
-def verdict(values: pd.Series, settings: VerdictSettings = VerdictSettings()) -> Verdict:
+def verdict(values: pd.Series, settings: VerdictSettings = VerdictSettings(), needed: bool = True) -> Verdict:
     """The tests of one criterion from its per (method, image) values (see the module docstring).
 
     Args:
         values: Per (method, image) values, higher = better (:func:`harness.report.scorecard.per_image`).
+        needed: Also estimate the images each pair not separated needs (``pairs["images_needed"]``).
 
     Returns:
         The :class:`Verdict`; with fewer than ``min_images`` paired images or two methods, only the note and the
@@ -261,10 +302,10 @@ def verdict(values: pd.Series, settings: VerdictSettings = VerdictSettings()) ->
         return out
     out.friedman_statistic, out.friedman_p = friedman(matrix)
     out.pairs = pairwise(matrix, settings.alpha)
-    n_pairs = len(out.pairs)
-    out.pairs["images_needed"] = [
-        np.nan if r["significant"] else images_needed(matrix[r["method_a"]] - matrix[r["method_b"]], settings.alpha,
-                                                      settings.power, n_pairs) for _, r in out.pairs.iterrows()]
+    if needed:
+        out.pairs["images_needed"] = [
+            np.nan if sig else images_needed(matrix[a] - matrix[b], settings.alpha, settings.power, len(out.pairs))
+            for a, b, sig in zip(out.pairs["method_a"], out.pairs["method_b"], out.pairs["significant"])]
     ranks = mean_ranks(matrix).rename("mean_rank").to_frame().join(grouped_ranks(methods, out.pairs))
     order = list(ranks.sort_values("mean_rank", kind="stable").index)
     ranks["group"] = pd.Series(letters(order, out.pairs))

@@ -152,3 +152,23 @@ def test_mean_ranks_with_ties():
 def test_settings_defaults():
     s = VerdictSettings()
     assert (s.alpha, s.min_images, s.power, s.bootstrap, s.bayesian) == (0.05, 5, 0.8, 200, False)
+
+
+def test_signed_rank_equals_scipy_with_ties_zeros_and_without():
+    from harness.report.verdicts import signed_rank
+
+    rng = np.random.default_rng(12)
+    cases = [rng.normal(size=9), np.round(rng.normal(size=9), 1), np.round(rng.normal(size=13), 1),
+             np.round(rng.normal(size=30), 1), np.array([1.0, 1.0, 2.0, 2.0, 0.0, -1.0, 3.0]),
+             np.array([0.5, 0.5, 0.5, 0.5, 0.5, 0.5])]
+    for d in cases + [rng.choice([-2.0, -1.0, 1.0, 2.0, 3.0], size=8) for _ in range(20)]:
+        n, statistic, p, effect = signed_rank(d)
+        ref = stats.wilcoxon(d, zero_method="wilcox")
+        assert n == np.count_nonzero(d)
+        assert p == pytest.approx(ref.pvalue, rel=1e-9) and statistic == pytest.approx(ref.statistic)
+        nz = d[d != 0]
+        ranks = stats.rankdata(np.abs(nz))
+        plus, minus = ranks[nz > 0].sum(), ranks[nz < 0].sum()
+        assert effect == pytest.approx((plus - minus) / (plus + minus))
+    n, statistic, p, effect = signed_rank(np.zeros(4))
+    assert (n, p, effect) == (0, 1.0, 0.0) and np.isnan(statistic)
