@@ -32,6 +32,7 @@ from harness.metrics.registry import MEASURES
 from harness.report.meta_evaluation import tested
 from harness.report.stats import bootstrap_ci, tier_ranks
 from harness.report.tables import normalise, treatment_text
+from harness.report.verdicts import rank_text
 from harness.schema import (ALIGNED, BASELINE_TREATMENT, CLEAN_SUFFIX, CONTROL, IMAGE_ID, LABEL, MAGNITUDE,
                             MAP_CONSTANT, MAP_CONSTANT_CLEAN, METHOD, OBJECTIVE, PERTURBATION, PRED, PRED_AGREES, REGIME,
                             RUN, TRANSFORM, VARIANT)
@@ -290,6 +291,11 @@ def _cell(row: pd.Series, criterion: Criterion, decimals: int) -> str:
     if not np.isfinite(value):
         return "n/a"
     ci = f" [{low:.{decimals}f}, {high:.{decimals}f}]" if np.isfinite(low) and np.isfinite(high) else ""
+    if column(criterion, "rank_low") in row.index:  # grouped by the tests (harness.report.scorecard_verdicts)
+        group = row[column(criterion, "group")]
+        group = f" {group}" if isinstance(group, str) and group else ""
+        grouped = rank_text(row[column(criterion, "rank_low")], row[column(criterion, "rank_high")])
+        return f"{value:.{decimals}f}{ci} ({grouped}{group})"
     return f"{value:.{decimals}f}{ci} ({int(row[column(criterion, RANK)])})"
 
 
@@ -310,6 +316,10 @@ def scorecard_markdown(card: pd.DataFrame) -> str:
              "precision share a rank). Robustness is read against faithfulness: a constant map is perfectly robust "
              "and explains nothing (figures/scorecard_pareto: each robustness criterion against the first "
              "faithfulness criterion, with the Pareto front; `<criterion>_pareto` in scorecard.csv).", ""]
+    if any(column(c, "rank_low") in card.columns for c in shown):
+        lines += ["Ranks are grouped by tests paired by image (below, \"Which differences are real\"): `(2–4 bc)` is "
+                  "a method whose rank the tests place between 2 and 4, not significantly different from the methods "
+                  "sharing a letter; `(–)`: too few paired images to rank.", ""]
     lines += [f"- **{c.label}** (`{c.name}`, {c.kind}; {_images(card, c)} images): {c.about}{_reliability(card, c)}"
               for c in shown]
     missing = [c.label for c in CRITERIA if c not in shown]

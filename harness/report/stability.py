@@ -101,7 +101,8 @@ def bootstrap(card: pd.DataFrame, values: dict[str, pd.Series], verdicts: dict[s
             sample = _resample(values[c.name], draw)
             means[c.name] = sample.groupby(level=0).mean().reindex(card[VARIANT]).to_numpy()
             if not verdicts[c.name].ranks.empty:
-                kept[c.name] = kept[c.name].add(_kept(verdicts[c.name], verdict(sample, settings, needed=False)), fill_value=0.0)
+                again = verdict(sample, settings, needed=False)
+                kept[c.name] = kept[c.name].add(_kept(verdicts[c.name], again), fill_value=0.0)
         faithful = reference(means)
         for name in on_front:
             on_front[name] += front(means, next(c for c in shown if c.name == name), faithful) if faithful else 0

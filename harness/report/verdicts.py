@@ -314,9 +314,11 @@ def verdict(values: pd.Series, settings: VerdictSettings = VerdictSettings(), ne
 
 
 def closest_unseparated(v: Verdict) -> pd.Series | None:
-    """The pair not separated whose separation needs the most images (the closest by standardised difference), or
-    None when every pair is separated or none was tested."""
+    """The pair not separated whose separation needs the most images (the closest by standardised difference) among
+    those with a mean difference (any pair when none has), or None when every pair is separated or none was tested."""
     if v.pairs.empty or v.pairs["significant"].all():
         return None
     open_pairs = v.pairs[~v.pairs["significant"]]
-    return open_pairs.loc[open_pairs["images_needed"].astype(float).idxmax()]
+    needed = open_pairs["images_needed"].astype(float)
+    finite = needed[np.isfinite(needed)]
+    return open_pairs.loc[finite.idxmax() if len(finite) else needed.index[0]]
