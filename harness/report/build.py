@@ -13,6 +13,7 @@ from harness.metrics.aggregate import aggregate
 from harness.metrics.registry import MEASURES, measure, names
 from harness.metrics.split import split_measures
 from harness.report import header, scorecard_figures, scorecard_verdicts
+from harness.report.cd_figure import cd_diagrams
 from harness.report.figures import draw
 from harness.report import meta_evaluation as meta_table
 from harness.report import meta_figures
@@ -92,6 +93,8 @@ def render_scorecard(out: str | Path, figures: bool = True) -> None:
     atomic_write(out / "scorecard.md", lambda p: Path(p).write_text(text))
     if figures:
         scorecard_figures.draw(card, out / "figures")
+        if table is not None:
+            cd_diagrams(card, table, out / "figures" / "scorecard_cd.png")
 
 
 def build_scorecard(scores: pd.DataFrame, out: str | Path, seed: int = 0, n_resamples: int = 2000,

@@ -112,10 +112,12 @@ def images_needed_lines(table: pd.DataFrame, card: pd.DataFrame) -> list[str]:
             lines.append(f"- {labels.get(r['criterion'], r['criterion'])}: every pair separated with "
                          f"{int(r['n_images'])} images.")
         else:
+            same = (r["closest_a"], r["closest_b"]) == (r["easiest_a"], r["easiest_b"])
+            easiest = "" if same else (f"; the first a larger run would separate, {r['easiest_a']} vs "
+                                       f"{r['easiest_b']}, {_needed(r['easiest_needed'])}")
             lines.append(f"- {labels.get(r['criterion'], r['criterion'])}: {int(r['n_images'])} images, α = "
                          f"{r['alpha']:g}, power {r['power']:g}; the closest pair not separated, {r['closest_a']} vs "
-                         f"{r['closest_b']}, {_needed(r['closest_needed'])}; the first a larger run would separate, "
-                         f"{r['easiest_a']} vs {r['easiest_b']}, {_needed(r['easiest_needed'])}.")
+                         f"{r['closest_b']}, {_needed(r['closest_needed'])}{easiest}.")
     return lines
 
 
