@@ -82,9 +82,10 @@ def render_scorecard(out: str | Path, figures: bool = True) -> None:
     out = Path(out)
     card = read_scorecard(out / "scorecard.csv")
     text = scorecard_markdown(card)
-    table = pd.read_csv(out / VERDICTS, keep_default_na=False, na_values=[""]) if (out / VERDICTS).is_file() else None
+    table = pd.read_csv(out / VERDICTS) if (out / VERDICTS).is_file() else None
     if table is not None:
-        table[["note", "closest_a", "easiest_a"]] = table[["note", "closest_a", "easiest_a"]].fillna("")
+        for col in ("note", "closest_a", "closest_b", "easiest_a", "easiest_b"):
+            table[col] = ["" if pd.isna(x) else str(x) for x in table[col]]
         stab = pd.read_csv(out / STABILITY) if (out / STABILITY).is_file() else None
         if stab is not None:
             stab[VARIANT] = stab[VARIANT].map(treatment_text)
