@@ -24,7 +24,7 @@ import pandas as pd
 from harness.errors import UserError
 from harness.report.meta_evaluation import tested
 from harness.report.reliability import unreliable
-from harness.report.scorecard import ROBUSTNESS, Criterion, column, measured, per_image
+from harness.report.scorecard import CRITERIA, ROBUSTNESS, Criterion, column, measured, per_image
 from harness.report.stability import (KEPT, LOCO_FRONT, LOCO_HIGH, LOCO_LOW, ON_FRONT, OVERALL, OVERALL_RANK,
                                       stability)
 from harness.report.tables import normalise
@@ -43,12 +43,16 @@ def verdict_settings(section: Mapping[str, Any] | None) -> VerdictSettings:
     if unknown:
         raise UserError(f"report.verdicts has unknown keys {sorted(unknown)}; valid: "
                         f"{', '.join(VerdictSettings.__dataclass_fields__)}")
-    s = VerdictSettings(**section)
+    s = VerdictSettings(**{**section, "ropes": {str(k): float(v) for k, v in dict(section.get("ropes") or {}).items()}})
     if not (0 < s.alpha < 1 and 0 < s.power < 1):
         raise UserError(f"report.verdicts.alpha and .power must lie in (0, 1), got {s.alpha} and {s.power}")
-    if s.min_images < 2 or s.bootstrap < 0 or s.rope < 0:
-        raise UserError("report.verdicts needs min_images ≥ 2, bootstrap ≥ 0 and rope ≥ 0, got "
-                        f"{s.min_images}, {s.bootstrap} and {s.rope}")
+    if s.min_images < 2 or s.bootstrap < 0 or min([s.rope, *s.ropes.values()]) < 0:
+        raise UserError("report.verdicts needs min_images ≥ 2, bootstrap ≥ 0 and ROPEs ≥ 0, got "
+                        f"{s.min_images}, {s.bootstrap} and {s.rope}, {s.ropes}")
+    unknown = set(s.ropes) - {c.name for c in CRITERIA}
+    if unknown:
+        raise UserError(f"report.verdicts.ropes names unknown criteria {sorted(unknown)}; valid: "
+                        f"{', '.join(c.name for c in CRITERIA)}")
     return s
 
 
@@ -67,7 +71,19 @@ def _criterion_row(c: Criterion, v: Verdict, s: VerdictSettings) -> dict[str, An
             "closest_needed": closest["images_needed"] if closest is not None else np.nan,
             "easiest_a": easiest["method_a"] if easiest is not None else "",
             "easiest_b": easiest["method_b"] if easiest is not None else "",
-            "easiest_needed": easiest["images_needed"] if easiest is not None else np.nan, "note": v.note}
+            "easiest_needed": easiest["images_needed"] if easiest is not None else np.nan, "note": v.note,
+            **_bayesian_counts(c, v, s)}
+
+
+def _bayesian_counts(c: Criterion, v: Verdict, s: VerdictSettings) -> dict[str, Any]:
+    """The Bayesian signed-rank test's summary: its ROPE, the pairs it calls equivalent and those it decides."""
+    if not s.bayesian:
+        return {}
+    if "p_equivalent" not in v.pairs.columns:
+        return {"rope": s.ropes.get(c.name, s.rope), "n_equivalent": 0, "n_decided": 0}
+    decided = np.maximum(v.pairs["p_a_better"], v.pairs["p_b_better"]) >= s.decided
+    return {"rope": s.ropes.get(c.name, s.rope), "n_equivalent": int((v.pairs["p_equivalent"] >= s.decided).sum()),
+            "n_decided": int(decided.sum()), "decided": s.decided}
 
 
 def judge(scores: pd.DataFrame, card: pd.DataFrame, settings: VerdictSettings = VerdictSettings(),
@@ -83,7 +99,7 @@ def judge(scores: pd.DataFrame, card: pd.DataFrame, settings: VerdictSettings = 
     values, verdicts, rows, pvalues = {}, {}, [], []
     for c in measured(card):
         values[c.name] = per_image(scores, c)
-        v = verdicts[c.name] = verdict(values[c.name], settings)
+        v = verdicts[c.name] = verdict(values[c.name], settings, rope=settings.ropes.get(c.name, settings.rope))
         ranks = v.ranks.reindex(card[VARIANT]) if not v.ranks.empty else None
         for stat in (MEAN_RANK, RANK_LOW, RANK_HIGH, GROUP):
             card[column(c, stat)] = ranks[stat].to_numpy() if ranks is not None else (np.nan if stat != GROUP else "")
@@ -128,6 +144,10 @@ def _verdict_line(c: Criterion, r: pd.Series, card: pd.DataFrame) -> str:
     line = f"- **{c.label}** ({int(r['n_images'])} paired images): {test}; {separated}."
     if isinstance(r["note"], str) and r["note"]:
         line += f" {r['note'][0].upper()}{r['note'][1:]}."
+    if "rope" in r.index and np.isfinite(r["rope"]) and r["n_pairs"]:
+        line += (f" Bayesian signed-rank test (Benavoli et al. 2017; ROPE ±{r['rope']:g}): {int(r['n_equivalent'])} "
+                 f"pairs practically equivalent and {int(r['n_decided'])} with one method better, each at posterior "
+                 f"≥ {r['decided']:g}.")
     flag = unreliable(card, c)
     if flag:
         line += f" **Its measure is unreliable on this model** ({flag}): even a separation here is not a verdict."

@@ -14,6 +14,8 @@
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 
@@ -92,6 +94,7 @@ def bootstrap(card: pd.DataFrame, values: dict[str, pd.Series], verdicts: dict[s
     shown = [c for c in measured(card) if c.name in values]
     images = np.unique(np.concatenate([v.index.get_level_values(1).to_numpy() for v in values.values()]))
     rng = np.random.default_rng(seed)
+    quick = replace(settings, bayesian=False)  # a draw's groups are the frequentist tests'
     kept = {c.name: pd.Series(0.0, index=card[VARIANT]) for c in shown}
     on_front = {c.name: np.zeros(len(card)) for c in shown if c.kind == ROBUSTNESS}
     for _ in range(settings.bootstrap):
@@ -101,7 +104,7 @@ def bootstrap(card: pd.DataFrame, values: dict[str, pd.Series], verdicts: dict[s
             sample = _resample(values[c.name], draw)
             means[c.name] = sample.groupby(level=0).mean().reindex(card[VARIANT]).to_numpy()
             if not verdicts[c.name].ranks.empty:
-                again = verdict(sample, settings, needed=False)
+                again = verdict(sample, quick, needed=False)
                 kept[c.name] = kept[c.name].add(_kept(verdicts[c.name], again), fill_value=0.0)
         faithful = reference(means)
         for name in on_front:

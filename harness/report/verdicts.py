@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from harness.report.bayesian import signed_rank_rope
 from harness.report.stats import holm
 
 #: The tests, as the scorecard names them.
@@ -50,8 +51,10 @@ class VerdictSettings:
         min_images: Fewer paired images than this: the criterion is not ranked.
         power: The power :func:`images_needed` asks for.
         bootstrap: Bootstrap resamples of the images for the stability table (:mod:`harness.report.stability`).
-        bayesian: Also run the Bayesian signed-rank test (:mod:`harness.report.bayesian`).
-        rope: Its region of practical equivalence, in the criterion's units (half-width).
+        bayesian: Also run the Bayesian signed-rank test (:mod:`harness.report.bayesian`) on every pair.
+        rope: Its region of practical equivalence (half-width), in a criterion's units.
+        ropes: Per criterion name, its own ``rope``.
+        decided: The posterior probability at which the Bayesian test's answer is reported as a verdict.
     """
 
     alpha: float = 0.05
@@ -60,6 +63,8 @@ class VerdictSettings:
     bootstrap: int = 200
     bayesian: bool = False
     rope: float = 0.01
+    ropes: dict[str, float] = field(default_factory=dict)
+    decided: float = 0.95
 
 
 @dataclass
@@ -284,12 +289,15 @@ def _note(n: int, n_methods: int, left_out: list[str], settings: VerdictSettings
     return "; ".join(parts)
 
 
-def verdict(values: pd.Series, settings: VerdictSettings = VerdictSettings(), needed: bool = True) -> Verdict:
+def verdict(values: pd.Series, settings: VerdictSettings = VerdictSettings(), needed: bool = True,
+            rope: float | None = None) -> Verdict:
     """The tests of one criterion from its per (method, image) values (see the module docstring).
 
     Args:
         values: Per (method, image) values, higher = better (:func:`harness.report.scorecard.per_image`).
         needed: Also estimate the images each pair not separated needs (``pairs["images_needed"]``).
+        rope: With ``settings.bayesian``, the ROPE of the Bayesian signed-rank test (default ``settings.rope``):
+            ``pairs`` gains ``p_a_better, p_equivalent, p_b_better`` (:mod:`harness.report.bayesian`).
 
     Returns:
         The :class:`Verdict`; with fewer than ``min_images`` paired images or two methods, only the note and the
@@ -306,6 +314,10 @@ def verdict(values: pd.Series, settings: VerdictSettings = VerdictSettings(), ne
         out.pairs["images_needed"] = [
             np.nan if sig else images_needed(matrix[a] - matrix[b], settings.alpha, settings.power, len(out.pairs))
             for a, b, sig in zip(out.pairs["method_a"], out.pairs["method_b"], out.pairs["significant"])]
+    if settings.bayesian:
+        bayes = [signed_rank_rope(matrix[a] - matrix[b], settings.rope if rope is None else rope, seed=i)
+                 for i, (a, b) in enumerate(zip(out.pairs["method_a"], out.pairs["method_b"]))]
+        out.pairs = out.pairs.join(pd.DataFrame(bayes, index=out.pairs.index))
     ranks = mean_ranks(matrix).rename("mean_rank").to_frame().join(grouped_ranks(methods, out.pairs))
     order = list(ranks.sort_values("mean_rank", kind="stable").index)
     ranks["group"] = pd.Series(letters(order, out.pairs))

@@ -156,3 +156,21 @@ def test_settings_are_read_with_the_report_s_and_checked():
     for bad in ({"alpha": 1.5}, {"min_images": 1}, {"bootsrap": 3}):
         with pytest.raises(UserError):
             verdict_settings(bad)
+
+
+def test_the_bayesian_test_as_a_setting(judged):
+    scores, (card, _, _, _) = judged
+    settings = VerdictSettings(bootstrap=0, bayesian=True, rope=0.01, ropes={"road_gap": 0.2})
+    card, table, pvalues, stab = judge(scores, card, settings)
+    road = table.set_index("criterion").loc["road_gap"]
+    assert road["rope"] == 0.2 and table.set_index("criterion").loc["input_invariance", "rope"] == 0.01
+    ties = pvalues[(pvalues["criterion"] == "road_gap") & (pvalues["method_a"] == "tie_a")
+                   & (pvalues["method_b"] == "tie_b")].iloc[0]
+    assert ties["p_equivalent"] > 0.95  # equal in distribution, differences far inside ±0.2
+    good = pvalues[(pvalues["criterion"] == "road_gap") & (pvalues["method_a"] == "good")
+                   & (pvalues["method_b"] == "bad")].iloc[0]
+    assert good["p_a_better"] > 0.95  # 0.5 apart
+    assert "ROPE ±0.2" in markdown(card, table, stab, 0)
+    with pytest.raises(UserError):
+        verdict_settings({"ropes": {"nonsense": 0.1}})
+    assert verdict_settings({"ropes": {"fidelity": 2}}).ropes == {"fidelity": 2.0}
