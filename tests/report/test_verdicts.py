@@ -8,8 +8,9 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from harness.report.verdicts import (VerdictSettings, closest_unseparated, friedman, images_needed, letters,
-                                     mean_ranks, paired_matrix, pairwise, rank_text, smallest_p, verdict)
+from harness.report.paired_tests import (friedman, images_needed, mean_ranks, paired_matrix, pairwise, signed_rank,
+                                         smallest_p)
+from harness.report.verdicts import VerdictSettings, closest_unseparated, letters, rank_text, verdict
 
 
 def long(matrix: np.ndarray, names=None) -> pd.Series:
@@ -155,8 +156,6 @@ def test_settings_defaults():
 
 
 def test_signed_rank_equals_scipy_with_ties_zeros_and_without():
-    from harness.report.verdicts import signed_rank
-
     rng = np.random.default_rng(12)
     cases = [rng.normal(size=9), np.round(rng.normal(size=9), 1), np.round(rng.normal(size=13), 1),
              np.round(rng.normal(size=30), 1), np.array([1.0, 1.0, 2.0, 2.0, 0.0, -1.0, 3.0]),
