@@ -174,3 +174,13 @@ def test_the_bayesian_test_as_a_setting(judged):
     with pytest.raises(UserError):
         verdict_settings({"ropes": {"nonsense": 0.1}})
     assert verdict_settings({"ropes": {"fidelity": 2}}).ropes == {"fidelity": 2.0}
+
+
+def test_same_seed_same_tables_and_another_seed_other_draws(judged):
+    scores, (card, table, pvalues, stab) = judged
+    again = judge(scores, scorecard(scores, n_resamples=50), FAST, seed=0)
+    pd.testing.assert_frame_equal(again[3], stab)
+    pd.testing.assert_frame_equal(again[2], pvalues)
+    other = judge(scores, scorecard(scores, n_resamples=50), FAST, seed=1)[3]
+    kept = [c for c in stab.columns if c.endswith("_kept")]
+    assert not other[kept].equals(stab[kept])  # tie_a / tie_b keep their group on some draws, not all
