@@ -119,8 +119,8 @@ def _needed(n: float) -> str:
 def images_needed_lines(table: pd.DataFrame, card: pd.DataFrame) -> list[str]:
     """The "images needed" lines printed under the scorecard: per criterion, the closest pair not separated."""
     labels = {c.name: c.label for c in measured(card)}
-    lines = ["**Images needed** to separate a pair (Holm's strictest level α / pairs, power as set; the paired normal "
-             "approximation from the observed differences, over the Wilcoxon test's efficiency 3/π):", ""]
+    lines = ["**Images needed** to separate a pair (Holm's strictest level α / pairs, power as set; the paired t-test's "
+             "sample size for the observed differences, over the Wilcoxon test's efficiency 3/π):", ""]
     for _, r in table.iterrows():
         if r["n_pairs"] == 0:
             lines.append(f"- {labels.get(r['criterion'], r['criterion'])}: not tested ({r['note']}).")
