@@ -62,7 +62,8 @@ def _criterion_row(c: Criterion, v: Verdict, s: VerdictSettings) -> dict[str, An
     open_pairs = pairs[~pairs["significant"]] if len(pairs) else pairs
     easiest = open_pairs.loc[open_pairs["images_needed"].astype(float).idxmin()] if len(open_pairs) else None
     return {"criterion": c.name, "omnibus": OMNIBUS, "pairwise": PAIRWISE, "zero_method": ZERO_METHOD,
-            "correction": CORRECTION, "alpha": s.alpha, "power": s.power, "bootstrap": s.bootstrap, "n_images": v.n_images,
+            "correction": CORRECTION, "alpha": s.alpha, "power": s.power, "bootstrap": s.bootstrap,
+            "n_images": v.n_images,
             "n_methods": len(v.methods), "friedman_statistic": v.friedman_statistic, "friedman_p": v.friedman_p,
             "smallest_p": smallest_p(v.n_images), "n_pairs": len(pairs),
             "n_separated": int(pairs["significant"].sum()) if len(pairs) else 0,
@@ -119,8 +120,8 @@ def _needed(n: float) -> str:
 def images_needed_lines(table: pd.DataFrame, card: pd.DataFrame) -> list[str]:
     """The "images needed" lines printed under the scorecard: per criterion, the closest pair not separated."""
     labels = {c.name: c.label for c in measured(card)}
-    lines = ["**Images needed** to separate a pair (Holm's strictest level α / pairs, power as set; the paired t-test's "
-             "sample size for the observed differences, over the Wilcoxon test's efficiency 3/π):", ""]
+    lines = ["**Images needed** to separate a pair (Holm's strictest level α / pairs, power as set; the paired "
+             "t-test's sample size for the observed differences, over the Wilcoxon test's efficiency 3/π):", ""]
     for _, r in table.iterrows():
         if r["n_pairs"] == 0:
             lines.append(f"- {labels.get(r['criterion'], r['criterion'])}: not tested ({r['note']}).")

@@ -8,8 +8,8 @@ and their number is reported). On it (the tests: :mod:`harness.report.paired_tes
 - the omnibus **Friedman** test (Friedman 1937, https://doi.org/10.1080/01621459.1937.10503522;
   ``scipy.stats.friedmanchisquare``) of "all methods alike", with the methods' mean ranks over images (1 = best);
 - pairwise two-sided **Wilcoxon signed-rank** tests (Wilcoxon 1945, https://doi.org/10.2307/3001968;
-  ``scipy.stats.wilcoxon``, :func:`harness.report.paired_tests.signed_rank`; zero differences dropped, ``zero_method="wilcox"``; a pair whose
-  differences are all zero gets p = 1), adjusted by **Holm**'s step-down
+  ``scipy.stats.wilcoxon``, :func:`harness.report.paired_tests.signed_rank`; zero differences dropped,
+  ``zero_method="wilcox"``; a pair whose differences are all zero gets p = 1), adjusted by **Holm**'s step-down
   procedure (Holm 1979, https://www.jstor.org/stable/4615733; :func:`harness.report.stats.holm`) — Benavoli, Corani &
   Mangili (JMLR 2016, https://jmlr.org/papers/v17/benavoli16a.html) explain why pairwise tests rather than the
   mean-rank post-hoc tests (Nemenyi) whose outcome depends on the other methods compared;
