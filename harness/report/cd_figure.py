@@ -20,8 +20,8 @@ from harness.report import style
 from harness.report.scorecard import Criterion, column, measured
 from harness.schema import CONTROL, VARIANT
 
-#: Panels per row of the grid.
-COLUMNS = 3
+#: Panels per row of the grid; where the rank axis lies in a panel (fractions of its width: the names beside it).
+COLUMNS, AXIS = 3, (0.37, 0.63)
 CONTROL_COLOR = "#888888"
 
 
@@ -48,26 +48,27 @@ def _panel(ax, card: pd.DataFrame, c: Criterion, info: pd.Series | None) -> None
                 va="center", fontsize=6, transform=ax.transAxes)
         return
     ranks = ranked.set_index(VARIANT)[column(c, "mean_rank")].astype(float).sort_values(kind="stable")
-    k = len(card)
-    ax.set_xlim(0.7 - 0.2 * k, k + 0.3 + 0.2 * k)
-    ax.plot([1, k], [0, 0], color="black", linewidth=0.8)
+    k = max(len(card), 2)
+    at = lambda r: AXIS[0] + (r - 1) / (k - 1) * (AXIS[1] - AXIS[0])  # noqa: E731  (the x axis spans 0..1)
+    ax.set_xlim(0, 1)
+    ax.plot([at(1), at(k)], [0, 0], color="black", linewidth=0.8)
     for r in range(1, k + 1):
-        ax.plot([r, r], [0, 0.12], color="black", linewidth=0.6)
-        ax.text(r, 0.2, str(r), ha="center", va="bottom", fontsize=6)
+        ax.plot([at(r)] * 2, [0, 0.12], color="black", linewidth=0.6)
+        ax.text(at(r), 0.2, str(r), ha="center", va="bottom", fontsize=5.5)
     control = ranked.set_index(VARIANT)[CONTROL].astype(bool)
     half = math.ceil(len(ranks) / 2)
     for i, (name, r) in enumerate(ranks.items()):
         left = i < half
         depth = -0.45 * ((i + 1) if left else (len(ranks) - i))
-        end = 0.8 - 0.2 * k if left else k + 0.2 + 0.2 * k
+        end = AXIS[0] - 0.03 if left else AXIS[1] + 0.03
         colour = CONTROL_COLOR if control[name] else "black"
-        ax.plot([r, r, end], [0, depth, depth], color=colour, linewidth=0.6)
-        ax.text(end, depth, f"{name} ({r:.2f})", ha="right" if left else "left", va="center", fontsize=6,
+        ax.plot([at(r), at(r), end], [0, depth, depth], color=colour, linewidth=0.6)
+        ax.text(end, depth, f"{name} ({r:.2f})", ha="right" if left else "left", va="center", fontsize=5.5,
                 color=colour)
     groups = ranked.set_index(VARIANT)[column(c, "group")].fillna("").astype(str).reindex(ranks.index)
     for j, (low, high) in enumerate(_bars(groups, ranks)):
-        y = -0.15 - 0.12 * j
-        ax.plot([low - 0.05, high + 0.05], [y, y], color="black", linewidth=2.2, solid_capstyle="round")
+        y = -0.15 - 0.1 * j
+        ax.plot([at(low) - 0.005, at(high) + 0.005], [y, y], color="black", linewidth=2.2, solid_capstyle="round")
     ax.set_ylim(-0.45 * (half + 1) - 0.2, 0.6)
 
 
@@ -80,8 +81,8 @@ def cd_diagrams(card: pd.DataFrame, table: pd.DataFrame, path: str | Path) -> Pa
     info = table.set_index("criterion") if len(table) else pd.DataFrame()
     cols = min(COLUMNS, len(shown))
     rows = math.ceil(len(shown) / cols)
-    height = 0.3 * len(card) + 0.9
-    fig, axes = style.figure(rows, cols, squeeze=False, figsize=(3.2 * cols, height * rows))
+    height = 0.18 * len(card) + 0.8
+    fig, axes = style.figure(rows, cols, squeeze=False, figsize=(4.2 * cols, height * rows))
     for ax, c in zip(axes.ravel(), shown):
         _panel(ax, card, c, info.loc[c.name] if c.name in info.index else None)
     for ax in axes.ravel()[len(shown):]:
