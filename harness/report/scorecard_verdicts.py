@@ -193,7 +193,8 @@ def markdown(card: pd.DataFrame, table: pd.DataFrame, stab: pd.DataFrame | None,
         lines += ["", "## How stable the verdicts are", "",
                   f"Per criterion, the share of {boot} (seeded) on which a method keeps its grouped rank, and for "
                   "robustness criteria the share on which it is on the Pareto front against the faithfulness "
-                  "criterion. Overall rank: by the mean of a method's ranks over the criteria (its mean in "
+                  "criterion (`–`: not ranked, or too few images to separate any pair, so that every group is kept "
+                  "trivially). Overall rank: by the mean of a method's ranks over the criteria (its mean in "
                   "brackets), with its range when each criterion in turn is left out; the share of the Pareto "
                   "fronts it is on then (scorecard_stability.csv).", "", *_stability_table(card, stab)]
     return "\n".join(lines) + "\n"

@@ -21,6 +21,7 @@ import pandas as pd
 
 from harness.report.scorecard import RANK, ROBUSTNESS, Criterion, column, front, measured, reference
 from harness.report.stats import tier_ranks
+from harness.report.paired_tests import smallest_p
 from harness.report.verdicts import Verdict, VerdictSettings, verdict
 from harness.schema import CONTROL, VARIANT
 
@@ -70,6 +71,12 @@ def _resample(values: pd.Series, draw: np.ndarray) -> pd.Series:
     return pd.Series(wide.to_numpy().T.ravel(), index=pd.MultiIndex.from_product([wide.columns, range(len(draw))]))
 
 
+def separable(v: Verdict, alpha: float) -> bool:
+    """Whether a ranked verdict could separate a pair at all: ``2 / 2ⁿ`` times the pairs at most ``alpha`` (on fewer
+    images every draw keeps every group, trivially)."""
+    return not v.ranks.empty and smallest_p(v.n_images) * len(v.pairs) <= alpha
+
+
 def _kept(full: Verdict, draw: Verdict) -> pd.Series:
     """Whether each method of the full verdict has the same grouped rank on the draw."""
     if full.ranks.empty:
@@ -83,8 +90,8 @@ def _kept(full: Verdict, draw: Verdict) -> pd.Series:
 def bootstrap(card: pd.DataFrame, values: dict[str, pd.Series], verdicts: dict[str, Verdict],
               settings: VerdictSettings = VerdictSettings(), seed: int = 0) -> pd.DataFrame:
     """Per variant (rows as in ``card``) and measured criterion: the share of bootstrap draws of the images on which
-    it keeps its group (``<criterion>_kept``; NaN where the criterion is not ranked) and, for robustness criteria, is
-    on the Pareto front (``<criterion>_front``).
+    it keeps its group (``<criterion>_kept``; NaN where the criterion is not ranked or no pair is
+    :func:`separable`) and, for robustness criteria, is on the Pareto front (``<criterion>_front``).
 
     Args:
         card: The scorecard (:func:`harness.report.scorecard.scorecard`).
@@ -103,7 +110,7 @@ def bootstrap(card: pd.DataFrame, values: dict[str, pd.Series], verdicts: dict[s
         for c in shown:
             sample = _resample(values[c.name], draw)
             means[c.name] = sample.groupby(level=0).mean().reindex(card[VARIANT]).to_numpy()
-            if not verdicts[c.name].ranks.empty:
+            if separable(verdicts[c.name], settings.alpha):
                 again = verdict(sample, quick, needed=False)
                 kept[c.name] = kept[c.name].add(_kept(verdicts[c.name], again), fill_value=0.0)
         faithful = reference(means)
@@ -111,7 +118,7 @@ def bootstrap(card: pd.DataFrame, values: dict[str, pd.Series], verdicts: dict[s
             on_front[name] += front(means, next(c for c in shown if c.name == name), faithful) if faithful else 0
     out = pd.DataFrame({VARIANT: card[VARIANT].to_numpy()})
     for c in shown:
-        ranked = verdicts[c.name].ranks.index
+        ranked = verdicts[c.name].ranks.index if separable(verdicts[c.name], settings.alpha) else []
         share = kept[c.name] / max(settings.bootstrap, 1)
         out[column(c, KEPT)] = [share.get(v, np.nan) if v in ranked else np.nan for v in card[VARIANT]]
         if c.name in on_front:

@@ -184,3 +184,11 @@ def test_same_seed_same_tables_and_another_seed_other_draws(judged):
     other = judge(scores, scorecard(scores, n_resamples=50), FAST, seed=1)[3]
     kept = [c for c in stab.columns if c.endswith("_kept")]
     assert not other[kept].equals(stab[kept])  # tie_a / tie_b keep their group on some draws, not all
+
+
+def test_no_separable_pair_keeps_no_trivial_share():
+    six = pooled()  # 6 images, 10 pairs: 10 · 2/2⁶ > 0.05
+    card, _, _, stab = judge(six, scorecard(six, n_resamples=20), FAST)
+    kept = stab.filter(like="_kept")
+    assert len(kept.columns) == 5 and kept.isna().all().all()
+    assert stab.filter(like="_front").notna().all().all()  # the fronts are still drawn
