@@ -192,3 +192,19 @@ def test_no_separable_pair_keeps_no_trivial_share():
     kept = stab.filter(like="_kept")
     assert len(kept.columns) == 5 and kept.isna().all().all()
     assert stab.filter(like="_front").notna().all().all()  # the fronts are still drawn
+
+
+def test_the_heat_map_and_the_cd_bars_read_the_grouped_ranks(judged):
+    from harness.report.cd_figure import _bars
+    from harness.report.scorecard import measured
+    from harness.report.scorecard_figures import _ranks
+
+    _, (card, _, _, _) = judged
+    shown = measured(card)
+    colour, text = _ranks(card, shown)
+    j, tie = [c.name for c in shown].index("road_gap"), list(card[VARIANT]).index("tie_a")
+    assert text[tie][j] == "2–3" and colour[tie, j] == 2.5
+    road = card.set_index(VARIANT)
+    bars = _bars(road[column("road_gap", "group")], road[column("road_gap", "mean_rank")])
+    ties = sorted(road.loc[["tie_a", "tie_b"], column("road_gap", "mean_rank")])
+    assert bars == [tuple(ties)]  # one bar: tie_a and tie_b, every other method separated from all
