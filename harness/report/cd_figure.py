@@ -5,8 +5,10 @@ Each panel is an axis of mean rank over the images (1 = best, on the left); ever
 rank by an elbow to its name (the better half on the left, the rest on the right), and a thick bar joins each set of
 methods that share a letter of the compact letter display (no two of them significantly different:
 :func:`harness.report.verdicts.letters`, Wilcoxon signed-rank tests with Holm's correction — Demšar's bars join
-methods within the Nemenyi critical difference instead; Benavoli et al. 2016 explain the change). Criteria are
-wrapped into a grid of panels; a criterion not ranked says why in its panel.
+methods within the Nemenyi critical difference instead; Benavoli et al. 2016 explain the change). Since the tests
+are paired, not on mean ranks, a bar spans its members' mean ranks and may pass over a method that is not in its
+group: the letters of ``scorecard.md`` are exact. Criteria are wrapped into a grid of panels; a criterion not ranked
+says why in its panel.
 """
 from __future__ import annotations
 
