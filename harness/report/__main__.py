@@ -1,8 +1,8 @@
 """``python -m harness.report RUN_OR_SWEEP_DIR [--out DIR]``: rebuild tables and figures from saved scores.
 
 The report settings of the run (``report.*`` in its ``run_info.json``: table and figure measures, ranking order,
-the kept-predictions table, the split by the prediction, the scorecard, the meta-evaluation, the bootstrap) are used
-unless an option says otherwise.
+the kept-predictions table, the split by the prediction, the scorecard and its verdicts, the meta-evaluation, the
+bootstrap) are used unless an option says otherwise.
 """
 from __future__ import annotations
 

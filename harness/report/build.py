@@ -12,7 +12,8 @@ from harness.common.errors import UserError
 from harness.metrics.aggregate import aggregate
 from harness.metrics.registry import MEASURES, measure, names
 from harness.metrics.split import split_measures
-from harness.report import header, scorecard_figures
+from harness.report import header, scorecard_figures, scorecard_verdicts
+from harness.report.cd_figure import cd_diagrams
 from harness.report.figures import draw
 from harness.report import meta_evaluation as meta_table
 from harness.report import meta_figures
@@ -20,6 +21,7 @@ from harness.report.reliability import mark_reliability
 from harness.report.scorecard import measured, scorecard_markdown
 from harness.report.scorecard import scorecard as compute_scorecard
 from harness.report.stats import compare_methods, ranking
+from harness.report.verdicts import VerdictSettings
 from harness.report.tables import (group_columns, normalise, summarise, table_metrics, to_latex, to_markdown,
                                    treatment_text)
 from harness.results.read import find_runs, folder_kind, load_scores
@@ -28,6 +30,9 @@ from harness.common.schema import (BASELINE_TREATMENT, CFG_PREFIX, CONTROL, IMAG
                             PERTURBATION, PRED_AGREES, REGIME, VARIANT, present)
 
 log = logging.getLogger(__name__)
+
+#: The scorecard's verdicts beside ``scorecard.csv`` (:mod:`harness.report.scorecard_verdicts`).
+VERDICTS, PVALUES, STABILITY = "scorecard_verdicts.csv", "scorecard_pvalues.csv", "scorecard_stability.csv"
 
 
 def _comparisons(scores: pd.DataFrame, metrics: tuple[str, ...]) -> pd.DataFrame:
@@ -58,7 +63,8 @@ def report_settings(report: Mapping[str, Any], seed: int = 0) -> dict[str, Any]:
             "prefer": str(report.get("prefer", "stable")),
             "kept_only_table": bool(report.get("kept_only_table", False)), "figures": bool(report.get("figures", True)),
             "scorecard": bool(report.get("scorecard", False)),
-            "meta_evaluation": bool(report.get("meta_evaluation", False)), "split": listed(report.get("split")) or ()}
+            "meta_evaluation": bool(report.get("meta_evaluation", False)), "split": listed(report.get("split")) or (),
+            "verdicts": scorecard_verdicts.verdict_settings(report.get("verdicts"))}
 
 
 def saved_settings(folder: str | Path, seed: int | None = None, **given: Any) -> dict[str, Any]:
@@ -83,26 +89,46 @@ def read_scorecard(path: str | Path) -> pd.DataFrame:
 
 
 def render_scorecard(out: str | Path, figures: bool = True) -> None:
-    """``scorecard.md`` and (``figures``) ``figures/scorecard_*.png|pdf`` from ``out/scorecard.csv`` alone."""
+    """``scorecard.md`` and (``figures``) ``figures/scorecard_*.png|pdf`` from ``out/scorecard.csv`` alone, with the
+    verdicts from ``scorecard_verdicts.csv``, ``scorecard_pvalues.csv`` and ``scorecard_stability.csv`` where saved."""
     out = Path(out)
     card = read_scorecard(out / "scorecard.csv")
-    atomic_write(out / "scorecard.md", lambda p: Path(p).write_text(scorecard_markdown(card)))
+    text = scorecard_markdown(card)
+    table = pd.read_csv(out / VERDICTS) if (out / VERDICTS).is_file() else None
+    if table is not None:
+        for col in ("note", "closest_a", "closest_b", "easiest_a", "easiest_b"):
+            table[col] = ["" if pd.isna(x) else str(x) for x in table[col]]
+        stab = pd.read_csv(out / STABILITY) if (out / STABILITY).is_file() else None
+        if stab is not None:
+            stab[VARIANT] = stab[VARIANT].map(treatment_text)
+        bootstrap = int(table["bootstrap"].iloc[0]) if len(table) else 0
+        text += scorecard_verdicts.markdown(card, table, stab, bootstrap)
+    atomic_write(out / "scorecard.md", lambda p: Path(p).write_text(text))
     if figures:
         scorecard_figures.draw(card, out / "figures")
+        if table is not None:
+            cd_diagrams(card, table, out / "figures" / "scorecard_cd.png")
 
 
 def build_scorecard(scores: pd.DataFrame, out: str | Path, seed: int = 0, n_resamples: int = 2000,
-                    figures: bool = True) -> pd.DataFrame | None:
-    """The scorecard of pooled scores (:mod:`harness.report.scorecard`): ``scorecard.csv``, then ``scorecard.md``
-    and the figures rebuilt from it (:func:`render_scorecard`), in ``out``; each criterion marked by its measures'
-    MC where the scores hold a meta-evaluation of them. Returns the scorecard, or None (nothing written) when fewer
-    than two criteria can be measured."""
+                    figures: bool = True, verdicts: VerdictSettings | None = None) -> pd.DataFrame | None:
+    """The scorecard of pooled scores (:mod:`harness.report.scorecard`): ``scorecard.csv`` with its verdicts
+    (``scorecard_verdicts.csv``, ``scorecard_pvalues.csv``, ``scorecard_stability.csv``:
+    :mod:`harness.report.scorecard_verdicts`, with ``verdicts``' settings), then ``scorecard.md`` and the figures
+    rebuilt from them (:func:`render_scorecard`), in ``out``; each criterion marked by its measures' MC where the
+    scores hold a meta-evaluation of them. Returns the scorecard, or None (nothing written) when fewer than two
+    criteria can be measured."""
     card = mark_reliability(compute_scorecard(scores, seed, n_resamples), scores, seed, n_resamples)
     shown = measured(card)
     if len(shown) < 2:
         log.info("no scorecard: it needs two criteria, %s measured", shown[0].label if shown else "none")
         return None
-    atomic_write(Path(out) / "scorecard.csv", lambda p: card.to_csv(p, index=False))
+    card, table, pvalues, stab = scorecard_verdicts.judge(scores, card, verdicts or VerdictSettings(), seed)
+    out = Path(out)
+    atomic_write(out / VERDICTS, lambda p: table.to_csv(p, index=False))
+    atomic_write(out / PVALUES, lambda p: pvalues.to_csv(p, index=False))
+    atomic_write(out / STABILITY, lambda p: stab.to_csv(p, index=False))
+    atomic_write(out / "scorecard.csv", lambda p: card.to_csv(p, index=False))
     render_scorecard(out, figures)
     log.info("scorecard: %d method variants on %d criteria", len(card), len(shown))
     return card
@@ -131,7 +157,7 @@ def build_report(root: str | Path, out: str | Path | None = None, seed: int = 0,
                  metrics: tuple[str, ...] | None = None, kept_only_table: bool = False,
                  prefer: str = "stable", figure_metrics: tuple[str, ...] | None = None,
                  figures: bool = True, scorecard: bool = False, meta_evaluation: bool = False,
-                 split: tuple[str, ...] = ()) -> pd.DataFrame:
+                 split: tuple[str, ...] = (), verdicts: VerdictSettings | None = None) -> pd.DataFrame:
     """Tables and figures for one run or one sweep (or, with ``out``, a pool of runs), from saved files alone.
 
     Writes ``summary.csv``, ``summary.md`` (title, the run's essentials, stability ranking, table), ``summary.tex``,
@@ -153,6 +179,7 @@ def build_report(root: str | Path, out: str | Path | None = None, seed: int = 0,
             ``figures/meta_evaluation``: :mod:`harness.report.meta_evaluation`), from the rows of its conditions.
         split: Pairwise measures also summarised split by the prediction: ``consistency_<m>`` where it was kept,
             ``responsiveness_<m>`` (``1 − m``) where it flipped (:mod:`harness.metrics.split`).
+        verdicts: The scorecard's tests (α, minimum images, power, bootstrap draws; ``report.verdicts``).
     """
     if prefer not in ("stable", "changed"):
         raise UserError(f"report.prefer must be 'stable' or 'changed', got '{prefer}'")
@@ -196,6 +223,6 @@ def build_report(root: str | Path, out: str | Path | None = None, seed: int = 0,
     if meta_evaluation or scorecard:
         build_meta_evaluation(scores, out, seed, n_resamples, figures)
     if scorecard:
-        build_scorecard(scores, out, seed, n_resamples, figures)
+        build_scorecard(scores, out, seed, n_resamples, figures, verdicts)
     log.info("report written to %s", out)
     return summary

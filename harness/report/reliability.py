@@ -74,3 +74,22 @@ def mark_reliability(card: pd.DataFrame, scores: pd.DataFrame, seed: int = 0, n_
             card[column(criterion, f"{MC}_{stat}")] = row[f"{MC}_{stat}"]
         card[column(criterion, f"{MC}_of")] = name
     return card
+
+
+#: A measure whose MC falls below this, or whose MC's 95% CI reaches the constant measure's 0.5, is unreliable on the
+#: model: it is not told apart from a measure that returns one score whatever it is given (Hedström et al. 2023).
+UNRELIABLE_MC, CONSTANT_MC = 0.6, 0.5
+
+
+def unreliable(card: pd.DataFrame, criterion: Criterion) -> str:
+    """Why a criterion's measure is unreliable on this model (its MC near the constant measure's 0.5: below
+    :data:`UNRELIABLE_MC` or its CI reaching :data:`CONSTANT_MC`), or ``""`` when it is not or was not
+    meta-evaluated (:func:`mark_reliability`)."""
+    if column(criterion, MC) not in card.columns or not np.isfinite(card[column(criterion, MC)].iloc[0]):
+        return ""
+    row = card.iloc[0]
+    mc, low = float(row[column(criterion, MC)]), float(row.get(column(criterion, f"{MC}_{CI_LOW}"), np.nan))
+    if mc >= UNRELIABLE_MC and not (np.isfinite(low) and low <= CONSTANT_MC):
+        return ""
+    ci = f", 95% CI from {low:.2f}" if np.isfinite(low) else ""
+    return f"MC {mc:.2f}{ci}; the constant measure scores {CONSTANT_MC}"

@@ -7,7 +7,7 @@ DIR --out OUT`` over a folder of runs) into one row per method variant (controls
 group per :class:`Criterion`, each oriented so that **higher is better**: the mean over images, a seeded bootstrap
 95% CI over images, the number of images and the rank (1 = best; equal at the printed precision share a rank).
 
-The criteria are data (:data:`CRITERIA`): which rows of ``scores.csv`` a criterion reads, which measure of
+The criteria are data (:data:`~harness.report.criteria.CRITERIA`): which rows of ``scores.csv`` a criterion reads, which measure of
 :mod:`harness.metrics.registry` (or the difference of two), how it is oriented. Per image, a criterion is the mean
 of ``offset + sign · (measure − minus)`` over its rows (conditions and samples); an aggregate measure
 (max-sensitivity) is first computed over each condition's samples by :func:`harness.metrics.aggregate.aggregate`.
@@ -26,10 +26,12 @@ import logging
 import numpy as np
 import pandas as pd
 
-from harness.report.criteria import CRITERIA, FAITHFULNESS, ROBUSTNESS, Criterion, per_image
+from harness.report import criteria
+from harness.report.criteria import FAITHFULNESS, ROBUSTNESS, Criterion, per_image
 from harness.report.meta_evaluation import tested
 from harness.report.stats import bootstrap_ci, tier_ranks
 from harness.report.tables import normalise
+from harness.report.verdicts import rank_text
 from harness.common.schema import BASELINE_TREATMENT, CONTROL, IMAGE_ID, LABEL, METHOD, PRED, VARIANT
 
 log = logging.getLogger(__name__)
@@ -50,8 +52,8 @@ def column(criterion: Criterion | str, stat: str = "") -> str:
 
 
 def measured(card: pd.DataFrame, kind: str | None = None) -> list[Criterion]:
-    """The criteria (of one kind) that a scorecard holds, in :data:`CRITERIA` order."""
-    return [c for c in CRITERIA if c.name in card.columns and (kind is None or c.kind == kind)]
+    """The criteria (of one kind) that a scorecard holds, in :data:`~harness.report.criteria.CRITERIA` order."""
+    return [c for c in criteria.CRITERIA if c.name in card.columns and (kind is None or c.kind == kind)]
 
 
 def faithfulness_axis(card: pd.DataFrame) -> Criterion | None:
@@ -113,7 +115,7 @@ def scorecard(scores: pd.DataFrame, seed: int = 0, n_resamples: int = 2000) -> p
     scores = normalise(scores[~tested(scores)])  # the meta-evaluation's rows are its own
     _check_images(scores)
     card = _variants(scores)
-    for criterion in CRITERIA:
+    for criterion in criteria.CRITERIA:
         values = per_image(scores, criterion)
         if values is None or not np.isfinite(values.to_numpy(dtype=float)).any():
             continue
@@ -139,6 +141,11 @@ def _cell(row: pd.Series, criterion: Criterion, decimals: int) -> str:
     if not np.isfinite(value):
         return "n/a"
     ci = f" [{low:.{decimals}f}, {high:.{decimals}f}]" if np.isfinite(low) and np.isfinite(high) else ""
+    if column(criterion, "rank_low") in row.index:  # grouped by the tests (harness.report.scorecard_verdicts)
+        group = row[column(criterion, "group")]
+        group = f" {group}" if isinstance(group, str) and group else ""
+        grouped = rank_text(row[column(criterion, "rank_low")], row[column(criterion, "rank_high")])
+        return f"{value:.{decimals}f}{ci} ({grouped}{group})"
     return f"{value:.{decimals}f}{ci} ({int(row[column(criterion, RANK)])})"
 
 
@@ -159,9 +166,13 @@ def scorecard_markdown(card: pd.DataFrame) -> str:
              "precision share a rank). Robustness is read against faithfulness: a constant map is perfectly robust "
              "and explains nothing (figures/scorecard_pareto: each robustness criterion against the first "
              "faithfulness criterion, with the Pareto front; `<criterion>_pareto` in scorecard.csv).", ""]
+    if any(column(c, "rank_low") in card.columns for c in shown):
+        lines += ["Ranks are grouped by tests paired by image (below, \"Which differences are real\"): `(2–4 bc)` is "
+                  "a method whose rank the tests place between 2 and 4, not significantly different from the methods "
+                  "sharing a letter; `(–)`: too few paired images to rank.", ""]
     lines += [f"- **{c.label}** (`{c.name}`, {c.kind}; {_images(card, c)} images): {c.about}{_reliability(card, c)}"
               for c in shown]
-    missing = [c.label for c in CRITERIA if c not in shown]
+    missing = [c.label for c in criteria.CRITERIA if c not in shown]
     if missing:
         lines.append(f"- Not measured (no rows or no finite value in these scores): {', '.join(missing)}.")
     lines += ["- A map constant in both views has no pattern that could change: its NaN pattern measures (SSIM, "

@@ -16,6 +16,7 @@ import pandas as pd
 from harness.report import style
 from harness.report.scorecard import (CI_HIGH, CI_LOW, PARETO, RANK, ROBUSTNESS, Criterion, column, front,
                                       measured, faithfulness_axis)
+from harness.report.verdicts import rank_text
 from harness.common.schema import CONTROL, VARIANT
 
 #: How the controls are drawn (they carry no information about the model): grey, a marker each.
@@ -85,29 +86,43 @@ def pareto(card: pd.DataFrame, path: str | Path) -> Path | None:
     return style.save(fig, path)
 
 
+def _ranks(card: pd.DataFrame, shown: list[Criterion]) -> tuple[np.ndarray, list[list[str]]]:
+    """``(N, K)`` ranks to colour by and their labels: the grouped ranks ``lo–hi`` (coloured by their middle) where
+    the scorecard holds verdicts (:mod:`harness.report.scorecard_verdicts`), the strict ranks otherwise."""
+    if column(shown[0], "rank_low") in card.columns:
+        low = card[[column(c, "rank_low") for c in shown]].to_numpy(float)
+        high = card[[column(c, "rank_high") for c in shown]].to_numpy(float)
+        text = [[rank_text(lo, hi) if np.isfinite(lo) else "n/a" for lo, hi in zip(a, b)] for a, b in zip(low, high)]
+        return (low + high) / 2, text
+    rank = card[[column(c, RANK) for c in shown]].to_numpy(float)
+    return rank, [["n/a" if not np.isfinite(r) else f"{int(r)}" for r in row] for row in rank]
+
+
 def ranks(card: pd.DataFrame, path: str | Path) -> Path | None:
     """``scorecard_ranks``: method variants × criteria, coloured and annotated by rank (1 = best; blank: not
     measured for that variant); None without a criterion."""
     shown = measured(card)
     if not shown or card.empty:
         return None
-    rank = card[[column(c, RANK) for c in shown]].to_numpy(float)
+    rank, text = _ranks(card, shown)
     worst = max(float(np.nanmax(rank)) if np.isfinite(rank).any() else 1.0, 2.0)
     fig, ax = style.figure(figsize=(max(style.COLUMN_WIDTH, 0.6 * len(shown) + 1.6), 0.22 * len(card) + 1.2))
     cmap = plt.get_cmap("viridis").with_extremes(bad="#f2f2f2")
     image = ax.imshow(np.ma.masked_invalid(rank), cmap=cmap, vmin=1, vmax=worst, aspect="auto")
     for (i, j), r in np.ndenumerate(rank):
-        text = "n/a" if not np.isfinite(r) else f"{int(r)}"
         dark = np.isfinite(r) and (r - 1) / (worst - 1) < 0.6
-        ax.text(j, i, text, ha="center", va="center", fontsize=6, color="white" if dark else "black")
+        ax.text(j, i, text[i][j], ha="center", va="center", fontsize=6, color="white" if dark else "black")
     ax.set_xticks(range(len(shown)), [c.label for c in shown], rotation=30, ha="right")
     ax.set_yticks(range(len(card)), [_name(r) for _, r in card.iterrows()])
     for tick, control in zip(ax.get_yticklabels(), card[CONTROL].astype(bool)):
         tick.set_color(CONTROL_COLOR if control else "black")
     for side in ax.spines.values():
         side.set_visible(False)
-    fig.colorbar(image, ax=ax, label="rank (1 = best)", fraction=0.05)
-    ax.set_title("Rank of each method on each criterion (higher is better on every criterion)")
+    grouped = column(shown[0], "rank_low") in card.columns
+    fig.colorbar(image, ax=ax, label="rank (1 = best" + ("; colour: the grouped rank's middle)" if grouped else ")"),
+                 fraction=0.05)
+    ax.set_title("Rank of each method on each criterion" + (", grouped by paired tests (lo–hi: not separated)"
+                                                            if grouped else " (higher is better on every criterion)"))
     return style.save(fig, path)
 
 

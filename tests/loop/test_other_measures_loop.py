@@ -65,7 +65,7 @@ def test_the_meta_evaluation_reads_them_through_the_registry():
 
 def test_a_scorecard_criterion_can_be_made_of_a_new_measure(rows):
     """A criterion names a registry measure (an aggregate or a per-map column); the scorecard knows no measure."""
-    from harness.report.scorecard import ROBUSTNESS, Criterion, per_image
+    from harness.report.criteria import ROBUSTNESS, Criterion, per_image
     from harness.report.tables import normalise
 
     rrs = per_image(normalise(rows), Criterion("rrs", "RRS", "minus RRS", ROBUSTNESS, "rrs", sign=-1.0))

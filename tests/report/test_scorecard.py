@@ -9,8 +9,10 @@ import harness
 from harness.metrics.registry import MEASURES
 from harness.report.__main__ import main as report_main
 from harness.report.build import build_report, build_scorecard, render_scorecard, report_settings
-from harness.report.scorecard import (CI_HIGH, CI_LOW, CRITERIA, FAITHFULNESS, N, PARETO, RANK, column,
-                                      pareto_front, scorecard, scorecard_markdown)
+from harness.report.criteria import CRITERIA, FAITHFULNESS
+from harness.report.scorecard import (CI_HIGH, CI_LOW, N, PARETO, RANK, column, pareto_front, scorecard,
+                                      scorecard_markdown)
+from harness.report.verdicts import VerdictSettings
 from harness.common.schema import (BASELINE_TREATMENT, CLEAN_SUFFIX, CONDITION, CONTROL, IMAGE_ID, LABEL, MAGNITUDE,
                             MAP_CONSTANT, MAP_CONSTANT_CLEAN, METHOD, OBJECTIVE, PERTURBATION, PRED, PRED_AGREES,
                             REGIME, RUN, SAMPLE, VARIANT)
@@ -135,7 +137,7 @@ def test_missing_families_drop_their_criteria():
 
 def test_files_are_written_and_rebuilt_from_the_csv_alone(tmp_path):
     out = tmp_path / "report"
-    card = build_scorecard(pooled(), out, n_resamples=100)
+    card = build_scorecard(pooled(), out, n_resamples=100, verdicts=VerdictSettings(bootstrap=10))
     assert card is not None
     md = (out / "scorecard.md").read_text()
     for c in CRITERIA:
@@ -166,7 +168,8 @@ def test_the_report_setting_builds_the_scorecard(tmp_path):
         (tmp_path / "runs" / run).mkdir(parents=True)
         rows.drop(columns=[RUN]).dropna(axis=1, how="all").to_csv(tmp_path / "runs" / run / "scores.csv", index=False)
     out = tmp_path / "pool"
-    build_report(tmp_path / "runs", out, n_resamples=50, figures=False, scorecard=True)
+    build_report(tmp_path / "runs", out, n_resamples=50, figures=False, scorecard=True,
+                 verdicts=VerdictSettings(bootstrap=10))
     expected = scorecard(scores, n_resamples=50)
     pd.testing.assert_frame_equal(pd.read_csv(out / "scorecard.csv")[expected.columns[4:]], expected.iloc[:, 4:],
                                   check_dtype=False)
@@ -249,7 +252,8 @@ def test_the_meta_evaluation_s_rows_are_its_own_and_mark_the_criteria_by_mc(tmp_
     for run, rows in scores.groupby(RUN):
         (runs / run).mkdir(parents=True)
         rows.drop(columns=[RUN]).dropna(axis=1, how="all").to_csv(runs / run / "scores.csv", index=False)
-    build_report(runs, tmp_path / "pool", n_resamples=50, figures=False, scorecard=True)
+    build_report(runs, tmp_path / "pool", n_resamples=50, figures=False, scorecard=True,
+                 verdicts=VerdictSettings(bootstrap=10))
     assert "(MC " in (tmp_path / "pool" / "scorecard.md").read_text()
     assert (tmp_path / "pool" / "meta_evaluation.csv").is_file()
 
