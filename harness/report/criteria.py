@@ -42,6 +42,10 @@ class Criterion:
         minus: A second measure subtracted from the first (a gap), or ``""``.
         sign: ``+1`` or ``-1``: the orientation.
         offset: Added after the sign (``1 − spearman_abs``).
+        parts: A criterion made of several measures (each part a criterion of its own; ``measure`` and the row
+            filters then unused): per image, the variants are ranked on each part and the ranks averaged
+            (:func:`combined_ranks`), as LATEC combines the measures of a criterion (Klein et al. 2024), but per
+            image, so that the paired tests still apply.
     """
 
     name: str
@@ -55,6 +59,7 @@ class Criterion:
     minus: str = ""
     sign: float = 1.0
     offset: float = 0.0
+    parts: tuple[Criterion, ...] = ()
 
 
 CRITERIA: tuple[Criterion, ...] = (
@@ -129,6 +134,9 @@ def criterion_rows(scores: pd.DataFrame, criterion: Criterion) -> pd.DataFrame:
         UserError: the criterion's family ran but wrote none of the criterion's labels (:data:`LABELS`): a renamed
             regime would otherwise drop the criterion silently.
     """
+    if criterion.parts:  # the rows any part reads, once each
+        rows = pd.concat([criterion_rows(scores, part) for part in criterion.parts])
+        return rows[~rows.index.duplicated()]
     keep = pd.Series(True, index=scores.index)
     for col, values in criterion.where:
         if col not in scores.columns:
@@ -175,11 +183,14 @@ def unchanged_constant(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def per_image(scores: pd.DataFrame, criterion: Criterion) -> pd.Series | None:
-    """A criterion's value per (variant, image): the mean over its rows; None if it has no rows or no measure.
+    """A criterion's value per (variant, image): the mean over its rows (a combined criterion: its parts' ranks,
+    :func:`combined_ranks`); None if it has no rows or no measure.
 
     Args:
         scores: Pooled scores with a ``variant`` column (:func:`harness.report.tables.normalise`).
     """
+    if criterion.parts:
+        return combined_ranks([per_image(scores, part) for part in criterion.parts])
     rows = unchanged_constant(criterion_rows(scores, criterion))
     used = [m for m in (criterion.measure, criterion.minus) if m]
     if rows.empty:
@@ -196,4 +207,20 @@ def per_image(scores: pd.DataFrame, criterion: Criterion) -> pd.Series | None:
     value = criterion.offset + criterion.sign * value
     means = value.groupby([rows[VARIANT], rows[IMAGE_ID]], sort=False).mean()
     # in image order (stable), whatever order the rows were read in: the bootstrap resamples by position
+    return means.iloc[np.argsort(means.index.get_level_values(1).to_numpy(), kind="stable")]
+
+
+def combined_ranks(parts: list[pd.Series | None]) -> pd.Series | None:
+    """Several measures of one criterion as one value per (variant, image): on each part, each image's variants are
+    ranked (ties share their mean rank) and scaled to ``[0, 1]`` (0: below every other variant, 1: above every one);
+    the value is the mean over the parts that score the variant on the image. Parts with no value (None) are left
+    out; None if none has one. Scale-free, so a measure in probabilities and one in pixels weigh the same."""
+    present = [p.rename(i) for i, p in enumerate(parts) if p is not None]
+    if not present:
+        return None
+    table = pd.concat(present, axis=1)
+    by_image = table.groupby(level=1, sort=False)
+    ranks = by_image.rank(method="average")
+    scaled = (ranks - 1) / (by_image.transform("count") - 1).where(lambda n: n > 0)
+    means = scaled.mean(axis=1, skipna=True).dropna()
     return means.iloc[np.argsort(means.index.get_level_values(1).to_numpy(), kind="stable")]

@@ -22,7 +22,10 @@ from harness.common.schema import CLEAN_SUFFIX, PERTURBATION
 
 def measures_of(criterion: Criterion) -> list[tuple[str, str]]:
     """The (measure, family) pairs a criterion reads, as a meta-evaluation names them: a per-map measure of the
-    clean map by its name with the family ``""``, a pairwise measure or aggregate with the family of its rows."""
+    clean map by its name with the family ``""``, a pairwise measure or aggregate with the family of its rows (a
+    combined criterion: its parts')."""
+    if criterion.parts:
+        return list(dict.fromkeys(m for part in criterion.parts for m in measures_of(part)))
     families = dict(criterion.where).get(PERTURBATION, ("",))
     out = []
     for m in (criterion.measure, criterion.minus):

@@ -282,3 +282,25 @@ def test_criteria_name_families_by_their_modules_constants():
         where = dict(c.where)
         assert set(where.get(PERTURBATION, ())) <= written, c.name
         assert set(where.get(REGIME, ())) <= regimes, c.name
+
+
+def test_a_criterion_of_several_measures_averages_each_images_ranks():
+    """LATEC's combination, per image: a variant best on both parts scores 1, worst on both 0, best on one and worst
+    on the other 0.5; ties share their rank; the paired tests still see one value per image."""
+    from harness.report.criteria import Criterion, combined_ranks, per_image
+
+    rows = []
+    for image in range(4):
+        for method, (a, b) in {"both": (3.0, 30.0), "split": (1.0, 40.0), "none": (0.0, 0.0),
+                               "tie": (1.0, 20.0)}.items():
+            rows.append({VARIANT: method, IMAGE_ID: image, PERTURBATION: "x", "ssim": a, "spearman": b})
+    scores = pd.DataFrame(rows)
+    first = Criterion("a", "a", "", "robustness", "ssim", where=((PERTURBATION, ("x",)),))
+    second = Criterion("b", "b", "", "robustness", "spearman", where=((PERTURBATION, ("x",)),))
+    both = per_image(scores, Criterion("ab", "ab", "", "robustness", "", parts=(first, second)))
+    means = both.groupby(level=0).mean()
+    # ssim ranks: none 1, split/tie 2.5, both 4 -> scaled 0, .5, 1; spearman: none 0, tie 1/3, both 2/3, split 1
+    assert means["both"] == pytest.approx((1 + 2 / 3) / 2) and means["none"] == 0.0
+    assert means["split"] == pytest.approx((0.5 + 1) / 2) and means["tie"] == pytest.approx((0.5 + 1 / 3) / 2)
+    assert len(both) == 16 and combined_ranks([None, None]) is None
+    assert combined_ranks([per_image(scores, first), None]).groupby(level=0).mean()["both"] == 1.0
