@@ -119,10 +119,21 @@ def instantiate_config(node: DictConfig, group: str = "") -> Any:
             raise problem from exc
         key = _unexpected_key(exc)
         if key is not None and group:
-            target = str(node.get("_target_", "")).rpartition(".")[2]
-            raise UserError(f"{group}={target} takes no key '{key}' (set by the experiment or an override); drop it "
+            raise UserError(f"{group}={_choice(node)} takes no key '{key}' (set by the experiment or an override); drop it "
                             f"with '~{group}.{key}' or choose another {group}") from exc
         raise
+
+
+def _choice(node: DictConfig) -> str:
+    """The name a user gives the class of ``node`` (a family's ``name``, e.g. ``normalisation_change``; else the
+    class's name)."""
+    from hydra.utils import get_class
+
+    target = str(node.get("_target_", "?"))
+    try:
+        return str(getattr(get_class(target), "name", target.rpartition(".")[2]))
+    except Exception:  # noqa: BLE001 - an unknown target is Hydra's error to report, not this message's
+        return target.rpartition(".")[2]
 
 
 def _unexpected_key(exc: BaseException) -> str | None:
@@ -168,7 +179,7 @@ def execute(cfg: DictConfig, parts: Experiment, model: EncodedClassifier, explai
     parts.perturbation.bind(context)
     conditions = parts.perturbation.conditions(model.encoding, tuple(explained.images.shape[1:]))
     if not conditions:
-        raise UserError(f"perturbation={cfg.perturbation.get('_target_', '?').rpartition('.')[2]} gives no condition "
+        raise UserError(f"perturbation={_choice(cfg.perturbation)} gives no condition "
                         f"to run on this model (encoding '{model.encoding.name}'): its settings leave nothing to "
                         "perturb (e.g. normalisation_change's targets only the model's own encoding); change them")
     if any(c.per_method for c in conditions):

@@ -278,13 +278,13 @@ def test_a_run_with_no_condition_is_one_clear_error(run_app, tiny):
     """Every condition skipped (the model's own encoding as the only target) stops with one line, not pandas'
     ``No objects to concatenate``."""
     overrides = [o for o in tiny if not o.startswith("perturbation.")]
-    with pytest.raises(UserError, match=r"perturbation=NormalisationChange gives no condition .* encoding 'unit'"):
+    with pytest.raises(UserError, match=r"perturbation=normalisation_change gives no condition .*encoding 'unit'"):
         run_app(["experiment=normalisation", *overrides, "perturbation.targets=[unit]",
                  "attribution.include=[saliency]"], "empty")
 
 
 def test_a_key_the_perturbation_does_not_take_is_named(run_app, tiny):
     """An experiment's key left under another perturbation: one line naming the key and how to drop it."""
-    with pytest.raises(UserError, match=r"perturbation=NormalisationChange takes no key 'magnitudes' .* "
+    with pytest.raises(UserError, match=r"perturbation=normalisation_change takes no key 'magnitudes' .* "
                                         r"'~perturbation.magnitudes'"):
         run_app(["experiment=bias_shift", *tiny, "perturbation=normalisation_change"], "extra")
