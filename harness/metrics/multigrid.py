@@ -77,25 +77,38 @@ def galerkin_coarsen(c: torch.Tensor) -> torch.Tensor:
     return F.conv2d(c, _galerkin_kernel(c.dtype, c.device), stride=2, padding=1)
 
 
-def _bilinear_kernel(dtype: torch.dtype, device: torch.device) -> torch.Tensor:
-    p = torch.tensor([0.5, 1.0, 0.5], dtype=dtype, device=device)
-    return torch.outer(p, p)[None, None]
+def _restrict_columns(r: torch.Tensor) -> torch.Tensor:
+    """``r[..., 2I] + (r[..., 2I − 1] + r[..., 2I + 1]) / 2`` (zero outside): ``(..., n)`` → ``(..., m)``,
+    ``m = ⌊(n − 1) / 2⌋ + 1``."""
+    n = r.shape[-1]
+    m = _coarse_size(n)
+    out = r[..., 0::2].clone()
+    odd = r[..., 1::2] * 0.5
+    out[..., :n // 2] += odd
+    out[..., 1:] += odd[..., :m - 1]
+    return out
+
+
+def _prolong_columns(e: torch.Tensor, n: int) -> torch.Tensor:
+    """The adjoint of :func:`_restrict_columns`: ``(..., m)`` → ``(..., n)``, linear interpolation."""
+    m = e.shape[-1]
+    out = e.new_empty(*e.shape[:-1], n)
+    out[..., 0::2] = e
+    odd = e[..., :n // 2] * 0.5
+    odd[..., :m - 1] += e[..., 1:] * 0.5
+    out[..., 1::2] = odd
+    return out
 
 
 def restrict(r: torch.Tensor) -> torch.Tensor:
-    """``Pᵀ r``: ``(B, C, h, w)`` → ``(B, C, h', w')`` (full weighting, not normalised)."""
-    b, c, h, w = r.shape
-    out = F.conv2d(r.reshape(b * c, 1, h, w), _bilinear_kernel(r.dtype, r.device), stride=2, padding=1)
-    return out.view(b, c, *out.shape[-2:])
+    """``Pᵀ r``: ``(B, C, h, w)`` → ``(B, C, h', w')`` (full weighting ``[1/2, 1, 1/2]`` in each direction, not
+    normalised), by strided views: several times faster than a strided ``conv2d`` on a CPU."""
+    return _restrict_columns(_restrict_columns(r).transpose(-1, -2)).transpose(-1, -2)
 
 
 def prolong(e: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
     """``P e``: ``(B, C, h', w')`` → ``(B, C, h, w)`` (bilinear interpolation), the adjoint of :func:`restrict`."""
-    b, c, hc, wc = e.shape
-    pad = (shape[0] - 2 * hc + 1, shape[1] - 2 * wc + 1)
-    out = F.conv_transpose2d(e.reshape(b * c, 1, hc, wc), _bilinear_kernel(e.dtype, e.device), stride=2, padding=1,
-                             output_padding=pad)
-    return out.view(b, c, *shape)
+    return _prolong_columns(_prolong_columns(e, shape[1]).transpose(-1, -2), shape[0]).transpose(-1, -2)
 
 
 def dense_matrix(c: torch.Tensor) -> torch.Tensor:
@@ -121,12 +134,20 @@ class Hierarchy:
     coarsest_inverse: torch.Tensor
     #: a faster equivalent of ``stencil_apply(stencils[0], ·)``, if any
     fine_apply: Callable[[torch.Tensor], torch.Tensor] | None = None
+    #: a faster equivalent of a Jacobi sweep on level 0, ``(u, r) ↦ u + w·(r − A u)``, if any
+    fine_smooth: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None
 
     def apply(self, level: int, u: torch.Tensor) -> torch.Tensor:
         """The operator of ``level`` on ``u`` ``(B, C, h, w)``."""
         if level == 0 and self.fine_apply is not None:
             return self.fine_apply(u)
         return stencil_apply(self.stencils[level], u)
+
+    def smooth(self, level: int, u: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
+        """One Jacobi sweep for ``A u = r`` on ``level``."""
+        if level == 0 and self.fine_smooth is not None:
+            return self.fine_smooth(u, r)
+        return u + self.inverse_diagonals[level] * (r - self.apply(level, u))
 
 
 def build_hierarchy(c: torch.Tensor, coarsest: int = COARSEST,
@@ -171,9 +192,9 @@ def v_cycle(hierarchy: Hierarchy, r: torch.Tensor, level: int = 0) -> torch.Tens
         return (r.reshape(b, ch, h * w) @ hierarchy.coarsest_inverse).view(b, ch, h, w)  # the inverse is symmetric
     u = inv * r
     for _ in range(SWEEPS - 1):
-        u = u + inv * (r - hierarchy.apply(level, u))
+        u = hierarchy.smooth(level, u, r)
     coarse = v_cycle(hierarchy, restrict(r - hierarchy.apply(level, u)), level + 1)
     u = u + (inv > 0) * prolong(coarse, r.shape[-2:])  # corrections on the unknowns only
     for _ in range(SWEEPS):
-        u = u + inv * (r - hierarchy.apply(level, u))
+        u = hierarchy.smooth(level, u, r)
     return u
