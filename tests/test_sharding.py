@@ -143,6 +143,23 @@ def test_three_shards_merge_into_the_unsharded_run(run_app, tiny, compose_config
     assert (sweep / "summary.csv").read_text() == (whole / "summary.csv").read_text()
 
 
+def test_the_readme_s_sharding_example_is_accepted_on_the_default_images(compose_config, readme_shard_command):
+    """Each job of the README's sweep composes and gets images of the default run (16 images in one batch of 16):
+    the three shards cover them once (their values: test_three_shards_merge_into_the_unsharded_run, and the
+    command itself, slow: tests/test_cli.py)."""
+    args = readme_shard_command
+    assert "-m" in args and "attribution.shard=range(0,3)" in args
+    fixed = [a for a in args if a != "-m" and not a.startswith("attribution.shard=")]
+    ranges = []
+    for shard in range(3):
+        cfg = compose_config([*fixed, f"attribution.shard={shard}"])
+        assert (cfg.attribution.n_images, cfg.attribution.batch_size) == (16, 16)
+        first, stop = shard_range(cfg.attribution.n_images, cfg.attribution.batch_size, cfg.attribution.shards,
+                                  cfg.attribution.shard)
+        ranges.append((first, stop))
+    assert ranges == [(0, 5), (5, 10), (10, 16)]
+
+
 def _make(path, log, delay):
     with locked(path):
         if not path.exists():
