@@ -94,7 +94,7 @@ def attack_rows(net, x, target, limit: float, base: dict, steps: int) -> list[di
 def faithfulness_rows(net, x, target, base: dict, repeats: int, timer) -> list[dict]:
     """Maps/s of ROAD (MoRF, its 6 fractions) and of deletion (16 steps) on gradient maps, against the forward-only
     limit (images/s of a forward pass without gradients at the same pass size): both are forward passes of imputed or
-    filled images, plus ROAD's conjugate-gradient solve."""
+    filled images, plus ROAD's imputation solve (multigrid-preconditioned conjugate gradients)."""
     from harness.metrics.faithfulness import ROAD_FRACTIONS, deletion_insertion, road_curve
 
     maps = Saliency().attribute(net, x, target).abs().sum(1)

@@ -16,6 +16,10 @@ The maps are smoothed noise (a 31-pixel box filter of uniform noise), so that th
 connected regions, as a saliency map's do. Usage (from the repository root)::
 
     python experiments/throughput/road_solver.py --images 2 --threads 2 --reference-python /work/venv-ref/bin/python
+
+``--bench-rows`` instead runs the bench's ROAD row (:func:`harness.bench_conditions.faithfulness_rows`: the RPS CNN
+with random weights at 64 px, width 0.5, 32 images and at 150 px, width 1, 8 images; 6 fractions, noise 0.01,
+gradient maps) with each of the two harness solvers, against the forward-only limit measured in the same run.
 """
 from __future__ import annotations
 
@@ -81,6 +85,38 @@ def reference_worker(path: str) -> None:
     np.savez(path, **data)
 
 
+def bench_rows(repeats: int = 2) -> None:
+    """The bench's ROAD and deletion rows at its two default settings, with the multigrid and the previous solver."""
+    from harness import bench, bench_conditions
+    from harness.attribution.batching import Batcher
+    from harness.metrics import faithfulness, imputation
+    from harness.models.classifier import use_channels_last
+    from harness.models.rps_cnn import build_rps_cnn
+
+    def previous(x, removed, noise=0.01, seeds=None, rtol=1e-6, max_iter=None):  # the solver swapped, noise kept
+        b, c, h, w = x.shape
+        clean = jacobi_cg(x.reshape(b * c, h, w), removed[:, None].expand(b, c, h, w).reshape(b * c, h, w))
+        draws = torch.stack([torch.randn(c, h, w, generator=g, dtype=torch.float64)
+                             for g in imputation.generators_for(imputation.seed_list(seeds))])
+        return (clean.view(b, c, h, w) + noise * removed[:, None] * draws).to(x.dtype)
+
+    timer = lambda fn, r: bench._best_time(fn, r, torch.device("cpu"))  # noqa: E731
+    print("| setting | solver | ROAD maps/s | ROAD vs forward-only limit | forward-only limit (img/s) |\n|---|---|---|---|---|")
+    for size, width, n in ((64, 0.5, 32), (150, 1.0, 8)):
+        torch.manual_seed(0)
+        net = build_rps_cnn(size, width).eval().requires_grad_(False)
+        use_channels_last(net)
+        x = torch.rand(n, 3, size, size)
+        target = torch.zeros(n, dtype=torch.long)
+        base = {"batch": Batcher(None).fit(net, x[0])}
+        for name, impute in (("multigrid CG", imputation.noisy_linear_impute), ("Jacobi CG (previous)", previous)):
+            faithfulness.noisy_linear_impute = impute
+            row = bench_conditions.faithfulness_rows(net, x, target, base, repeats, timer)[0]
+            print(f"| {size} px, width {width}, {n} images | {name} | {row['maps_s']:.2f} | {row['vs_limit']:.2f} | "
+                  f"{row['forward_limit_img_s']:.0f} |")
+        faithfulness.noisy_linear_impute = imputation.noisy_linear_impute
+
+
 def _timed(fn):
     start = time.perf_counter()
     out = fn()
@@ -94,11 +130,15 @@ def main() -> None:
     parser.add_argument("--model", default="resnet18")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--reference-python", default=None, help="python of an environment with grad-cam")
+    parser.add_argument("--bench-rows", action="store_true", help="the bench's ROAD rows instead")
     parser.add_argument("--reference-worker", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.reference_worker:
         return reference_worker(args.reference_worker)
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+    torch.set_num_threads(args.threads)
+    if args.bench_rows:
+        return bench_rows()
     import torchvision
 
     from harness.metrics.faithfulness import _first_removed, removal_order, road_curve, target_probability
