@@ -1,6 +1,7 @@
 """``python -m harness.bench``: how fast is the harness, against what the hardware allows?
 
-For each model setting (``harness/configs/bench/default.yaml``) it measures, on random weights:
+For each model setting (``harness/configs/bench/default.yaml``: the RPS CNN at a width, or a torchvision classifier
+such as ``resnet50`` at 224 px) it measures, on random weights:
 
 - the **limit**: plain forward + backward (gradient w.r.t. the input) throughput, images/s, at the pass
   size the harness uses on the device;
@@ -15,7 +16,7 @@ For each model setting (``harness/configs/bench/default.yaml``) it measures, on 
 - **variants**: speed and map fidelity of bf16 autocast, TF32 (GPU) and ``torch.compile`` against float32;
 - the **whole run**: ``python -m harness experiment=bias_shift`` with its model cached, timed as a process, against
   the time its forward + backward passes take at the limit (:mod:`harness.bench_run`);
-- peak memory.
+- peak memory: of the whole benchmark, and of each row (``peak_mib``, :mod:`harness.bench_memory`).
 
 The table is printed and written (``bench.csv``, ``bench.md``) into the Hydra run folder.
 """
