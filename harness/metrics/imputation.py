@@ -67,10 +67,10 @@ def solve_imputation(x: torch.Tensor, removed: torch.Tensor, rtol: float = 1e-8,
     taken over the neighbours that exist, as the reference does (it subtracts the weights of out-of-image
     neighbours from the diagonal). The matrix is symmetric (``w_ij = w_ji``) and weakly diagonally dominant, and
     positive definite on every group of connected removed pixels that touches a kept pixel. All planes are solved
-    together by conjugate gradients in float64, each with its own step sizes, preconditioned by a multigrid
-    V-cycle (:mod:`harness.metrics.multigrid`, one hierarchy per image, shared by its channels), until every
-    residual is below ``rtol`` times its right-hand side (at most ``max_iter`` iterations; a warning says when
-    that was not enough), in mixed precision (:func:`_solve`). The iterations start from the mean of the plane's
+    together by conjugate gradients, each with its own step sizes, preconditioned by a multigrid V-cycle
+    (:mod:`harness.metrics.multigrid`, one hierarchy per image, shared by its channels), until every residual is
+    below ``rtol`` times its right-hand side (at most ``max_iter`` iterations; a warning says when that was not
+    enough), in mixed precision: float32 iterations refined against float64 residuals (:func:`_solve`). The iterations start from the mean of the plane's
     kept pixels; their number does not grow with the size of the image or of the removed regions (about 10 for
     rtol 1e-8, whether the removed pixels are scattered or one 200×200 hole, where Jacobi-preconditioned
     conjugate gradients needed some 800). An image with every pixel removed has nothing to interpolate from and
