@@ -5,9 +5,11 @@ matrix entry between pixel ``a`` and its neighbour ``a + OFFSETS[k]`` (zero wher
 grid). The coarse operators are Galerkin products ``Pᵀ A P`` with ``P`` the bilinear interpolation from the grid of
 even pixels (Trottenberg, Oosterlee & Schüller, *Multigrid*, Academic Press 2001, §2.3 and §7.2.1): for a 9-point
 ``A`` they are again 9-point stencils, computed for all pixels at once by one strided convolution
-(:func:`galerkin_coarsen`). The V-cycle (:func:`v_cycle`) smooths with damped Jacobi sweeps, before and after the
-coarse correction as many, so that it is a symmetric positive definite preconditioner for conjugate gradients
-(multigrid-preconditioned CG, Tatebe 1993, https://www.osti.gov/biblio/10175937). Its cost per iteration is a few
+(:func:`galerkin_coarsen`). The V-cycle (:func:`v_cycle`) smooths with Jacobi sweeps (damped on a diagonally
+dominant level, ℓ1-Jacobi on the Galerkin ones: :func:`jacobi_weights`), before and after the coarse correction as
+many, so that it is a symmetric positive definite preconditioner for conjugate gradients (multigrid as a
+preconditioner: Trottenberg et al., §7.8; Tatebe, Copper Mountain Conference on Multigrid Methods 1993). Its cost
+per iteration is a few
 stencil sweeps, and the number of iterations does not grow with the size of the grid or of the holes in a masked
 operator, where Jacobi-preconditioned CG needs iterations in proportion to the width of the largest hole.
 """
