@@ -47,6 +47,16 @@ def run_app(compose_config, tmp_path, model_cache):
 
 
 @pytest.fixture
+def readme_shard_command() -> list[str]:
+    """The arguments of the README's sharding example (``python -m harness ... attribution.shards=3 ... -m``)."""
+    import shlex
+
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    line = next(ln for ln in readme.splitlines() if ln.startswith("python -m harness ") and "attribution.shards=" in ln)
+    return shlex.split(line.split("#")[0])[3:]
+
+
+@pytest.fixture
 def tiny():
     """Overrides that make the app run in seconds."""
     return list(TINY)

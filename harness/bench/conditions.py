@@ -98,8 +98,8 @@ def faithfulness_rows(net, x, target, base: dict, repeats: int, timer, measures:
                       settings: Mapping[str, Any] | None = None) -> list[dict]:
     """Maps/s of ROAD (MoRF, its 6 fractions) and of deletion (16 steps) on gradient maps, against the forward-only
     limit (images/s of a forward pass without gradients at the same pass size): both are forward passes of imputed or
-    filled images, plus ROAD's conjugate-gradient solve; then the per-map faithfulness ``measures``
-    (:func:`faithfulness_measure_rows`)."""
+    filled images, plus ROAD's imputation solve (multigrid-preconditioned conjugate gradients); then the per-map
+    faithfulness ``measures`` (:func:`faithfulness_measure_rows`)."""
     from harness.metrics.faithfulness import ROAD_FRACTIONS, deletion_insertion, road_curve
 
     maps = Saliency().attribute(net, x, target).abs().sum(1)
@@ -163,12 +163,13 @@ def measure_rows(net, x, target, base: dict, repeats: int, timer) -> list[dict]:
         vs = len(x) * passes / t / forward_limit if passes else len(x) / t / base["limit_img_s"]
         rows.append({**base, "method": f"{name}, per map", "maps_s": len(x) / t, "vs_limit": vs,
                      "forward_limit_img_s": forward_limit})
+    return rows
 
 
 # --- the faithfulness measures of Quantus / LATEC ---------------------------------------------------------------
 
 def faithfulness_measure_rows(net, x, target, maps, base: dict, repeats: int, timer, measures: Sequence[str],
-                 forward_limit: float, settings: Mapping[str, Any] | None = None) -> list[dict]:
+                              forward_limit: float, settings: Mapping[str, Any] | None = None) -> list[dict]:
     """Maps/s of per-map faithfulness measures through their registry records (default settings, or ``settings``
     of :class:`harness.metrics.pairwise.Settings`), against the forward-only limit: ``vs_limit`` is the images they
     send to the model per second over that limit (the rest of their time is building the perturbed images, ranking,

@@ -1,6 +1,7 @@
 """``python -m harness.bench``: how fast is the harness, against what the hardware allows?
 
-For each model setting (``harness/configs/bench/default.yaml``) it measures, on random weights:
+For each model setting (``harness/configs/bench/default.yaml``: the RPS CNN at a width, or a torchvision classifier
+such as ``resnet50`` at 224 px) it measures, on random weights:
 
 - the **limit**: plain forward + backward (gradient w.r.t. the input) throughput, images/s, at the pass
   size the harness uses on the device;
@@ -17,7 +18,7 @@ For each model setting (``harness/configs/bench/default.yaml``) it measures, on 
 - **variants**: speed and map fidelity of bf16 autocast, TF32 (GPU) and ``torch.compile`` against float32;
 - the **whole run**: ``python -m harness experiment=bias_shift`` with its model cached, timed as a process, against
   the time its forward + backward passes take at the limit (:mod:`harness.bench.whole_run`);
-- peak memory.
+- peak memory: of the whole benchmark, and of each row (``peak_mib``, :mod:`harness.bench.memory`).
 
 The table is printed and written (``bench.csv``, ``bench.md``) into the Hydra run folder.
 """
@@ -47,6 +48,7 @@ from harness.attribution.runtime import use_exact_float32
 from harness.bench.conditions import (attack_rows, faithfulness_rows, measure_rows, meta_evaluation_rows,
                                      sensitivity_rows)
 from harness.bench.whole_run import whole_run_rows
+from harness.bench.memory import with_peak
 from harness.configs import CONFIG_DIR
 from harness.common.errors import UserError, exit_code_of
 from harness.metrics import similarity
@@ -97,9 +99,22 @@ def _grad_maps(net, x: torch.Tensor, batch: int) -> torch.Tensor:
     return torch.cat(out)
 
 
+def _network(s: DictConfig) -> torch.nn.Module:
+    """The setting's network, random weights: the RPS CNN at ``width`` (``network: rps_cnn``, the default) or a
+    torchvision classifier by name (``network: resnet50``; nothing is downloaded)."""
+    name = s.get("network") or "rps_cnn"
+    if name == "rps_cnn":
+        return build_rps_cnn(s.image_size, s.width)
+    import torchvision
+
+    if name not in torchvision.models.list_models(module=torchvision.models):
+        raise UserError(f"bench setting network={name!r}: not rps_cnn nor a torchvision classifier (e.g. resnet50)")
+    return torchvision.models.get_model(name, weights=None)
+
+
 def _setting(s: DictConfig, cfg: DictConfig, device: torch.device) -> tuple[list[dict], list[dict]]:
     torch.manual_seed(cfg.seed)
-    net = build_rps_cnn(s.image_size, s.width).to(device).eval().requires_grad_(False)
+    net = _network(s).to(device).eval().requires_grad_(False)
     if device.type == "cpu":
         use_channels_last(net)
     x = torch.rand(s.n_images, 3, s.image_size, s.image_size, device=device)
@@ -108,33 +123,46 @@ def _setting(s: DictConfig, cfg: DictConfig, device: torch.device) -> tuple[list
     batch = batcher.fit(net, x[0])
     # the limit at the harness's pass size (as many copies of the images as one pass holds)
     limit = _limit(net, _fill(x, batch), batch, cfg.repeats, device)
-    base = {"image_size": s.image_size, "width": s.width, "n_images": s.n_images, "batch": batch,
-            "limit_img_s": limit}
+    base = {"network": s.get("network") or "rps_cnn", "image_size": s.image_size, "width": s.get("width"),
+            "n_images": s.n_images, "batch": batch, "limit_img_s": limit}
+    measured = functools.partial(with_peak, device)
     rows = []
     seeds = torch.zeros(len(x), 2, dtype=torch.long, device=device)
     for name, m in {"saliency": Saliency(), "ixg": InputXGradient(), "gradcam": GradCAM()}.items():
         view = View("clean", x, target, seeds)
-        t = _best_time(lambda: attribute_views({name: m}, net, [view], reduction="sum_abs", batcher=batcher),
-                       cfg.repeats, device)
-        rows.append({**base, "method": name, "maps_s": s.n_images / t, "vs_limit": s.n_images / t / limit})
-    # IG with three baselines, stacked into one computation as experiments run it
+        rows += measured(lambda: _method_row(name, m, net, view, batcher, base, cfg.repeats, device))
+    rows += measured(lambda: _ig_row(net, x, target, seeds, batcher, base, cfg, device))
+    timer = functools.partial(_best_time, device=device)
+    rows += measured(lambda: sensitivity_rows(net, x, target, batcher, limit, base, cfg.repeats,
+                                              lambda fn, r: timer(fn, r)))
+    rows += measured(lambda: meta_evaluation_rows(net, x, target, batcher, limit, base))
+    rows += measured(lambda: attack_rows(net, x, target, limit, base, cfg.attack_steps))
+    rows += measured(lambda: faithfulness_rows(net, x, target, base, cfg.repeats, lambda fn, r: timer(fn, r),
+                                               list(cfg.get("faithfulness_measures") or []),
+                                               dict(cfg.get("faithfulness") or {})))
+    rows += measured(lambda: measure_rows(net, x, target, base, cfg.repeats, lambda fn, r: timer(fn, r)))
+    return rows, _variants(net, x, batch, limit, base, cfg, device)
+
+
+def _method_row(name, method, net, view, batcher, base, repeats, device) -> list[dict]:
+    t = _best_time(lambda: attribute_views({name: method}, net, [view], reduction="sum_abs", batcher=batcher),
+                   repeats, device)
+    n = len(view.z)
+    return [{**base, "method": name, "maps_s": n / t, "vs_limit": n / t / base["limit_img_s"]}]
+
+
+def _ig_row(net, x, target, seeds, batcher, base, cfg, device) -> list[dict]:
+    """IG with three baselines, stacked into one computation as experiments run it, and the naive loop."""
     ig = {f"ig_{b}": IntegratedGradients(None, n_steps=cfg.n_steps) for b in ("black", "white", "random")}
     bases = {"ig_black": constant(x, 0.0), "ig_white": constant(x, 1.0), "ig_random": uniform(x, seed=cfg.seed)}
     view = View("clean", x, target, seeds, {k: [(("carried",), b)] for k, b in bases.items()})
     t = _best_time(lambda: attribute_views(ig, net, [view], reduction="sum_abs", batcher=batcher), cfg.repeats,
                    device)
-    maps_s = 3 * s.n_images / t
+    maps_s = 3 * len(x) / t
     naive = _naive_ig(net, x, target, cfg, device)
-    rows.append({**base, "method": f"ig×3 baselines ({cfg.n_steps} steps)", "maps_s": maps_s,
-                 "vs_limit": maps_s * cfg.n_steps / limit, "naive_maps_s": naive, "speedup_vs_naive": maps_s / naive})
-    timer = functools.partial(_best_time, device=device)
-    rows += sensitivity_rows(net, x, target, batcher, limit, base, cfg.repeats, lambda fn, r: timer(fn, r))
-    rows += meta_evaluation_rows(net, x, target, batcher, limit, base)
-    rows += attack_rows(net, x, target, limit, base, cfg.attack_steps)
-    rows += faithfulness_rows(net, x, target, base, cfg.repeats, lambda fn, r: timer(fn, r),
-                              list(cfg.get("faithfulness_measures") or []), dict(cfg.get("faithfulness") or {}))
-    rows += measure_rows(net, x, target, base, cfg.repeats, lambda fn, r: timer(fn, r))
-    return rows, _variants(net, x, batch, limit, base, cfg, device)
+    return [{**base, "method": f"ig×3 baselines ({cfg.n_steps} steps)", "maps_s": maps_s,
+             "vs_limit": maps_s * cfg.n_steps / base["limit_img_s"], "naive_maps_s": naive,
+             "speedup_vs_naive": maps_s / naive}]
 
 
 def _naive_ig(net, x, target, cfg, device) -> float:

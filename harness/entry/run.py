@@ -39,7 +39,7 @@ from harness.report.build import build_report, report_settings
 from harness.results.write import save_raw
 from harness.common.schema import CLEAN, CONDITIONS, ConditionRecord
 from harness.common.seeding import seed_everything
-from harness.entry.sharding import check_shard, shard_range
+from harness.entry.sharding import check_shard, computed_range, shard_range
 from harness.loop.store import PartialStore
 
 log = logging.getLogger(__name__)
@@ -165,13 +165,15 @@ def build_experiment(cfg: DictConfig) -> Experiment:
 def execute(cfg: DictConfig, parts: Experiment, model: EncodedClassifier, explained: ImageSet,
             device: torch.device,
             run_dir: str | Path | None, context: Context, accuracy_on: ImageSet | None = None,
-            first: int = 0) -> Evaluation:
+            first: int = 0, own: tuple[int, int] | None = None) -> Evaluation:
     """Explain and score ``explained`` under every condition (results stored in ``run_dir``, if given).
 
     Args:
         context: What the perturbation family may need (the network, the training data, ...).
         accuracy_on: Where each condition's accuracy is measured (the whole test split).
         first: The position of ``explained``'s first image in the test split (a shard's, :mod:`harness.entry.sharding`).
+        own: The positions ``[start, stop)`` of the images whose rows are kept (a shard's own among the whole
+            batches it computes); None: all of ``explained``.
     """
     check_methods(parts.methods, model.network, tuple(explained.images.shape[1:]))
     for method in parts.methods.values():
@@ -196,7 +198,7 @@ def execute(cfg: DictConfig, parts: Experiment, model: EncodedClassifier, explai
     evaluator = Evaluator(parts.methods, parts.scorer, parts.treatments, cfg.attribution.reduction,
                           cfg.attribution.batch_size, device, seed=cfg.seed, n_examples=cfg.report.n_examples,
                           store=store, batcher=Batcher(engine.max_batch, engine.memory_fraction))
-    result = evaluator(model, explained, conditions, accuracy_on, first=first)
+    result = evaluator(model, explained, conditions, accuracy_on, first=first, own=own)
     result.conditions = [ConditionRecord.of(c, result.accuracy.get(c.key)).to_json() for c in conditions]
     result.methods = {name: m.info() for name, m in parts.methods.items() if m.info()}
     return result
@@ -221,14 +223,20 @@ def run(cfg: DictConfig, run_dir: str | Path) -> Any:
     n_explained = len(splits.test.head(cfg.attribution.n_images))
     first, stop = shard_range(n_explained, cfg.attribution.batch_size, cfg.attribution.get("shards"),
                               cfg.attribution.get("shard"))
+    lo, hi = computed_range(first, stop, n_explained, cfg.attribution.batch_size)
     check = functools.partial(check_methods, parts.methods, image_shape=splits.image_shape)
     model, model_info = prepare_model(cfg.model, cfg.train, cfg.data, splits, device, cfg.cache_dir, check=check)
-    explained = splits.test.head(cfg.attribution.n_images).slice(first, stop)
+    explained = splits.test.head(cfg.attribution.n_images).slice(lo, hi)
+    if (lo, hi) != (first, stop):
+        log.info("this shard explains images %d to %d, computed in the whole attribution batches of images %d to %d "
+                 "(as in the unsharded run); with attribution.batch_size at most %d, the shards would share no batch",
+                 first, stop - 1, lo, hi - 1, max(1, n_explained // shards))
     context = Context(network=model.network, encoding=model.encoding, train_images=splits.train.images,
                       train_labels=splits.train.labels, train_cfg=OmegaConf.to_container(cfg.train, resolve=True),
                       device=device, cache_dir=cfg.cache_dir, model_key=model_info.sha256 or model_info.checkpoint)
-    result = execute(cfg, parts, model, explained, device, run_dir, context, accuracy_on=splits.test, first=first)
-    info = run_record(cfg, device, threads, len(explained), splits.classes)
+    result = execute(cfg, parts, model, explained, device, run_dir, context, accuracy_on=splits.test, first=lo,
+                     own=None if (lo, hi) == (first, stop) else (first, stop))
+    info = run_record(cfg, device, threads, stop - first, splits.classes)
     info["images"] = [first, stop]
     info.update(model=asdict(model_info), data={"skipped_files": list(splits.skipped), "n_skipped": len(splits.skipped),
                                                 "has_masks": explained.masks is not None})

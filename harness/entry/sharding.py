@@ -2,10 +2,12 @@
 
 ``attribution.shards=N attribution.shard=i`` (0-based) explains the i-th of N contiguous blocks of the explained
 images; a Hydra multirun over ``attribution.shard`` sends each block to its own job (joblib locally, submitit/SLURM
-on a cluster) and the sweep collector (:mod:`harness.entry.sweep`) merges them. Blocks are cut at the boundaries
-of the attribution batches (``attribution.batch_size`` images), so that every batch holds the same images as in the
-unsharded run: with the seeds derived from the run's seed and the image's index (:mod:`harness.common.seeding`), each
-shard's rows are the unsharded run's rows for its images, value for value.
+on a cluster) and the sweep collector (:mod:`harness.entry.sweep`) merges them. Blocks are whole attribution
+batches where there are enough of them, and runs of images otherwise (:func:`shard_range`); a shard computes whole
+batches of the unsharded run (:func:`computed_range`) and keeps its own images' rows. With the seeds derived from
+the run's seed and the image's position in the test split (:mod:`harness.common.seeding`), and every batch holding the
+same images as in the unsharded run, each shard's rows are the unsharded run's rows for its images, value for
+value.
 """
 from __future__ import annotations
 
@@ -39,9 +41,13 @@ def check_shard(shards: Any, shard: Any) -> tuple[int, int]:
 def shard_range(n_images: int, batch_size: int, shards: Any = 1, shard: Any = 0) -> tuple[int, int]:
     """``(start, stop)``: the positions of shard ``shard`` of ``shards`` among ``n_images`` explained images.
 
-    The ``ceil(n_images / batch_size)`` batches are dealt out in contiguous runs whose sizes differ by at most one
-    batch; shard ``i`` gets batches ``[i·B // N, (i+1)·B // N)``. Every shard gets at least one batch: more shards
-    than batches is one clear :class:`UserError`.
+    With at least as many attribution batches (``B = ceil(n_images / batch_size)``) as shards, the batches are
+    dealt out in contiguous runs whose sizes differ by at most one batch (shard ``i`` gets batches
+    ``[i·B // N, (i+1)·B // N)``): every shard computes its own batches only. With fewer batches than shards
+    (e.g. the default 16 images in one batch of 16, cut in 3), the images are dealt out in contiguous runs whose
+    sizes differ by at most one image (shard ``i`` gets ``[i·n // N, (i+1)·n // N)``), and a shard computes the
+    whole batches its images belong to (:func:`computed_range`), keeping the rows of its own images only. More
+    shards than images is one clear :class:`UserError`.
 
     Args:
         n_images: How many test images the unsharded run explains.
@@ -50,13 +56,22 @@ def shard_range(n_images: int, batch_size: int, shards: Any = 1, shard: Any = 0)
         shard: Which one (0-based).
     """
     shards, shard = check_shard(shards, shard)
+    if shards > max(n_images, 1):
+        raise UserError(f"attribution.shards={shards} but only {n_images} image(s) are explained "
+                        f"(attribution.n_images): use at most {n_images} shards")
     n_batches = -(-n_images // batch_size)
-    if shards > max(n_batches, 1):
-        raise UserError(f"attribution.shards={shards} but the {n_images} explained images make only {n_batches} "
-                        f"batch(es) of attribution.batch_size={batch_size}; use at most {n_batches} shards or a "
-                        "smaller attribution.batch_size")
+    if shards > n_batches:
+        return shard * n_images // shards, (shard + 1) * n_images // shards
     first, last = shard * n_batches // shards, (shard + 1) * n_batches // shards
     return min(first * batch_size, n_images), min(last * batch_size, n_images)
+
+
+def computed_range(start: int, stop: int, n_images: int, batch_size: int) -> tuple[int, int]:
+    """``(start, stop)`` widened to whole attribution batches of the unsharded run (``[k·batch_size, (k+1)·
+    batch_size)``, the last one cut at ``n_images``): the images a shard computes, so that each of its batches
+    holds the same images as in the unsharded run and even the floating-point arithmetic of a stacked batch (a
+    convolution's, a matrix product's) is the same."""
+    return start // batch_size * batch_size, min(-(-stop // batch_size) * batch_size, n_images)
 
 
 #: overrides that say where a job runs, not what it computes: they do not name a shard's folder (a failed shard may

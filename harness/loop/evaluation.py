@@ -29,7 +29,7 @@ from harness.perturbations.base import Batch, Condition
 from harness.loop.scoring import ComparisonView, ConditionScores, clean_examples, compared_view, score_clean_maps
 from harness.common.progress import Progress
 from harness.loop.planning import BaselineRules, SamplePlan, ViewPlanner, check_treatments
-from harness.common.schema import CLEAN
+from harness.common.schema import ABSDIFF, ABSDIFF_COUNT, CLEAN, parse_key
 from harness.loop.store import PartialStore
 
 log = logging.getLogger(__name__)
@@ -110,13 +110,16 @@ class Evaluator:
         check_treatments(self.treatments)
 
     def __call__(self, model: EncodedClassifier, data: ImageSet, conditions: Sequence[Condition],
-                 accuracy_on: ImageSet | None = None, first: int = 0) -> Evaluation:
+                 accuracy_on: ImageSet | None = None, first: int = 0,
+                 own: tuple[int, int] | None = None) -> Evaluation:
         """Score every (image, method, condition, sample); see the class docstring.
 
         ``accuracy_on`` (e.g. the whole test split, ``data`` being some of its images): the accuracy of every
         condition's network on the condition's inputs (sample 0) is measured on it and recorded in
         ``result.accuracy``. ``first``: the position of ``data``'s first image in the test split (a shard's first
-        image, :mod:`harness.entry.sharding`), which names the images and seeds their draws.
+        image, :mod:`harness.entry.sharding`), which names the images and seeds their draws. ``own``: the positions
+        ``[start, stop)`` of the images whose rows and example maps the run keeps (a shard that computes whole
+        batches of the unsharded run, :func:`harness.entry.sharding.computed_range`); None: all of ``data``.
         """
         keys = [c.key for c in conditions]
         if len(set(keys)) != len(keys) or CLEAN in keys:
@@ -136,7 +139,7 @@ class Evaluator:
         with Progress(views, "attribution", "views") as bar:
             for start in range(0, len(data), self.batch_size):
                 chunk = data.slice(start, start + self.batch_size)
-                self.run_batch(planner, model, chunk, first + start, conditions, networks, result, bar)
+                self.run_batch(planner, model, chunk, first + start, conditions, networks, result, bar, own)
         if self.store is not None:
             rows, result.examples = self.store.assemble([CLEAN, *keys])
             result.rows = rows.to_dict("records")
@@ -154,8 +157,9 @@ class Evaluator:
 
     def run_batch(self, planner: ViewPlanner, model: EncodedClassifier, chunk: ImageSet, start: int,
                   conditions: Sequence[Condition], networks: Mapping[str, nn.Module], result: Evaluation,
-                  bar) -> None:
-        """Plan, compute, score and emit every condition's piece of one batch of images (the first at ``start``)."""
+                  bar, own: tuple[int, int] | None = None) -> None:
+        """Plan, compute, score and emit every condition's piece of one batch of images (the first at ``start``;
+        only the rows and examples of the images ``own``, if given)."""
         todo = self.todo(start, conditions)
         if not todo and self.store.done(start, CLEAN):
             bar.update(1 + sum(self._n_views(c) for c in conditions))
@@ -177,9 +181,9 @@ class Evaluator:
                                                  self.methods, model.encoding.name, keep, networks[c.key])
                           for c in todo}
             self.score(plan, maps, pieces, s)
-        self.emit(result, start, CLEAN, [], clean_examples(clean, keep))
+        self.emit(result, start, CLEAN, *owned([], clean_examples(clean, keep), start, own))
         for key, piece in pieces.items():
-            self.emit(result, start, key, piece.rows, piece.examples())
+            self.emit(result, start, key, *owned(piece.rows, piece.examples(), start, own))
 
     @staticmethod
     def needed(todo: Sequence[Condition], conditions: Sequence[Condition], networks: Mapping[str, nn.Module],
@@ -230,6 +234,25 @@ class Evaluator:
         result.rows += rows
         for name, arr in examples.items():
             result.examples[name] = np.concatenate([result.examples[name], arr]) if name in result.examples else arr
+
+
+def owned(rows: list[dict], examples: dict[str, np.ndarray], start: int,
+          own: tuple[int, int] | None) -> tuple[list[dict], dict[str, np.ndarray]]:
+    """The part of a batch's piece (its first image at position ``start``) that a shard owning the images
+    ``[lo, hi)`` writes: the rows of its images, the example arrays of its images (their first axis is the
+    batch's first images), and the batch's sums of map changes (``absdiff``) if the batch's first image is its own,
+    so that the shards' pieces put together are the unsharded run's. ``own=None``: everything."""
+    if own is None:
+        return rows, examples
+    lo, hi = own
+    kept: dict[str, np.ndarray] = {}
+    for name, arr in examples.items():
+        if parse_key(name).kind in (ABSDIFF, ABSDIFF_COUNT):
+            if lo <= start < hi:
+                kept[name] = arr
+        elif len(part := arr[max(lo - start, 0):max(hi - start, 0)]):
+            kept[name] = part
+    return [r for r in rows if lo <= r["image_id"] < hi], kept
 
 
 def _check_references(conditions: Sequence[Condition]) -> None:

@@ -48,6 +48,22 @@ def test_bench_writes_every_table(tmp_path):
     assert variants.loc["fp32", "invariance"] > 0.9999
     assert 0.5 < variants.loc["bf16", "fidelity"] < 1.0
     assert "peak memory" in (tmp_path / "bench.md").read_text()
+    assert (table.peak_mib > 0).all()  # every row's peak memory (resident set size on a CPU)
+
+
+@pytest.mark.slow  # every row on a ResNet-18 (about a minute on a quiet 2-core CPU)
+def test_bench_runs_a_torchvision_network(tmp_path):
+    """The user's scale is a torchvision classifier (random weights, nothing downloaded); tiny here."""
+    bench(_cfg([*TINY[1:], "settings=[{image_size: 32, network: resnet18, n_images: 2}]", "variants=[]",
+                "whole_run.enabled=false"]), tmp_path)
+    table = pd.read_csv(tmp_path / "bench.csv")
+    assert set(table.network) == {"resnet18"} and table.method.str.startswith("ROAD").sum() == 1
+    assert (table.maps_s > 0).all() and (table.peak_mib > 0).all()
+
+
+def test_bench_unknown_network_is_one_clear_error(tmp_path):
+    with pytest.raises(UserError, match="network='nonet': not rps_cnn nor a torchvision classifier"):
+        bench(_cfg([*TINY[1:], "settings=[{image_size: 32, network: nonet, n_images: 2}]"]), tmp_path)
 
 
 def test_bench_unknown_variant_is_one_clear_error(tmp_path):

@@ -109,3 +109,24 @@ def test_sharded_sweep_trains_once_merges_into_the_unsharded_run_and_reruns_a_fa
     assert again.returncode == 0, again.stderr[-3000:]
     assert sorted(sweep.glob("shard_*-of-3_*")) == jobs and (failed / "scores.csv").is_file()
     assert (sweep / "summary.csv").read_bytes() == (tmp_path / "whole" / "summary.csv").read_bytes()
+
+
+@pytest.mark.slow
+def test_the_readme_s_sharding_example_runs_and_merges_into_the_unsharded_run(tmp_path, tiny, readme_shard_command):
+    """The README's command (3 shards of the default 16 images, one batch of 16), on tiny data."""
+    data = [o for o in tiny if not o.startswith(("attribution.n_images", "attribution.batch_size"))]
+    data += ["attribution.include=[saliency]"]  # the default images and batch; one method, for time
+    sweep = tmp_path / "sweep"
+    args = [a for a in readme_shard_command if a != "-m"]  # the tiny data's overrides go before the flag
+    proc = _app(tmp_path, *args, *data, f"hydra.sweep.dir={sweep}", "-m")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert len(list(sweep.glob("shard_*-of-3_*"))) == 3
+    whole = _app(tmp_path, "experiment=bias_shift", *data, f"hydra.run.dir={tmp_path / 'whole'}")
+    assert whole.returncode == 0, whole.stderr[-3000:]
+    keys = ["image_id", "sample", "method", "baseline_treatment", "magnitude", "regime"]
+    merged, alone = pd.read_csv(sweep / "scores.csv"), pd.read_csv(tmp_path / "whole" / "scores.csv")
+    assert alone["image_id"].nunique() == 16
+    pd.testing.assert_frame_equal(merged[alone.columns].sort_values(keys).reset_index(drop=True),
+                                  alone.sort_values(keys).reset_index(drop=True), check_exact=True)
+    for name in ("summary.csv", "comparisons.csv"):
+        assert (sweep / name).read_bytes() == (tmp_path / "whole" / name).read_bytes(), name

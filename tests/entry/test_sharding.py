@@ -14,24 +14,36 @@ from harness.models.checkpoint import locked
 from harness.report.build import report_settings
 from harness.report.scorecard import scorecard
 from harness.report.tables import summarise
-from harness.entry.sharding import check_shard, job_dir, shard_range
+from harness.entry.sharding import check_shard, computed_range, job_dir, shard_range
 
 #: the table's keys: what one row scores
 KEYS = ["image_id", "sample", "method", "baseline_treatment", "perturbation", "magnitude", "regime", "condition"]
 
 
-@pytest.mark.parametrize("n, batch, shards", [(10, 2, 3), (7, 3, 3), (16, 16, 1), (33, 4, 5), (5, 1, 5)])
-def test_shards_cover_the_images_once_in_whole_batches(n, batch, shards):
+@pytest.mark.parametrize("n, batch, shards", [(10, 2, 3), (7, 3, 3), (16, 16, 1), (33, 4, 5), (5, 1, 5), (16, 16, 3),
+                                             (10, 4, 5), (3, 16, 3)])
+def test_shards_cover_the_images_once(n, batch, shards):
     ranges = [shard_range(n, batch, shards, i) for i in range(shards)]
     assert ranges[0][0] == 0 and ranges[-1][1] == n
     assert all(a[1] == b[0] for a, b in zip(ranges, ranges[1:]))  # contiguous, no overlap
-    assert all(start % batch == 0 and stop > start for start, stop in ranges)  # whole batches, none empty
-    sizes = [-(-(stop - start) // batch) for start, stop in ranges]
-    assert max(sizes) - min(sizes) <= 1  # balanced to one batch
+    assert all(stop > start for start, stop in ranges)  # none empty
+    if shards <= -(-n // batch):  # enough batches: whole batches, balanced to one batch
+        assert all(start % batch == 0 for start, _ in ranges)
+        sizes = [-(-(stop - start) // batch) for start, stop in ranges]
+    else:  # runs of images, balanced to one image
+        sizes = [stop - start for start, stop in ranges]
+    assert max(sizes) - min(sizes) <= 1
+    for start, stop in ranges:  # a shard computes whole batches of the unsharded run, its own images among them
+        lo, hi = computed_range(start, stop, n, batch)
+        assert lo <= start < stop <= hi and lo % batch == 0 and (hi % batch == 0 or hi == n)
+        assert hi - lo < stop - start + 2 * batch
 
 
 def test_shard_range_known_answer():
     assert [shard_range(10, 2, 3, i) for i in range(3)] == [(0, 2), (2, 6), (6, 10)]
+    assert [shard_range(16, 16, 3, i) for i in range(3)] == [(0, 5), (5, 10), (10, 16)]  # the default, 3 shards
+    assert [computed_range(*shard_range(16, 16, 3, i), 16, 16) for i in range(3)] == [(0, 16)] * 3
+    assert computed_range(5, 7, 10, 4) == (4, 8) and computed_range(8, 10, 10, 4) == (8, 10)
     assert shard_range(10, 2) == (0, 10)
 
 
@@ -46,9 +58,9 @@ def test_bad_shards_are_one_clear_line(shards, shard, message):
         check_shard(shards, shard)
 
 
-def test_more_shards_than_batches_is_refused():
-    with pytest.raises(UserError, match="make only 2 batch"):
-        shard_range(4, 2, 3, 0)
+def test_more_shards_than_images_is_refused():
+    with pytest.raises(UserError, match="^attribution.shards=5 but only 4 image"):
+        shard_range(4, 2, 5, 0)
 
 
 def test_a_shard_folder_is_named_by_its_shard_and_other_overrides_not_its_number():
@@ -87,10 +99,12 @@ def _as_sweep_job(run, shard: int, shards: int) -> None:
 
 def test_three_shards_merge_into_the_unsharded_run(run_app, tiny, compose_config, tmp_path):
     """Rows, summary, comparisons, example maps and the report's table: equal, value for value."""
-    # 3 images, one per batch and shard; seeded draws (the IG baseline, the random-map control) per image
-    common = [o for o in tiny if not o.startswith("attribution.batch_size")] + [
-        "attribution.batch_size=1", "attribution.include=[saliency,ig_random]", "perturbation.compensated=[false]",
-        "report.n_examples=3", "report.bootstrap_resamples=200"]
+    # 5 images in batches of 4 ([0..3], [4]) cut into 3 shards, more than the batches: shards of images [0], [1, 2],
+    # [3, 4], each computing the whole batches of its images; seeded draws (the IG baseline, the random-map control)
+    # per image
+    common = [o for o in tiny if not o.startswith(("attribution.batch_size", "attribution.n_images"))] + [
+        "attribution.n_images=5", "attribution.batch_size=4", "attribution.include=[saliency,ig_random]",
+        "perturbation.compensated=[false]", "report.n_examples=3", "report.bootstrap_resamples=200"]
     whole = run_app(common, "whole")
     sweep = tmp_path / "sweep"
     sweep.mkdir()
@@ -110,8 +124,10 @@ def test_three_shards_merge_into_the_unsharded_run(run_app, tiny, compose_config
         assert (sweep / name).read_text() == (whole / name).read_text(), name
     table = lambda p: p.read_text()[p.read_text().index("| regime"):]  # noqa: E731
     assert table(sweep / "summary.md") == table(whole / "summary.md")
+    assert [json.loads((sweep / f"shard_{i}" / "run_info.json").read_text())["images"] for i in range(3)] == [
+        [0, 1], [1, 3], [3, 5]]
     info = json.loads((sweep / "run_info.json").read_text())
-    assert info["n_images"] == 3 and info["shards"]["merged"] == [0, 1, 2] and not info["shards"]["missing"]
+    assert info["n_images"] == 5 and info["shards"]["merged"] == [0, 1, 2] and not info["shards"]["missing"]
     assert info["logit_check"] == json.loads((whole / "run_info.json").read_text())["logit_check"]
     assert "Merged from 3 of 3 shards" in (sweep / "summary.md").read_text()
     with np.load(sweep / "examples.npz") as a, np.load(whole / "examples.npz") as b:
@@ -121,10 +137,27 @@ def test_three_shards_merge_into_the_unsharded_run(run_app, tiny, compose_config
     (sweep / "shard_1").rename(tmp_path / "failed")
     collect(sweep, **report_settings(cfg.report, cfg.seed))
     assert "shards 1 missing" in (sweep / "summary.md").read_text()
-    assert len(pd.read_csv(sweep / "scores.csv")) == len(alone) * 2 // 3
+    assert len(pd.read_csv(sweep / "scores.csv")) == len(alone) * 3 // 5  # shard 1 held 2 of the 5 images
     (tmp_path / "failed").rename(sweep / "shard_1")
     collect(sweep, **report_settings(cfg.report, cfg.seed))
     assert (sweep / "summary.csv").read_text() == (whole / "summary.csv").read_text()
+
+
+def test_the_readme_s_sharding_example_is_accepted_on_the_default_images(compose_config, readme_shard_command):
+    """Each job of the README's sweep composes and gets images of the default run (16 images in one batch of 16):
+    the three shards cover them once (their values: test_three_shards_merge_into_the_unsharded_run, and the
+    command itself, slow: tests/test_cli.py)."""
+    args = readme_shard_command
+    assert "-m" in args and "attribution.shard=range(0,3)" in args
+    fixed = [a for a in args if a != "-m" and not a.startswith("attribution.shard=")]
+    ranges = []
+    for shard in range(3):
+        cfg = compose_config([*fixed, f"attribution.shard={shard}"])
+        assert (cfg.attribution.n_images, cfg.attribution.batch_size) == (16, 16)
+        first, stop = shard_range(cfg.attribution.n_images, cfg.attribution.batch_size, cfg.attribution.shards,
+                                  cfg.attribution.shard)
+        ranges.append((first, stop))
+    assert ranges == [(0, 5), (5, 10), (10, 16)]
 
 
 def _make(path, log, delay):
