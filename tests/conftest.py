@@ -62,6 +62,16 @@ def tiny():
     return list(TINY)
 
 
+@pytest.fixture(scope="module")
+def one_thread():
+    """PyTorch on one thread for a module's tests (``pytestmark = pytest.mark.usefixtures("one_thread")``): timings
+    and iteration counts that do not depend on the machine's cores; restored after."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="session")
 def small_splits():
     """Synthetic RPS at 32×32, enough to train a usable small model in seconds."""

@@ -19,12 +19,7 @@ NEW = ("pixel_flipping", "region_perturbation", "selectivity", "irof", "faithful
        "faithfulness_estimate", "monotonicity_correlation", "sensitivity_n")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _linear(scale: float = 1.0, seed: int = 0):

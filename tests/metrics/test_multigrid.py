@@ -12,12 +12,7 @@ from harness.metrics.multigrid import (OFFSETS, build_hierarchy, dense_matrix, g
                                        stencil_apply, v_cycle)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _interpolation(n: int) -> torch.Tensor:
