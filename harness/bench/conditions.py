@@ -156,6 +156,7 @@ def measure_rows(net, x, target, base: dict, repeats: int, timer) -> list[dict]:
             f"non_sensitivity ({patches} features of {patch}²)":
                 (lambda: per_map.non_sensitivity(maps, scene, settings), patches + 1),
             "prediction_consistency": (lambda: per_map.prediction_consistency(maps, scene, settings), 1),
+            "sufficiency": (lambda: per_map.sufficiency(maps, scene, settings), 1),
             "rrs representation (per view)": (lambda: representation(net, x), 1)}
     rows = []
     for name, (fn, passes) in work.items():

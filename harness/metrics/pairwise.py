@@ -44,6 +44,8 @@ class Settings:
         non_sensitivity_patch: Side (pixels) of non-sensitivity's features.
         consistency_grid: Grid (cells a side) on which consistency discretises a map.
         consistency_top: Cells of that grid that make a map's discrete explanation.
+        sufficiency_threshold: Share of the batch's largest map distance within which sufficiency counts two maps
+            as the same explanation (Quantus 0.6: 0.6).
         removal_fill: What Pixel Flipping, Selectivity, Faithfulness Correlation and Estimate set removed pixels to
             (pixel units, or ``"mean"`` / ``"uniform"``: :func:`harness.metrics.removal_curves.fill_images`).
         pixel_flipping_steps: Steps of the Pixel Flipping curve (Bach et al. 2015).
@@ -76,6 +78,7 @@ class Settings:
     non_sensitivity_patch: int = 4
     consistency_grid: int = 4
     consistency_top: int = 1
+    sufficiency_threshold: float = 0.6
     # faithfulness measures of Quantus / LATEC (harness.metrics.removal_curves, harness.metrics.faithfulness_correlation)
     removal_fill: float | str = 0.0
     pixel_flipping_steps: int = 64

@@ -131,3 +131,10 @@ def prediction_consistency(maps: torch.Tensor, scene: Scene, settings) -> torch.
         pred = scene.model(scene.inputs).argmax(1)
     codes = explanation_consistency.discretise(maps, settings.consistency_grid, settings.consistency_top)
     return explanation_consistency.prediction_consistency(codes.to(pred.device), pred)
+
+
+def sufficiency(maps: torch.Tensor, scene: Scene, settings) -> torch.Tensor:
+    """Sufficiency (Dasgupta et al. 2022) within the batch (:mod:`harness.metrics.explanation_consistency`)."""
+    with torch.no_grad():
+        pred = scene.model(scene.inputs).argmax(1)
+    return explanation_consistency.sufficiency(maps.to(pred.device), pred, settings.sufficiency_threshold)

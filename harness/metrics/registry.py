@@ -114,6 +114,8 @@ _ROBUSTNESS_COMPLEXITY_AXIOMATIC = [
                   "Nguyen & Martínez 2020"),
     _faithfulness("prediction_consistency", "consistency (same explanation, same prediction)", "higher",
                   pm.prediction_consistency, "Dasgupta et al. 2022"),
+    _faithfulness("sufficiency", "sufficiency (close explanation, same prediction)", "higher", pm.sufficiency,
+                  "Dasgupta et al. 2022"),
 ]
 _MEASURES = [
     *_SIMILARITIES,

@@ -142,15 +142,17 @@ def _check_measure_settings(s: Settings) -> None:
     """One clear line for a setting of the complexity, axiomatic or consistency measures out of its range."""
     positive = {"effective_complexity_eps": s.effective_complexity_eps, "non_sensitivity_eps": s.non_sensitivity_eps,
                 "non_sensitivity_patch": s.non_sensitivity_patch, "consistency_grid": s.consistency_grid,
-                "consistency_top": s.consistency_top}
+                "consistency_top": s.consistency_top, "sufficiency_threshold": s.sufficiency_threshold}
     bad = [f"{k}={v}" for k, v in positive.items() if not v > 0]
+    if not s.sufficiency_threshold <= 1:
+        bad.append(f"sufficiency_threshold={s.sufficiency_threshold} > 1 (a share of the largest distance)")
     if s.consistency_top > s.consistency_grid ** 2:
         bad.append(f"consistency_top={s.consistency_top} > consistency_grid² = {s.consistency_grid ** 2}")
     if not (s.axiom_baseline == "black" or isinstance(s.axiom_baseline, (int, float))):
         bad.append(f"axiom_baseline={s.axiom_baseline!r} (black or a number)")
     if bad:
         raise UserError(f"metrics.measure_settings out of range: {', '.join(bad)} "
-                        "(ε, patch, grid and top are positive)")
+                        "(ε, patch, grid, top and the threshold are positive)")
 
 
 def _check(requested: list[str], shape: str) -> list[str]:

@@ -30,10 +30,10 @@ def test_bench_writes_every_table(tmp_path):
     assert {"saliency", "ixg", "gradcam", "ig×3 baselines (4 steps)"} <= set(table.method)
     assert table.method.str.startswith("noise views").sum() == 1 and table.method.str.contains("attack step").sum() == 1
     assert table.method.str.startswith("meta-evaluation loop").sum() == 1
-    assert table.method.str.startswith("ROAD").sum() == 1 and table.forward_limit_img_s.notna().sum() == 2 + 6 + len(
+    assert table.method.str.startswith("ROAD").sum() == 1 and table.forward_limit_img_s.notna().sum() == 2 + 7 + len(
         FAITHFULNESS)
     for name in ("complexity", "effective_complexity", "completeness", "non_sensitivity (64 features of 4²)",
-                 "prediction_consistency", "rrs representation"):
+                 "prediction_consistency", "sufficiency", "rrs representation"):
         assert table.method.str.startswith(name).sum() == 1, name
     for name in FAITHFULNESS:  # the measures of Quantus / LATEC, each against the forward-only limit
         row = table[table.method.str.startswith(f"{name} (")].iloc[0]

@@ -12,7 +12,8 @@ from harness.metrics.scorer import Scorer
 from harness.perturbations.noise import NoiseCondition
 from harness.report.meta_evaluation import meta_evaluation
 
-PER_MAP = ["complexity", "effective_complexity", "completeness", "non_sensitivity", "prediction_consistency"]
+PER_MAP = ["complexity", "effective_complexity", "completeness", "non_sensitivity", "prediction_consistency",
+          "sufficiency"]
 
 
 @pytest.fixture(scope="module")

@@ -116,3 +116,30 @@ def test_discretise_picks_the_cells_with_most_mass():
     assert codes[0].nonzero().flatten().tolist() == [0, 15]  # ties (all zero) by cell order
     assert codes[1].nonzero().flatten().tolist() == [1, 12]
     assert ec.discretise(m, 4, 1).sum(1).tolist() == [1, 1]
+
+
+def test_sufficiency_counts_partners_within_the_threshold_of_the_largest_distance():
+    g = torch.Generator().manual_seed(0)
+    pattern = torch.rand(2, 6, 6, generator=g, dtype=torch.float64)
+    maps = pattern[[0, 0, 0, 1]] + 1e-3 * torch.rand(4, 6, 6, generator=g, dtype=torch.float64)
+    maps[1] *= 7.0  # a map's scale does not matter: each is divided by its own peak
+    pred = torch.tensor([0, 0, 1, 1])
+    out = ec.sufficiency(maps, pred, threshold=0.5)
+    np.testing.assert_allclose(out[:3].numpy(), [0.5, 0.5, 0.0])  # images 0-2 are each other's partners
+    assert out[3].isnan()  # the far map has no partner: undefined, not 0
+    # a threshold of 1 makes every image a partner of every other
+    np.testing.assert_allclose(ec.sufficiency(maps, pred, threshold=1.0).numpy(), [1 / 3] * 4)
+
+
+def test_sufficiency_ignores_a_pixel_equal_in_every_map():
+    g = torch.Generator().manual_seed(1)
+    maps = torch.rand(5, 4, 4, generator=g, dtype=torch.float64) + 0.1
+    pred = torch.tensor([0, 1, 0, 1, 0])
+    edged = maps.clone()
+    edged[:, 0, 0] = 0.0  # zero variance over the batch: SciPy's seuclidean turns every distance into NaN here
+    np.testing.assert_allclose(ec.sufficiency(edged, pred, 1.0).numpy(), [0.5, 0.25, 0.5, 0.25, 0.5])
+    dropped = ec.sufficiency(maps[:, 1:, :], pred)  # the same maps without that row...
+    edged_row = maps.clone()
+    edged_row[:, 0, :] = 0.0  # ...equal the maps whose whole row is zero in every map
+    torch.testing.assert_close(ec.sufficiency(edged_row, pred), dropped, equal_nan=True)
+    assert ec.sufficiency(maps[:1], pred[:1]).isnan().all()  # one image: no pairs

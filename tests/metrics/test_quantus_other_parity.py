@@ -80,3 +80,12 @@ def test_live_quantus_complexity_effective_complexity_and_rrs():
     theirs = quantus.RelativeRepresentationStability(disable_warnings=True).relative_representation_stability_objective(
         rep.numpy(), rep_p.numpy(), maps.numpy().copy(), maps_p.numpy())
     np.testing.assert_allclose(sensitivity.rrs_ratio(maps, maps_p, rep, rep_p).numpy(), theirs, rtol=1e-12)
+
+
+def test_sufficiency_matches_quantus_where_defined():
+    pred = _model()(torch.from_numpy(REF["xs"])).argmax(1)
+    ours = ec.sufficiency(torch.from_numpy(REF["maps_s"]), pred, 0.6).numpy()
+    defined = ~np.isnan(ours)
+    assert defined.sum() >= 4 and (~defined).sum() >= 1 and len(set(ours[defined])) >= 2
+    np.testing.assert_allclose(ours[defined], REF["sufficiency"][defined], atol=1e-12)
+    np.testing.assert_array_equal(REF["sufficiency"][~defined], 0.0)  # Quantus scores no partner 0, the harness NaN
