@@ -33,6 +33,6 @@ def test_quickstart_notebook_runs(tmp_path, monkeypatch):
                             resources={"metadata": {"path": str(tmp_path)}}).execute()  # raises on a failing cell
     outputs = [o for c in notebook.cells if c.cell_type == "code" for o in c.outputs]
     text = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
-    assert "| method | input invariance | noise stability | insertion − deletion |" in text
+    assert "| method | input invariance | noise stability | insertion & region perturbation |" in text
     assert any("image/png" in o.get("data", {}) for o in outputs), "the figure is drawn"
     assert not list(tmp_path.iterdir()), "the notebook writes no files"

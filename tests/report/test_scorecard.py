@@ -304,3 +304,18 @@ def test_a_criterion_of_several_measures_averages_each_images_ranks():
     assert means["split"] == pytest.approx((0.5 + 1) / 2) and means["tie"] == pytest.approx((0.5 + 1 / 3) / 2)
     assert len(both) == 16 and combined_ranks([None, None]) is None
     assert combined_ranks([per_image(scores, first), None]).groupby(level=0).mean()["both"] == 1.0
+
+
+def test_a_criterion_of_several_measures_needs_every_part():
+    """The default faithfulness criterion of insertion and region perturbation: measured from both, left out (not
+    measured from insertion alone) when the runs scored only one."""
+    from harness.report.criteria import CRITERIA, per_image
+
+    combined = next(c for c in CRITERIA if c.parts)
+    assert [p.measure for p in combined.parts] == ["insertion_clean", "region_perturbation_clean"]
+    rows = [{VARIANT: v, IMAGE_ID: i, PERTURBATION: "x", "insertion_clean": s * (i + 1),
+             "region_perturbation_clean": s} for i in range(3) for v, s in (("good", 2.0), ("bad", 1.0))]
+    scores = pd.DataFrame(rows)
+    means = per_image(scores, combined).groupby(level=0).mean()
+    assert means["good"] == 1.0 and means["bad"] == 0.0
+    assert per_image(scores.drop(columns="region_perturbation_clean"), combined) is None
