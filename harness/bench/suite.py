@@ -18,7 +18,10 @@ such as ``resnet50`` at 224 px) it measures, on random weights:
 - **variants**: speed and map fidelity of bf16 autocast, TF32 (GPU) and ``torch.compile`` against float32;
 - the **whole run**: ``python -m harness experiment=bias_shift`` with its model cached, timed as a process, against
   the time its forward + backward passes take at the limit (:mod:`harness.bench.whole_run`);
-- peak memory: of the whole benchmark, and of each row (``peak_mib``, :mod:`harness.bench.memory`).
+- peak memory: of the whole benchmark, and of each row (``peak_mib``, :mod:`harness.bench.memory`);
+- **side by side** (``references.enabled``): the same work given to Quantus 0.6, Captum and pytorch-grad-cam, with
+  seconds per image of each and the largest difference of the numbers (:mod:`harness.bench.references`,
+  ``bench_references.csv``; the reference packages are the optional ``bench`` extra).
 
 The table is printed and written (``bench.csv``, ``bench.md``) into the Hydra run folder.
 """
@@ -47,6 +50,7 @@ from harness.attribution.methods import InputXGradient, IntegratedGradients, Sal
 from harness.attribution.runtime import use_exact_float32
 from harness.bench.conditions import (attack_rows, faithfulness_rows, measure_rows, meta_evaluation_rows,
                                      sensitivity_rows)
+from harness.bench.references import reference_rows
 from harness.bench.whole_run import whole_run_rows
 from harness.bench.memory import with_peak
 from harness.configs import CONFIG_DIR
@@ -112,7 +116,7 @@ def _network(s: DictConfig) -> torch.nn.Module:
     return torchvision.models.get_model(name, weights=None)
 
 
-def _setting(s: DictConfig, cfg: DictConfig, device: torch.device) -> tuple[list[dict], list[dict]]:
+def _setting(s: DictConfig, cfg: DictConfig, device: torch.device) -> tuple[list[dict], list[dict], list[dict]]:
     torch.manual_seed(cfg.seed)
     net = _network(s).to(device).eval().requires_grad_(False)
     if device.type == "cpu":
@@ -141,7 +145,14 @@ def _setting(s: DictConfig, cfg: DictConfig, device: torch.device) -> tuple[list
                                                list(cfg.get("faithfulness_measures") or []),
                                                dict(cfg.get("faithfulness") or {})))
     rows += measured(lambda: measure_rows(net, x, target, base, cfg.repeats, lambda fn, r: timer(fn, r)))
-    return rows, _variants(net, x, batch, limit, base, cfg, device)
+    refs = cfg.get("references") or {}
+    side_by_side = []
+    if refs.get("enabled", False):
+        n = min(len(x), int(refs.get("images", 4)))
+        cpu_timer = functools.partial(_best_time, device=torch.device("cpu"))
+        side_by_side = reference_rows(net, x[:n], target[:n], {k: base[k] for k in ("network", "image_size")},
+                                      lambda fn, r: cpu_timer(fn, r), 1, refs.get("measures"))
+    return rows, _variants(net, x, batch, limit, base, cfg, device), side_by_side
 
 
 def _method_row(name, method, net, view, batcher, base, repeats, device) -> list[dict]:
@@ -252,8 +263,9 @@ def bench(cfg: DictConfig, out: str | Path) -> str:
     device = resolve_device(cfg.device)
     use_exact_float32()
     parts = [_setting(s, cfg, device) for s in cfg.settings]
-    table = pd.DataFrame([r for rows, _ in parts for r in rows])
-    variants = pd.DataFrame([r for _, rows in parts for r in rows])
+    table = pd.DataFrame([r for rows, _, _ in parts for r in rows])
+    variants = pd.DataFrame([r for _, rows, _ in parts for r in rows])
+    references = pd.DataFrame([r for _, _, rows in parts for r in rows])
     metrics = pd.DataFrame(_metrics(cfg, device))
     whole = pd.DataFrame()
     if cfg.whole_run.enabled:
@@ -269,11 +281,13 @@ def bench(cfg: DictConfig, out: str | Path) -> str:
     metrics.to_csv(out / "bench_metrics.csv", index=False)
     variants.to_csv(out / "bench_variants.csv", index=False)
     whole.to_csv(out / "bench_run.csv", index=False)
+    references.to_csv(out / "bench_references.csv", index=False)
     fmt = dict(index=False, float_format=lambda v: f"{v:.3g}")
     text = (f"device: {device} ({machine}); torch {torch.__version__}; peak memory {peak:.0f} MiB\n\n"
             + table.to_string(**fmt) + "\n\n" + metrics.to_string(**fmt) + "\n\n"
             + variants.to_string(**{**fmt, "float_format": lambda v: f"{v:.4g}"}) + "\n"
-            + ("\n" + whole.to_string(**fmt) + "\n" if len(whole) else ""))
+            + ("\n" + whole.to_string(**fmt) + "\n" if len(whole) else "")
+            + ("\n" + references.to_string(**fmt) + "\n" if len(references) else ""))
     (out / "bench.md").write_text(text)
     print(text)
     return text
