@@ -135,16 +135,23 @@ class ExplanationAttack:
     def _gradient(self, batch: Batch, e: Explainer, surrogate, x: torch.Tensor, clean, goal, probs0) -> torch.Tensor:
         """``∂loss/∂x`` through the surrogate map, one term of the map at a time (IG's path points, SmoothGrad's
         draws): the loss is linearised in the attributions ``A`` (``v = ∂loss/∂A``, from ``A`` computed without a
-        graph), and ``Σ_terms ∂⟨v, term⟩/∂x`` is accumulated, so memory does not grow with the number of terms."""
+        graph), and ``Σ_terms ∂⟨v, term⟩/∂x`` is accumulated, so memory does not grow with the number of terms. A map
+        of one term is its own value: its forward and backward are made once, with the graph kept."""
         enc, target = batch.encoding, batch.target
-        with torch.no_grad():
-            attr = e.method.attribute(surrogate, enc.encode(x), target, e.baseline, seeds=e.seeds)
+        leaf = x.requires_grad_(True)
+        parts = iter(e.method.differentiable_parts(surrogate, enc.encode(leaf), target, e.baseline, e.seeds))
+        first = next(parts)
+        second = next(parts, None)
+        if second is None:  # one term (the gradient, Input×Gradient, Grad-CAM): it is the map, no second pass
+            attr = first.detach()
+        else:
+            with torch.no_grad():
+                attr = e.method.attribute(surrogate, enc.encode(x.detach()), target, e.baseline, seeds=e.seeds)
         attr = attr.detach().requires_grad_(True)
         loss = objective(self.objective, reduce_channels(attr, e.reduction), clean, self.fraction, goal)
         v = torch.autograd.grad(loss.sum(), attr)[0]
         grad = torch.zeros_like(x)
-        leaf = x.requires_grad_(True)
-        for part in e.method.differentiable_parts(surrogate, enc.encode(leaf), target, e.baseline, e.seeds):
+        for part in (first, *(() if second is None else (second,)), *parts):
             grad += torch.autograd.grad((v * part).sum(), leaf, retain_graph=True)[0]
         if self.objective == "targeted":
             probs = surrogate(enc.encode(leaf)).softmax(1)
