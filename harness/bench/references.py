@@ -20,6 +20,7 @@ harness measure      reference                               what is compared
                      ``sensitivity_max``
 ``infidelity``       Captum ``infidelity``                   the value (the harness's Gaussian draws replayed, β fitted)
 ``random_logit``     Quantus ``RandomLogit``                 Spearman ρ of the two maps (Quantus's class draw)
+MPRT (cascade)       Quantus ``MPRT``                        Spearman ρ per step (Quantus's randomised networks)
 ===================  =====================================  =========================================================
 
 Quantus's removal measures step through a ``C``-channel image's ``C·H·W`` elements, with a step that must divide
@@ -36,6 +37,7 @@ from __future__ import annotations
 
 import copy
 import importlib.util
+import itertools
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -279,6 +281,38 @@ def _logit_theirs(w: Work) -> np.ndarray:
     return np.asarray(metric(**_call(w), explain_func=_explain), dtype=float)
 
 
+def cascade(net: torch.nn.Module, seed: int = 42):
+    """Quantus 0.6's cascading randomisation (``get_random_layer_generator("top_down")``), replayed: from the top,
+    every module with ``reset_parameters`` is reset after ``torch.manual_seed(seed + 1)``, one more a step; yields
+    each step's network (one copy, changed in place)."""
+    model = copy.deepcopy(net)
+    for _, module in [m for m in model.named_modules() if hasattr(m[1], "reset_parameters")][::-1]:
+        torch.manual_seed(seed + 1)
+        module.reset_parameters()
+        yield model
+
+
+def _mprt_ours(w: Work) -> np.ndarray:
+    from harness.attribution.engine import View, attribute_views
+    from harness.attribution.methods import Saliency
+    from harness.metrics import torch_similarity as ts
+
+    view = View("clean", w.x, w.target, torch.stack([w.seeds, w.seeds], 1))
+    rows = []
+    for model in itertools.chain([w.net], cascade(w.net)):  # the original network, then each step (lazily: in place)
+        maps = next(iter(attribute_views({"saliency": Saliency()}, model.eval(), [view],
+                                         reduction="sum_abs")["clean"].maps.values()))
+        rows.append(ts.spearman(w.maps, maps).double().numpy())
+    return np.stack(rows)
+
+
+def _mprt_theirs(w: Work) -> np.ndarray:
+    quantus = _quantus()
+    metric = quantus.MPRT(similarity_func=quantus.similarity_func.correlation_spearman, layer_order="top_down",
+                          **_QUIET)
+    return np.asarray(list(metric(**_call(w), explain_func=_explain).values()), dtype=float)
+
+
 COMPARISONS: tuple[Comparison, ...] = (
     Comparison("road_morf", "grad-cam NoisyLinearImputer (per image)", "pytorch_grad_cam", _road_ours, _road_gradcam,
                f"curve, {len(ROAD_FRACTIONS)} fractions, noise 0"),
@@ -298,6 +332,8 @@ COMPARISONS: tuple[Comparison, ...] = (
                f"value, {INFIDELITY_SAMPLES} Gaussian draws (σ {INFIDELITY_STD}) replayed, β fitted"),
     Comparison("random_logit", "Quantus RandomLogit", "quantus", _logit_ours, _logit_theirs,
                "Spearman ρ of the two maps, Quantus's class draw"),
+    Comparison("mprt", "Quantus MPRT", "quantus", _mprt_ours, _mprt_theirs,
+               "Spearman ρ per cascade step, Quantus's randomised networks replayed"),
 )
 
 
