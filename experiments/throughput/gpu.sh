@@ -23,7 +23,7 @@ PY
 cat "$out/device.txt"
 
 bench() {
-  python -m harness.bench device=cuda repeats=3 'variants=[bf16,fp16,tf32,compile]' \
+  python -m harness.bench device=cuda repeats=3 'variants=[bf16,fp16,tf32,compile]' references.enabled=false \
     'settings=[{image_size: 64, width: 0.5, n_images: 256}, {image_size: 150, width: 1.0, n_images: 64}, {image_size: 224, network: resnet50, n_images: 32}]' \
     hydra.run.dir="$out/bench"
 }
