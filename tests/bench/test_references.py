@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from harness.bench import references
+from harness.bench import reference_robustness, references
 from harness.models.rps_cnn import build_rps_cnn
 
 
@@ -37,10 +37,10 @@ def test_a_missing_reference_is_a_row_that_says_so(work, monkeypatch):
 def test_the_replayed_draws_are_the_harness_s(work):
     net, x, target = work
     w = references.Work(net, x, target, references.gradient_maps(net, x, target), torch.arange(3) + 1)
-    draws = references.noise_draws(w)
-    assert draws.shape == (references.NOISE_SAMPLES, 3, 3, 32, 32)
-    assert draws.abs().max() <= references.NOISE_RADIUS
-    torch.testing.assert_close(references.noise_draws(w), draws)  # seeded per image
+    draws = reference_robustness.noise_draws(w)
+    assert draws.shape == (reference_robustness.NOISE_SAMPLES, 3, 3, 32, 32)
+    assert draws.abs().max() <= reference_robustness.NOISE_RADIUS
+    torch.testing.assert_close(reference_robustness.noise_draws(w), draws)  # seeded per image
 
 
 @pytest.mark.parametrize("package", ["quantus", "captum", "pytorch_grad_cam"])
