@@ -87,6 +87,13 @@ COMPARISONS: tuple[Comparison, ...] = (
 )
 
 
+def _timed(timer, fn: Callable[[Work], np.ndarray], work: Work, repeats: int) -> tuple[float, np.ndarray]:
+    """``fn(work)``'s best time by ``timer`` (a warm-up call, then ``repeats``) and its output (the last call's)."""
+    out = {}
+    seconds = timer(lambda: out.update(value=fn(work)), repeats)
+    return seconds, out["value"]
+
+
 def reference_rows(net: torch.nn.Module, x: torch.Tensor, target: torch.Tensor, base: dict,
                    timer: Callable[[Callable[[], object], int], float], repeats: int = 1,
                    only: Sequence[str] | None = None) -> list[dict]:
@@ -109,16 +116,14 @@ def reference_rows(net: torch.nn.Module, x: torch.Tensor, target: torch.Tensor, 
         if importlib.util.find_spec(c.package) is None:
             rows.append({**row, "note": f"{c.package} not installed (pip install 'saliency-harness[bench]')"})
             continue
-        ours = c.ours(work)
-        t_ours = timer(lambda: c.ours(work), repeats)
+        t_ours, ours = _timed(timer, c.ours, work, repeats)
         try:
-            theirs = c.theirs(work)
+            t_theirs, theirs = _timed(timer, c.theirs, work, repeats)
         except Exception as exc:  # the reference cannot do this work: recorded, not raised
             first = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else ""
             rows.append({**row, "harness_s_per_image": t_ours / len(x), "note": f"reference fails: "
                          f"{type(exc).__name__}: {first}"})
             continue
-        t_theirs = timer(lambda: c.theirs(work), repeats)
         ours, theirs = np.asarray(ours, dtype=float), np.asarray(theirs, dtype=float)
         diff = float(np.nanmax(np.abs(ours - theirs))) if ours.shape == theirs.shape else float("nan")
         rows.append({**row, "harness_s_per_image": t_ours / len(x), "reference_s_per_image": t_theirs / len(x),

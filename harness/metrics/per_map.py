@@ -38,6 +38,7 @@ class Scene:
     target: torch.Tensor | None = None
     seeds: torch.Tensor | None = None
     _darkest: torch.Tensor | None = field(default=None, repr=False)
+    _predictions: torch.Tensor | None = field(default=None, repr=False, init=False)  # not carried by replace()
 
     @property
     def darkest(self) -> torch.Tensor:
@@ -45,6 +46,15 @@ class Scene:
         if self._darkest is None:
             self._darkest = regions.darkest(self.images)
         return self._darkest
+
+    @property
+    def predictions(self) -> torch.Tensor:
+        """The model's class for each input ``(B,)`` (one forward pass, made once per batch for the measures that
+        compare predictions: consistency, sufficiency)."""
+        if self._predictions is None:
+            with torch.no_grad():
+                self._predictions = self.model(self.inputs).argmax(1)
+        return self._predictions
 
 
 def dark_share(maps: torch.Tensor, scene: Scene, settings=None) -> torch.Tensor:
@@ -127,14 +137,12 @@ def non_sensitivity(maps: torch.Tensor, scene: Scene, settings) -> torch.Tensor:
 
 def prediction_consistency(maps: torch.Tensor, scene: Scene, settings) -> torch.Tensor:
     """Consistency (Dasgupta et al. 2022) within the batch (:mod:`harness.metrics.explanation_consistency`)."""
-    with torch.no_grad():
-        pred = scene.model(scene.inputs).argmax(1)
+    pred = scene.predictions
     codes = explanation_consistency.discretise(maps, settings.consistency_grid, settings.consistency_top)
     return explanation_consistency.prediction_consistency(codes.to(pred.device), pred)
 
 
 def sufficiency(maps: torch.Tensor, scene: Scene, settings) -> torch.Tensor:
     """Sufficiency (Dasgupta et al. 2022) within the batch (:mod:`harness.metrics.explanation_consistency`)."""
-    with torch.no_grad():
-        pred = scene.model(scene.inputs).argmax(1)
+    pred = scene.predictions
     return explanation_consistency.sufficiency(maps.to(pred.device), pred, settings.sufficiency_threshold)

@@ -143,3 +143,23 @@ def test_sufficiency_ignores_a_pixel_equal_in_every_map():
     edged_row[:, 0, :] = 0.0  # ...equal the maps whose whole row is zero in every map
     torch.testing.assert_close(ec.sufficiency(edged_row, pred), dropped, equal_nan=True)
     assert ec.sufficiency(maps[:1], pred[:1]).isnan().all()  # one image: no pairs
+
+
+def test_a_scene_predicts_once_and_a_replaced_scene_predicts_its_own_inputs():
+    from dataclasses import replace
+
+    from harness.metrics.per_map import Scene
+
+    calls = []
+    weights = torch.tensor([[1.0], [-1.0]])
+
+    def model(images):
+        calls.append(len(images))
+        return images.flatten(1).sum(1, keepdim=True) @ weights.T
+
+    x = torch.ones(3, 1, 2, 2)
+    scene = Scene(x, model=model, inputs=x, target=torch.zeros(3, dtype=torch.long))
+    assert scene.predictions.tolist() == [0, 0, 0] and scene.predictions.tolist() == [0, 0, 0]
+    assert calls == [3]  # one forward pass for every measure that compares predictions
+    moved = replace(scene, inputs=-x)
+    assert moved.predictions.tolist() == [1, 1, 1] and calls == [3, 3]
