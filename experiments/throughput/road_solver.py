@@ -18,8 +18,8 @@ connected regions, as a saliency map's do. Usage (from the repository root)::
     python experiments/throughput/road_solver.py --images 2 --threads 2 --reference-python /work/venv-ref/bin/python
 
 ``--bench-rows`` instead runs the bench's ROAD row (:func:`harness.bench.conditions.faithfulness_rows`: the RPS CNN
-with random weights at 64 px, width 0.5, 32 images and at 150 px, width 1, 8 images; 6 fractions, noise 0.01,
-gradient maps) with each of the two harness solvers, against the forward-only limit measured in the same run.
+with random weights at 64 px, width 0.5, 32 images and at 150 px, width 1, 8 images, and a ResNet-50 at 224 px, 4
+images; 6 fractions, noise 0.01, gradient maps), against the forward-only limit measured in the same run.
 """
 from __future__ import annotations
 
@@ -86,35 +86,35 @@ def reference_worker(path: str) -> None:
 
 
 def bench_rows(repeats: int = 2) -> None:
-    """The bench's ROAD and deletion rows at its two default settings, with the multigrid and the previous solver."""
-    from harness import bench, bench_conditions
+    """The bench's ROAD and deletion rows (:func:`harness.bench.conditions.faithfulness_rows`: gradient maps, 6
+    fractions, noise 0.01) at its two default settings and on a torchvision ResNet-50 at 224 px."""
+    import functools
+
+    import torchvision
+
     from harness.attribution.batching import Batcher
-    from harness.metrics import faithfulness, imputation
+    from harness.bench.conditions import faithfulness_rows
+    from harness.bench.suite import _best_time
     from harness.models.classifier import use_channels_last
     from harness.models.rps_cnn import build_rps_cnn
 
-    def previous(x, removed, noise=0.01, seeds=None, rtol=1e-6, max_iter=None):  # the solver swapped, noise kept
-        b, c, h, w = x.shape
-        clean = jacobi_cg(x.reshape(b * c, h, w), removed[:, None].expand(b, c, h, w).reshape(b * c, h, w))
-        draws = torch.stack([torch.randn(c, h, w, generator=g, dtype=torch.float64)
-                             for g in imputation.generators_for(imputation.seed_list(seeds))])
-        return (clean.view(b, c, h, w) + noise * removed[:, None] * draws).to(x.dtype)
-
-    timer = lambda fn, r: bench._best_time(fn, r, torch.device("cpu"))  # noqa: E731
-    print("| setting | solver | ROAD maps/s | ROAD vs forward-only limit | forward-only limit (img/s) |\n|---|---|---|---|---|")
-    for size, width, n in ((64, 0.5, 32), (150, 1.0, 8)):
+    timer = functools.partial(_best_time, device=torch.device("cpu"))
+    print("| setting | ROAD maps/s | ROAD vs forward-only limit | deletion vs limit | forward-only limit (img/s) |\n"
+          "|---|---|---|---|---|")
+    for size, network, n in ((64, 0.5, 32), (150, 1.0, 8), (224, "resnet50", 4)):
         torch.manual_seed(0)
-        net = build_rps_cnn(size, width).eval().requires_grad_(False)
+        if isinstance(network, str):
+            net, name = getattr(torchvision.models, network)(weights=None), f"{size} px, {network}, {n} images"
+        else:
+            net, name = build_rps_cnn(size, network), f"{size} px, RPS CNN width {network}, {n} images"
+        net = net.eval().requires_grad_(False)
         use_channels_last(net)
         x = torch.rand(n, 3, size, size)
         target = torch.zeros(n, dtype=torch.long)
         base = {"batch": Batcher(None).fit(net, x[0])}
-        for name, impute in (("multigrid CG", imputation.noisy_linear_impute), ("Jacobi CG (previous)", previous)):
-            faithfulness.noisy_linear_impute = impute
-            row = bench_conditions.faithfulness_rows(net, x, target, base, repeats, timer)[0]
-            print(f"| {size} px, width {width}, {n} images | {name} | {row['maps_s']:.2f} | {row['vs_limit']:.2f} | "
-                  f"{row['forward_limit_img_s']:.0f} |")
-        faithfulness.noisy_linear_impute = imputation.noisy_linear_impute
+        road, deletion = faithfulness_rows(net, x, target, base, repeats, timer)[:2]
+        print(f"| {name} | {road['maps_s']:.2f} | {road['vs_limit']:.2f} | {deletion['vs_limit']:.2f} | "
+              f"{road['forward_limit_img_s']:.0f} |", flush=True)
 
 
 def _timed(fn, repeats: int = 1):

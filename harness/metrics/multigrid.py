@@ -3,18 +3,20 @@
 A linear operator on ``(h, w)`` planes is held as its stencil, ``(B, 9, h, w)`` coefficients: ``c[:, k, a]`` is the
 matrix entry between pixel ``a`` and its neighbour ``a + OFFSETS[k]`` (zero where that neighbour is outside the
 grid). The coarse operators are Galerkin products ``Pᵀ A P`` with ``P`` the bilinear interpolation from the grid of
-even pixels (Trottenberg, Oosterlee & Schüller, *Multigrid*, Academic Press 2001, §2.3 and §7.2.1): for a 9-point
-``A`` they are again 9-point stencils, computed for all pixels at once by one strided convolution
-(:func:`galerkin_coarsen`). The V-cycle (:func:`v_cycle`) smooths with Jacobi sweeps (damped on a diagonally
-dominant level, ℓ1-Jacobi on the Galerkin ones: :func:`jacobi_weights`), before and after the coarse correction as
-many, so that it is a symmetric positive definite preconditioner for conjugate gradients (multigrid as a
-preconditioner: Trottenberg et al., §7.8; Tatebe, Copper Mountain Conference on Multigrid Methods 1993). Its cost
-per iteration is a few
-stencil sweeps, and the number of iterations does not grow with the size of the grid or of the holes in a masked
-operator, where Jacobi-preconditioned CG needs iterations in proportion to the width of the largest hole.
+even pixels (Trottenberg, Oosterlee & Schüller, *Multigrid*, Academic Press 2001, §2.3 and §7.2.1), with one more
+coarse row and column past the edge of an even grid, so that ``P`` keeps constants up to the image border, a free
+edge of the imputation system: for a 9-point ``A`` they are again 9-point stencils, computed for all pixels at once
+by one strided convolution (:func:`galerkin_coarsen`). The V-cycle (:func:`v_cycle`) smooths with Jacobi sweeps
+(damped on a diagonally dominant level, enough for convergence on the Galerkin ones: :func:`jacobi_weights`),
+before and after the coarse correction as many, so that it is a symmetric positive definite preconditioner for
+conjugate gradients (multigrid as a preconditioner: Trottenberg et al., §7.8; Tatebe, Copper Mountain Conference on
+Multigrid Methods 1993). Its cost per iteration is a few stencil sweeps, and the number of iterations does not grow
+with the size of the grid or of the holes in a masked operator (6–11 for ROAD's holes at 224 px), where
+Jacobi-preconditioned CG needs iterations in proportion to the width of the largest hole.
 """
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -25,7 +27,7 @@ import torch.nn.functional as F
 OFFSETS = tuple((di, dj) for di in (-1, 0, 1) for dj in (-1, 0, 1))
 CENTRE = 4
 #: Damping of the Jacobi smoother, and sweeps before and after each coarse correction.
-JACOBI_DAMPING, SWEEPS = 0.8, 2
+JACOBI_DAMPING, SWEEPS = 0.8, 1
 #: Grids with at most this many pixels are solved directly (a dense pseudo-inverse).
 COARSEST = 64
 
@@ -53,8 +55,10 @@ def _bilinear_1d(t: int) -> float:
     return {-1: 0.5, 0: 1.0, 1: 0.5}.get(t, 0.0)
 
 
+@functools.lru_cache(maxsize=None)
 def _galerkin_kernel(dtype: torch.dtype, device: torch.device) -> torch.Tensor:
-    """``(9, 9, 3, 3)``: ``K[o, e, t] = p(t) p(t + e − 2o)``, ``p`` the bilinear weights, ``t`` in ``{−1, 0, 1}²``."""
+    """``(9, 9, 3, 3)``: ``K[o, e, t] = p(t) p(t + e − 2o)``, ``p`` the bilinear weights, ``t`` in ``{−1, 0, 1}²``
+    (made once per dtype and device)."""
     k = torch.zeros(9, 9, 3, 3, dtype=dtype)
     for o, (oi, oj) in enumerate(OFFSETS):
         for e, (ei, ej) in enumerate(OFFSETS):
@@ -66,39 +70,50 @@ def _galerkin_kernel(dtype: torch.dtype, device: torch.device) -> torch.Tensor:
 
 
 def _coarse_size(n: int) -> int:
-    return (n - 1) // 2 + 1
+    """Coarse pixels of a line of ``n``: coarse pixel ``I`` sits on fine pixel ``2I``, and an even line gets one
+    more, on the pixel one past its end, so that the interpolation keeps constants up to the last pixel."""
+    return n // 2 + 1
+
+
+def _pad_odd(t: torch.Tensor, dims: int = 1) -> torch.Tensor:
+    """``t`` with a zero pixel appended to each of its last ``dims`` dimensions that has an even length: on a line
+    of odd length ``n'`` the coarse pixels ``0 … (n' − 1) / 2`` are the even pixels, the last one included."""
+    pad = []
+    for d in range(1, dims + 1):
+        pad += [0, 1 - t.shape[-d] % 2]
+    return F.pad(t, pad) if any(pad) else t
 
 
 def galerkin_coarsen(c: torch.Tensor) -> torch.Tensor:
-    """The Galerkin coarse stencil ``(B, 9, h', w')`` of ``c`` ``(B, 9, h, w)``, ``h' = ⌊(h − 1) / 2⌋ + 1``.
+    """The Galerkin coarse stencil ``(B, 9, h', w')`` of ``c`` ``(B, 9, h, w)``, ``h' = ⌊h / 2⌋ + 1``.
 
-    Coarse pixel ``I`` sits on fine pixel ``2I``; ``P`` interpolates bilinearly (weights 1, 1/2, 1/4), so
+    Coarse pixel ``I`` sits on fine pixel ``2I`` (on an even grid the last row and column of coarse pixels sit one
+    past the edge: :func:`_coarse_size`); ``P`` interpolates bilinearly (weights 1, 1/2, 1/4), so
     ``(PᵀAP)[I, I + o] = Σ_t Σ_e p(t) p(t + e − 2o) c_e[2I + t]``: a stride-2 convolution. A coarse pixel whose
     fine neighbourhood has no unknown has an all-zero row and column.
     """
-    return F.conv2d(c, _galerkin_kernel(c.dtype, c.device), stride=2, padding=1)
+    return F.conv2d(_pad_odd(c, 2), _galerkin_kernel(c.dtype, c.device), stride=2, padding=1)
 
 
 def _restrict_columns(r: torch.Tensor) -> torch.Tensor:
     """``r[..., 2I] + (r[..., 2I − 1] + r[..., 2I + 1]) / 2`` (zero outside): ``(..., n)`` → ``(..., m)``,
-    ``m = ⌊(n − 1) / 2⌋ + 1``."""
+    ``m = ⌊n / 2⌋ + 1``."""
     n = r.shape[-1]
-    m = _coarse_size(n)
-    out = r[..., 0::2].clone()
+    half = n // 2  # odd pixels; pixel 2k + 1 lies between coarse pixels k and k + 1
+    out = r.new_zeros(*r.shape[:-1], _coarse_size(n))
+    out[..., :(n + 1) // 2] = r[..., 0::2]
     odd = r[..., 1::2] * 0.5
-    out[..., :n // 2] += odd
-    out[..., 1:] += odd[..., :m - 1]
+    out[..., :half] += odd
+    out[..., 1:half + 1] += odd
     return out
 
 
 def _prolong_columns(e: torch.Tensor, n: int) -> torch.Tensor:
     """The adjoint of :func:`_restrict_columns`: ``(..., m)`` → ``(..., n)``, linear interpolation."""
-    m = e.shape[-1]
+    half = n // 2
     out = e.new_empty(*e.shape[:-1], n)
-    out[..., 0::2] = e
-    odd = e[..., :n // 2] * 0.5
-    odd[..., :m - 1] += e[..., 1:] * 0.5
-    out[..., 1::2] = odd
+    out[..., 0::2] = e[..., :(n + 1) // 2]
+    out[..., 1::2] = torch.add(e[..., :half], e[..., 1:half + 1]).mul_(0.5)
     return out
 
 
@@ -160,18 +175,21 @@ def build_hierarchy(c: torch.Tensor, coarsest: int = COARSEST,
     stencils = [c]
     while stencils[-1].shape[-2] * stencils[-1].shape[-1] > coarsest:
         stencils.append(galerkin_coarsen(stencils[-1]))
-    inverse = [jacobi_weights(s, level == 0) for level, s in enumerate(stencils)]
+    inverse = [jacobi_weights(s) for s in stencils]
     return Hierarchy(stencils, inverse, pseudo_inverse(dense_matrix(stencils[-1].double())).to(c.dtype),
                      fine_apply)
 
 
-def jacobi_weights(c: torch.Tensor, diagonally_dominant: bool) -> torch.Tensor:
-    """``(B, 1, h, w)`` weights of the Jacobi smoother of the stencil ``c`` ``(B, 9, h, w)``, 0 where the diagonal
-    is: ``damping / diagonal`` for a weakly diagonally dominant operator, else ``1 / Σ_j |a_ij|`` (ℓ1-Jacobi, a
-    convergent smoother for every SPD matrix: Baker, Falgout, Kolev & Yang, SIAM J. Sci. Comput. 2011,
-    https://doi.org/10.1137/100798806): Galerkin coarse operators need not be diagonally dominant."""
+def jacobi_weights(c: torch.Tensor) -> torch.Tensor:
+    """``(B, 1, h, w)`` weights ``1 / dᵢ`` of the Jacobi smoother of the stencil ``c`` ``(B, 9, h, w)``, 0 where the
+    diagonal is: ``dᵢ = max(aᵢᵢ / ω, (1 + 10⁻⁴)·(aᵢᵢ + Σ_{j≠i} |aᵢⱼ|) / 2)``. On a weakly diagonally dominant row
+    (the fine level's) the first term wins: Jacobi damped by ``ω``. The second makes ``2D − A`` strictly
+    diagonally dominant (Gershgorin), hence positive definite, which is what a Jacobi smoother needs to converge on
+    an SPD matrix: the Galerkin coarse operators need not be diagonally dominant. It is half of the ℓ1-Jacobi
+    smoother of Baker, Falgout, Kolev & Yang (SIAM J. Sci. Comput. 2011, https://doi.org/10.1137/100798806), which
+    damps twice as much as needed."""
     diag = c[:, CENTRE:CENTRE + 1]
-    scale = diag / JACOBI_DAMPING if diagonally_dominant else c.abs().sum(1, keepdim=True)
+    scale = torch.maximum(diag / JACOBI_DAMPING, (1 + 1e-4) / 2 * c.abs().sum(1, keepdim=True))
     return torch.where(diag > 0, 1 / scale.clamp_min(1e-30), torch.zeros_like(diag))
 
 

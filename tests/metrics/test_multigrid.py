@@ -16,14 +16,14 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _interpolation(n: int) -> torch.Tensor:
-    """``(n, ⌊(n − 1) / 2⌋ + 1)`` dense 1-D linear interpolation from the even points."""
-    m = (n - 1) // 2 + 1
+    """``(n, ⌊n / 2⌋ + 1)`` dense 1-D linear interpolation from the even points (on an even line the last coarse
+    point sits one past the end)."""
+    m = n // 2 + 1
     p = torch.zeros(n, m, dtype=torch.float64)
     for i in range(m):
-        p[2 * i, i] = 1.0
-        for j in (2 * i - 1, 2 * i + 1):
+        for j, weight in ((2 * i - 1, 0.5), (2 * i, 1.0), (2 * i + 1, 0.5)):
             if 0 <= j < n:
-                p[j, i] = 0.5
+                p[j, i] = weight
     return p
 
 
@@ -33,7 +33,7 @@ def test_transfers_and_galerkin_coarsening_are_their_dense_definitions(shape):
     p = torch.kron(_interpolation(h), _interpolation(w))  # (h·w, h'·w'), row-major pixels
     g = torch.Generator().manual_seed(0)
     r = torch.rand(2, 3, h, w, generator=g, dtype=torch.float64)
-    coarse_shape = ((h - 1) // 2 + 1, (w - 1) // 2 + 1)
+    coarse_shape = (h // 2 + 1, w // 2 + 1)
     assert torch.allclose(restrict(r).flatten(2), r.flatten(2) @ p, atol=1e-12)
     e = torch.rand(2, 3, *coarse_shape, generator=g, dtype=torch.float64)
     assert torch.allclose(prolong(e, shape).flatten(2), e.flatten(2) @ p.T, atol=1e-12)
@@ -43,6 +43,17 @@ def test_transfers_and_galerkin_coarsening_are_their_dense_definitions(shape):
     assert torch.allclose(a, a.transpose(1, 2)) and torch.allclose(stencil_apply(c, r).flatten(2),
                                                                  r.flatten(2) @ a.transpose(1, 2), atol=1e-12)
     assert torch.allclose(dense_matrix(galerkin_coarsen(c)), p.T @ a @ p, atol=1e-12)
+
+
+@pytest.mark.parametrize("shape", [(8, 8), (9, 6), (224, 224)])
+def test_the_interpolation_keeps_constants_up_to_every_edge(shape):
+    """The image border is a free edge of the imputation system (a removed pixel there averages the neighbours
+    that exist), so the coarse grids must represent a constant up to it: with the coarse pixels on the even fine
+    pixels only, an even grid's last row and column got half of it, and a hole touching the bottom or right edge
+    took 5× the iterations."""
+    h, w = shape
+    coarse = torch.ones(1, 1, h // 2 + 1, w // 2 + 1, dtype=torch.float64)
+    assert torch.equal(prolong(coarse, shape), torch.ones(1, 1, h, w, dtype=torch.float64))
 
 
 def _direct(x: np.ndarray, removed: np.ndarray) -> np.ndarray:
@@ -95,6 +106,19 @@ def test_large_holes_converge_to_the_direct_solve_in_a_bounded_number_of_iterati
     for k in range(3):
         ref = _direct(x[k].double().numpy(), removed[k].numpy())
         assert np.abs(got[k].numpy() - ref).max() < 1e-6
+
+
+def test_holes_at_the_bottom_right_corner_converge_as_fast_as_the_others():
+    """The removal of the most relevant pixels of a map that rises towards a corner: the holes grow from the
+    bottom-right corner (free edges, where the interpolation must keep constants), 10–90% of the pixels."""
+    g = torch.Generator().manual_seed(5)
+    x = torch.rand(9, 3, 224, 224, generator=g)
+    distance = torch.arange(224)[:, None] + torch.arange(224)[None]
+    removed = (distance[None] >= 446 - torch.linspace(0.1, 0.9, 9)[:, None, None] * 446)
+    got, iterations = imputation._solve(x, removed, 1e-8, 100)
+    assert iterations <= 12, iterations
+    for k in (0, 8):
+        assert np.abs(got[k].numpy() - _direct(x[k].double().numpy(), removed[k].numpy())).max() < 1e-6
 
 
 def test_scattered_pixels_converge_to_the_direct_solve():
