@@ -13,7 +13,8 @@ does not depend on them) with
   same forward passes.
 
 The maps are smoothed noise (a 31-pixel box filter of uniform noise), so that the removed pixels form large
-connected regions, as a saliency map's do. Usage (from the repository root)::
+connected regions, as a saliency map's do; the filter's zero padding keeps them off the image border, unless
+``--edges`` (then they reach it as often as anywhere else). Usage (from the repository root)::
 
     python experiments/throughput/road_solver.py --images 2 --threads 2 --reference-python /work/venv-ref/bin/python
 
@@ -135,6 +136,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--reference-python", default=None, help="python of an environment with grad-cam")
     parser.add_argument("--bench-rows", action="store_true", help="the bench's ROAD rows instead")
+    parser.add_argument("--edges", action="store_true",
+                        help="smooth the maps' noise without zero padding, so that holes reach the image border")
     parser.add_argument("--reference-worker", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.reference_worker:
@@ -154,7 +157,7 @@ def main() -> None:
     b, s = args.images, args.size
     g = torch.Generator().manual_seed(1)
     x = torch.rand(b, 3, s, s, generator=g)
-    maps = F.avg_pool2d(torch.rand(b, 1, s, s, generator=g), 31, 1, 15)[:, 0]
+    maps = F.avg_pool2d(torch.rand(b, 1, s, s, generator=g), 31, 1, 15, count_include_pad=not args.edges)[:, 0]
     seeds = list(range(b))
     with torch.no_grad():
         target = model(x).argmax(1)
