@@ -71,11 +71,12 @@ def solve_imputation(x: torch.Tensor, removed: torch.Tensor, rtol: float = 1e-8,
     together by conjugate gradients, each with its own step sizes, preconditioned by a multigrid V-cycle
     (:mod:`harness.metrics.multigrid`, one hierarchy per image, shared by its channels), until every residual is
     below ``rtol`` times its right-hand side (at most ``max_iter`` iterations; a warning says when that was not
-    enough), in mixed precision: float32 iterations refined against float64 residuals (:func:`_solve`). The iterations start from the mean of the plane's
-    kept pixels; their number does not grow with the size of the image or of the removed regions (6–12 for
-    rtol 1e-8, whether the removed pixels are scattered, large regions touching the border or one 200×200 hole,
-    where Jacobi-preconditioned conjugate gradients needed some 800). An image with every pixel removed has nothing to interpolate from and
-    stays at its start, 0, where the reference's direct solver fails.
+    enough), in mixed precision: float32 iterations refined against float64 residuals (:func:`_solve`). The
+    iterations start from the mean of the plane's kept pixels; their number does not grow with the size of the
+    image or of the removed regions (6–12 for rtol 1e-8, whether the removed pixels are scattered, large regions
+    reaching the border or one 200×200 hole, where Jacobi-preconditioned conjugate gradients needed some 800). An
+    image with every pixel removed has nothing to interpolate from and stays at its start, 0, where the
+    reference's direct solver fails.
 
     Args:
         x: ``(B, C, H, W)`` images, any float dtype and device.

@@ -11,7 +11,7 @@ by one strided convolution (:func:`galerkin_coarsen`). The V-cycle (:func:`v_cyc
 before and after the coarse correction as many, so that it is a symmetric positive definite preconditioner for
 conjugate gradients (multigrid as a preconditioner: Trottenberg et al., §7.8; Tatebe, Copper Mountain Conference on
 Multigrid Methods 1993). Its cost per iteration is a few stencil sweeps, and the number of iterations does not grow
-with the size of the grid or of the holes in a masked operator (6–11 for ROAD's holes at 224 px), where
+with the size of the grid or of the holes in a masked operator (6–12 for ROAD's holes at 224 px), where
 Jacobi-preconditioned CG needs iterations in proportion to the width of the largest hole.
 """
 from __future__ import annotations
@@ -75,13 +75,11 @@ def _coarse_size(n: int) -> int:
     return n // 2 + 1
 
 
-def _pad_odd(t: torch.Tensor, dims: int = 1) -> torch.Tensor:
-    """``t`` with a zero pixel appended to each of its last ``dims`` dimensions that has an even length: on a line
-    of odd length ``n'`` the coarse pixels ``0 … (n' − 1) / 2`` are the even pixels, the last one included."""
-    pad = []
-    for d in range(1, dims + 1):
-        pad += [0, 1 - t.shape[-d] % 2]
-    return F.pad(t, pad) if any(pad) else t
+def _pad_odd(c: torch.Tensor) -> torch.Tensor:
+    """``c`` ``(..., h, w)`` with a zero row (column) appended if ``h`` (``w``) is even: on a line of odd length
+    ``n'`` the coarse pixels ``0 … (n' − 1) / 2`` are the even pixels, the last one included."""
+    pad = (0, 1 - c.shape[-1] % 2, 0, 1 - c.shape[-2] % 2)
+    return F.pad(c, pad) if any(pad) else c
 
 
 def galerkin_coarsen(c: torch.Tensor) -> torch.Tensor:
@@ -92,7 +90,7 @@ def galerkin_coarsen(c: torch.Tensor) -> torch.Tensor:
     ``(PᵀAP)[I, I + o] = Σ_t Σ_e p(t) p(t + e − 2o) c_e[2I + t]``: a stride-2 convolution. A coarse pixel whose
     fine neighbourhood has no unknown has an all-zero row and column.
     """
-    return F.conv2d(_pad_odd(c, 2), _galerkin_kernel(c.dtype, c.device), stride=2, padding=1)
+    return F.conv2d(_pad_odd(c), _galerkin_kernel(c.dtype, c.device), stride=2, padding=1)
 
 
 def _restrict_columns(r: torch.Tensor) -> torch.Tensor:
