@@ -2,7 +2,7 @@
 random draws given to the harness and to Quantus 0.6, Captum and pytorch-grad-cam, with the seconds per image of each
 and the largest difference of their numbers.
 
-The references are optional (``pip install "saliency-harness[bench]"``, for the bench only, never a dependency of
+The references are optional (``pip install -e ".[bench]"`` in a clone, for the bench only, never a dependency of
 the harness): a comparison whose package is missing is a row that says so. Every comparison gets the maps of the
 harness's gradient (``|∂f_t/∂x|`` summed over the channels, ``(N, H, W)``; a 1e-6 relative jitter from a seeded
 generator breaks exact ties, so that both sides remove pixels in one order) and, where the measure draws random
@@ -114,7 +114,7 @@ def reference_rows(net: torch.nn.Module, x: torch.Tensor, target: torch.Tensor, 
             continue
         row = {**base, "measure": c.measure, "reference": c.reference, "compared": c.compared}
         if importlib.util.find_spec(c.package) is None:
-            rows.append({**row, "note": f"{c.package} not installed (pip install 'saliency-harness[bench]')"})
+            rows.append({**row, "note": f"{c.package} not installed (pip install quantus==0.6.0 'grad-cam>=1.5,<1.6', the bench extra)"})
             continue
         t_ours, ours = _timed(timer, c.ours, work, repeats)
         try:

@@ -31,7 +31,7 @@ def test_a_missing_reference_is_a_row_that_says_so(work, monkeypatch):
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
     rows = references.reference_rows(*work, {"image_size": 32}, _timer)
     assert len(rows) == len(references.COMPARISONS)
-    assert all("not installed" in r["note"] and "saliency-harness[bench]" in r["note"] for r in rows)
+    assert all("not installed" in r["note"] and "quantus==0.6.0" in r["note"] for r in rows)
 
 
 def test_the_replayed_draws_are_the_harness_s(work):
